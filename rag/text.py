@@ -161,3 +161,23 @@ def char_ngrams(text: str, n: int = 2) -> Iterator[str]:
     s = "".join(ch for ch in fold(text) if _WORDISH.match(ch))
     for i in range(len(s) - n + 1):
         yield s[i : i + n]
+
+
+def fold_aligned(text: str) -> str:
+    """``fold`` that keeps every character in place (same length, same offsets), so a
+    match found in the folded text is a span of the original.
+
+    >>> fold_aligned("咸陽ＡＢ①")
+    '咸阳ab1'
+    """
+    chars = []
+    for ch in text:
+        c = unicodedata.normalize("NFKC", ch).lower()
+        chars.append(c if len(c) == 1 else ch.lower() if len(ch.lower()) == 1 else ch)
+    s = "".join(chars)
+    if not _CJK.search(s):
+        return s
+    conv = _t2s(s)
+    if len(conv) == len(s):
+        return conv
+    return "".join(c2 if len(c2 := _t2s(c)) == 1 else c for c in s)

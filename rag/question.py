@@ -1,0 +1,170 @@
+"""Question: what is asked, and of what.
+
+Does: find the question word and the type of answer wanted (number, date, person, …),
+split the question around its question word (``涵盖|哪些|领域``) so the answerer can
+align it with a sentence, and rewrite follow-ups from the chat history
+(``那咸阳高新区呢？`` after a question about 珠海高新区).
+Does not: search or read articles.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .text import fold, is_chinese
+
+# (type, pattern) in priority order; the first match decides the answer type.
+_WH = [
+    ("author", r"作者|记者|谁写|撰稿|摄影师|谁拍|署名|who wrote|author|reporter|byline"),
+    ("date", r"哪一?天|哪一?年|哪个月|几月|几号|何时|什么时候|什么时间|几时|哪个时间|何年|多少年|日期|"
+             r"when|what year|what date|which year|which day"),
+    ("number", r"多少|几[个位家项名次人场所台件种条篇部岁倍天年月]?|多大|多高|多长|多重|多远|多宽|多深|"
+               r"多久|第几|百分之几|how many|how much|how long|how big|what percentage|what number"),
+    ("person", r"谁|哪位|哪个人|什么人|何人|姓名|名字|who|whom|whose"),
+    ("place", r"哪里|哪儿|在哪|何地|何处|哪个地方|什么地方|哪个城市|哪个国家|哪个省|位于|where"),
+    ("org", r"哪家|哪所|哪个机构|哪个单位|哪个公司|什么公司|什么机构|哪个企业|哪个组织|哪个部门|which company|"
+            r"which organi[sz]ation|which university"),
+    ("list", r"哪些|哪几|哪[两二三四五六七八九十]|which|what (?:are|were)"),
+    ("what", r"什么|啥|哪个|哪种|哪一|何种|what|which"),
+    ("how", r"怎么|怎样|如何|how"),
+    ("why", r"为什么|为何|why"),
+    ("yesno", r"是否|是不是|有没有|吗[？?]?$"),
+]
+_WH_RE = [(t, re.compile(p, re.I)) for t, p in _WH]
+# the span of the question word itself, for splitting the question around it
+_WH_SPAN = re.compile(
+    r"哪一?[天年个位家所些里儿种类项条部样]|哪(?=[两二三四五六七八九十几])|哪|多少[个位家项名次人场元年]?|几[个位家项名次人场所台件种条篇部岁倍天年月号]?|"
+    r"多[大高长重远宽深久]|什么[时候时间人地方样]*|何时|何地|何处|何人|谁|第几|为什么|为何|怎么样?|怎样|如何|是否|"
+    r"百分之几"
+)
+
+
+@dataclass(frozen=True)
+class Question:
+    text: str  # as asked
+    query: str  # as searched (follow-ups resolved)
+    qtype: str  # author|date|number|person|place|org|list|what|how|why|yesno|other
+    before: str = ""  # the question's words before its question word (folded)
+    after: str = ""  # … and after it
+    wh: str = ""  # the question word itself (多少个, 哪天, 谁)
+    english: bool = False
+
+
+def analyze(text: str, history: list | None = None) -> Question:
+    """Type and shape of a question, with follow-ups resolved against ``history``.
+
+    >>> q = analyze("珠海高新区签约的重点项目涵盖哪些领域？")
+    >>> q.qtype, q.before, q.after
+    ('list', '珠海高新区签约的重点项目涵盖', '领域')
+    >>> analyze("那咸阳高新区呢？", ["珠海高新区签约的重点项目涵盖哪些领域？"]).query
+    '咸阳高新区签约的重点项目涵盖哪些领域？'
+    """
+    query = resolve_followup(text, history or [])
+    folded = fold(query)
+    qtype = question_type(folded)
+    before, wh, after = split_on_wh(folded)
+    return Question(text=text, query=query, qtype=qtype, before=before, after=after, wh=wh,
+                    english=not is_chinese(query))
+
+
+def question_type(folded: str) -> str:
+    """The kind of answer a (folded) question wants.
+
+    >>> question_type("咸阳高新区签约了多少个项目？"), question_type("协议是哪天签的？")
+    ('number', 'date')
+    """
+    # "…算为什么？" is "算为 + 什么", not "why"
+    folded = re.sub(r"为什么([？?。]?)$", r"为 什么\1", folded)
+    for t, rx in _WH_RE:
+        if rx.search(folded):
+            return t
+    return "other"
+
+
+def split_on_wh(folded: str) -> tuple[str, str, str]:
+    """The question's text before its question word, the word, and the text after it.
+
+    >>> split_on_wh("生命数耗完即算为什么？")
+    ('生命数耗完即算为', '什么', '')
+    """
+    s = re.sub(r"[？?。!！\s]+$", "", folded)
+    s = re.sub(r"为什么$", "为什么", s)
+    m = None
+    for m in _WH_SPAN.finditer(s):
+        pass  # the last question word is usually the one asked about
+    if m is None:
+        return s, "", ""
+    start = m.start()
+    if m.group() == "为什么" and m.end() == len(s):
+        start += 1  # "算为什么" at the end: keep "为" with the verb
+    return s[:start].strip(), s[start : m.end()], s[m.end():].strip(" ，,的")
+
+
+# ------------------------------------------------------------------ follow-ups
+
+_ELLIPSIS = re.compile(r"^(?:那么?|那个|还有|而|另外)?\s*(?P<x>.{1,30}?)\s*(?:的情况|又|怎么样|如何|的呢|)呢[？?]?$")
+_PRONOUN = re.compile(r"它们|他们|她们|它|其|该(?:区|市|公司|集团|项目|活动|企业|园区|单位)?|这家|这个|这里|此次|那里")
+_ENTITY_SUFFIX = (
+    "高新区|开发区|科学城|新区|园区|集团|公司|大学|学院|中心|协会|街道|社区|政府|委员会|研究院|"
+    "研究所|医院|银行|省|市|区|县|镇|村"
+)
+_ENTITY = re.compile(
+    rf"[\u4e00-\u9fff（）()A-Za-z0-9]{{1,16}}?(?:{_ENTITY_SUFFIX})"
+    rf"|[\u4e00-\u9fffA-Za-z]{{2,8}}(?=的|[签举开召推发建设])"
+)
+
+
+def _history_questions(history: list) -> list[str]:
+    out = []
+    for h in history:
+        if isinstance(h, str):
+            t = h
+        elif isinstance(h, dict) and h.get("role", "user") == "user":
+            t = h.get("content") or h.get("question") or ""
+            if isinstance(t, list):  # gradio message content parts
+                t = " ".join(p.get("text", "") for p in t if isinstance(p, dict))
+        else:
+            continue
+        if isinstance(t, str) and t.strip():
+            out.append(t.strip())
+    return out
+
+
+def subject_of(question: str) -> str | None:
+    """The entity a question is about: its first named-entity-like phrase.
+
+    >>> subject_of("珠海高新区签约的重点项目涵盖哪些领域？")
+    '珠海高新区'
+    """
+    m = _ENTITY.search(question)
+    return m.group() if m else None
+
+
+def resolve_followup(question: str, history: list) -> str:
+    """Rewrite an elliptical or pronoun follow-up into a whole question.
+
+    >>> resolve_followup("它的总投资额是多少？", ["咸阳高新区签约了多少个项目？"])
+    '咸阳高新区的总投资额是多少？'
+    """
+    q = question.strip()
+    prevs = _history_questions(history)
+    if not prevs or not q:
+        return q
+    prev = prevs[-1]
+    m = _ELLIPSIS.match(q)
+    if m and len(q) <= 24:
+        new = m.group("x").strip(" ，,")
+        old = subject_of(prev)
+        if old and new and old != new:
+            return prev.replace(old, new, 1)
+        if new:
+            return f"{new} {prev}"
+    pm = _PRONOUN.search(q)
+    if pm and not subject_of(q[: pm.start()] + q[pm.end():]):
+        old = subject_of(prev)
+        if old:
+            return q[: pm.start()] + old + q[pm.end():]
+    if q.startswith("那") and len(q) > 4:
+        return q[1:]
+    return q

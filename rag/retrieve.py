@@ -1,0 +1,102 @@
+"""Retrieve: a question in, the best chunks out (``Hit``s), three ways.
+
+- ``DenseRetriever``: FAISS inner product between the query vector and chunk vectors.
+- ``BM25Retriever``: bm25s over jieba tokens (Traditional folded to Simplified).
+- ``HybridRetriever``: reciprocal-rank fusion of both. The keyword side is weighted by
+  the share of the question's tokens the corpus knows, so an English question over
+  Chinese articles (no shared words) is answered by the dense side alone.
+
+Every ``Hit`` of the hybrid carries both component scores, so later stages can judge
+how well the question is matched.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Protocol
+
+import numpy as np
+
+from .embed import Encoder
+from .index import Index
+from .text import tokens as keyword_tokens
+from .types import Hit
+
+
+class Retriever(Protocol):
+    def retrieve(self, query: str, k: int) -> list[Hit]: ...
+
+
+class QueryEncoder:
+    """Encodes queries once: the retriever and the answerer ask for the same vector."""
+
+    def __init__(self, encoder: Encoder) -> None:
+        self.encoder = encoder
+        self._cached = functools.lru_cache(maxsize=256)(self._encode)
+
+    def _encode(self, text: str) -> np.ndarray:
+        return self.encoder.encode([text], query=True)[0]
+
+    def __call__(self, text: str) -> np.ndarray:
+        return self._cached(text)
+
+
+class DenseRetriever:
+    def __init__(self, index: Index, query_encoder: QueryEncoder) -> None:
+        self.index = index
+        self.qenc = query_encoder
+
+    def retrieve(self, query: str, k: int) -> list[Hit]:
+        res = self.index.search_dense(self.qenc(query), k)
+        return [Hit(self.index.chunks[r], s, i, dense=s) for i, (r, s) in enumerate(res)]
+
+
+class BM25Retriever:
+    def __init__(self, index: Index) -> None:
+        self.index = index
+
+    def retrieve(self, query: str, k: int) -> list[Hit]:
+        res = self.index.search_bm25(keyword_tokens(query), k)
+        return [Hit(self.index.chunks[r], s, i, bm25=s) for i, (r, s) in enumerate(res)]
+
+
+class HybridRetriever:
+    def __init__(self, index: Index, query_encoder: QueryEncoder, rrf_k: int = 60, depth: int = 50) -> None:
+        self.index = index
+        self.qenc = query_encoder
+        self.rrf_k = rrf_k
+        self.depth = depth
+
+    def retrieve(self, query: str, k: int) -> list[Hit]:
+        idx = self.index
+        qvec = self.qenc(query)
+        qtok = keyword_tokens(query)
+        depth = max(k, self.depth)
+        dense = idx.search_dense(qvec, depth)
+        bm25 = idx.search_bm25(qtok, depth)
+        known = idx.known(qtok)
+        w_kw = len(set(known)) / len(set(qtok)) if qtok else 0.0
+        fused: dict[int, float] = {}
+        for rank, (r, _) in enumerate(dense):
+            fused[r] = fused.get(r, 0.0) + 1.0 / (self.rrf_k + rank + 1)
+        for rank, (r, _) in enumerate(bm25):
+            fused[r] = fused.get(r, 0.0) + w_kw / (self.rrf_k + rank + 1)
+        order = sorted(fused, key=lambda r: (-fused[r], r))[:k]
+        dscore = dict(dense)
+        bscore = dict(bm25)
+        missing = [r for r in order if r not in dscore]
+        if missing:
+            vecs = idx.vectors(missing)
+            dscore.update(zip(missing, (vecs @ qvec).tolist(), strict=True))
+        return [
+            Hit(idx.chunks[r], fused[r], i, dense=float(dscore[r]), bm25=float(bscore.get(r, 0.0)))
+            for i, r in enumerate(order)
+        ]
+
+
+def make_retriever(mode: str, index: Index, query_encoder: QueryEncoder, rrf_k: int = 60) -> Retriever:
+    if mode == "dense":
+        return DenseRetriever(index, query_encoder)
+    if mode == "bm25":
+        return BM25Retriever(index)
+    return HybridRetriever(index, query_encoder, rrf_k=rrf_k)

@@ -14,8 +14,19 @@ from .errors import EncoderError, IndexBusyError, IndexFormatError, InputError, 
 from .types import Answer, Article, Chunk, Hit, Quote, Source
 
 __all__ = [
-    "Answer", "Article", "Chunk", "EncoderError", "Hit", "IndexBusyError", "IndexFormatError",
-    "InputError", "Pipeline", "Quote", "RagError", "Settings", "Source",
+    "Answer",
+    "Article",
+    "Chunk",
+    "EncoderError",
+    "Hit",
+    "IndexBusyError",
+    "IndexFormatError",
+    "InputError",
+    "Pipeline",
+    "Quote",
+    "RagError",
+    "Settings",
+    "Source",
 ]
 __version__ = "0.1.0"
 

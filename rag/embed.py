@@ -93,7 +93,9 @@ class SentenceTransformerEncoder:
 
                 self._model = SentenceTransformer(self.name, device=self.device)
             except Exception as e:
-                raise EncoderError(f"cannot load sentence-transformers model {self.name!r}: {e}") from None
+                raise EncoderError(
+                    f"cannot load sentence-transformers model {self.name!r}: {e}"
+                ) from None
         return self._model
 
     @property
@@ -109,8 +111,11 @@ class SentenceTransformerEncoder:
             return np.zeros((0, self.dim), dtype=np.float32)
         prefix = self._prefixes[0 if query else 1]
         v = self._load().encode(
-            [prefix + t for t in texts], batch_size=32, normalize_embeddings=True,
-            convert_to_numpy=True, show_progress_bar=False,
+            [prefix + t for t in texts],
+            batch_size=32,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
         )
         return _normalize(v)
 

@@ -37,13 +37,20 @@ DATE = re.compile(
     r"|(?:公元前?)?(?:\d{1,4}|[零〇一二三四五六七八九]{2,4})年(?:代|初|底|末)?"
     r"|\d{1,2}世纪(?:\d{1,2}年代)?|[上下]午\d{1,2}[时点]|\d{1,2}[时点](?:\d{1,2}分)?"
 )
+# relative times: 大运会结束后, 活动期间, 开幕之前
+TIME_PHRASE = re.compile(
+    r"(?<![\u4e00-\u9fff\d])[\u4e00-\u9fff\d]{1,12}?(?:结束后|开始后|之后|以后|之前|以前|期间|之际|当天|前夕|后|前)(?=[,，。对向将在再]|$)"
+    r"|(?<=[在于])[^,，。将在于对向]{1,12}?(?:结束后|开始后|之后|以后|之前|以前|期间|之际|当天|前夕|后|前)(?=[,，。对向将在再]|$)"
+)
 _ORG = re.compile(
     r"[\u4e00-\u9fff（）()A-Za-z0-9·]{2,24}?(?:有限公司|股份公司|公司|集团|大学|学院|研究院|研究所|协会|学会|"
     r"委员会|中心|医院|银行|基金会|联合会|俱乐部|实验室|政府|管委会|局|部|厅|署|法院|检察院|学校|中学|小学)"
 )
 _CLAUSE_END = re.compile(r"[，,。；;！？!?：:、（）()“”\"\n]")
 _TRIM = "，,。；;！？!?：:、 \n“”\"'‘’"
-_LEAD_FUNC = re.compile(r"^(?:是|为|在|于|由|被|将|把|对|向|的|了|有|即|约为|成为|称为|叫做|叫|名为|作为|达)+")
+_LEAD_FUNC = re.compile(
+    r"^(?:是|为|在|于|由|被|将|把|对|向|的|了|有|即|约为|成为|称为|叫做|叫|名为|作为|达)+"
+)
 _TAIL_FUNC = re.compile(r"(?:的|了|等|等等|之一|上|中|里|时|对|向|在|将|于|举行|举办|开展)+$")
 
 
@@ -68,6 +75,8 @@ def short_answer(sentence: str, q: Question) -> tuple[int, int] | None:
             inside = [c for c in typed if c[0] >= a and c[1] <= b]
             if inside:
                 return inside[0]
+            if q.qtype == "date" and TIME_PHRASE.search(folded[a:b]):
+                return span
             if typed:
                 return _nearest(typed, span)
         return span
@@ -80,7 +89,9 @@ def _typed_candidates(sentence: str, folded: str, q: Question) -> list[tuple[int
     t = q.qtype
     if t == "number":
         unit = asked_unit(q)
-        dates = [] if unit in ("年", "月", "天", "日") else [d.span() for d in DATE.finditer(folded)]
+        dates = (
+            [] if unit in ("年", "月", "天", "日") else [d.span() for d in DATE.finditer(folded)]
+        )
         cands = []
         for m in NUMBER.finditer(folded):
             a, b = m.span()
@@ -95,7 +106,9 @@ def _typed_candidates(sentence: str, folded: str, q: Question) -> list[tuple[int
             cands = [c for c in cands if c[2]]
         return [(a, b) for a, b, _ in cands]
     if t == "date":
-        return [m.span() for m in DATE.finditer(folded)]
+        return [m.span() for m in DATE.finditer(folded)] or [
+            _tidy_span(folded, *m.span()) for m in TIME_PHRASE.finditer(folded)
+        ]
     if t in ("person", "author"):
         return _pos_spans(sentence, ("nr",))
     if t == "place":
@@ -194,9 +207,7 @@ def _align(folded: str, q: Question) -> tuple[int, int] | None:
         m = _CLAUSE_END.search(folded, a + 1)
         b = m.start() if m else len(folded)
     elif right and not q.before.strip():
-        m = None
-        for m in _CLAUSE_END.finditer(folded, 0, right[0]):
-            pass
+        m = next(reversed(list(_CLAUSE_END.finditer(folded, 0, right[0]))), None)
         a, b = (m.end() if m else 0), right[0]
     elif left and right is None:
         # the words after the question word are missing: answer runs to the clause end
@@ -206,6 +217,10 @@ def _align(folded: str, q: Question) -> tuple[int, int] | None:
     else:
         return None
     return _tidy(folded, a, b)
+
+
+def _tidy_span(folded: str, a: int, b: int) -> tuple[int, int]:
+    return _tidy(folded, a, b) or (a, b)
 
 
 def _tidy(folded: str, a: int, b: int) -> tuple[int, int] | None:

@@ -104,7 +104,9 @@ def read_manifest(path: str | Path) -> dict | None:
         raise _index_error(Path(path), f"has an unreadable manifest.json ({e})") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_VERSION:
         got = manifest.get("format") if isinstance(manifest, dict) else None
-        raise _index_error(Path(path), f"has format {got!r}, this rag reads format {FORMAT_VERSION}")
+        raise _index_error(
+            Path(path), f"has format {got!r}, this rag reads format {FORMAT_VERSION}"
+        )
     return manifest
 
 
@@ -117,7 +119,8 @@ def file_state(paths: Iterable[str | Path]) -> dict[str, list[int]]:
         root = Path(root)
         files = (
             [p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES]
-            if root.is_dir() else [root]
+            if root.is_dir()
+            else [root]
         )
         for f in files:
             try:
@@ -131,8 +134,15 @@ def file_state(paths: Iterable[str | Path]) -> dict[str, list[int]]:
 class Index:
     """A loaded index: articles, chunks, a FAISS index and a bm25s index."""
 
-    def __init__(self, path: Path, manifest: dict, articles: dict[str, Article],
-                 chunks: list[Chunk], dense, bm25) -> None:
+    def __init__(
+        self,
+        path: Path,
+        manifest: dict,
+        articles: dict[str, Article],
+        chunks: list[Chunk],
+        dense,
+        bm25,
+    ) -> None:
         self.path = path
         self.manifest = manifest
         self.articles = articles
@@ -165,15 +175,25 @@ class Index:
         gen = live_generation(path)
         assert gen is not None
         try:
-            articles = {a.id: a for a in (Article(**d) for d in _read_jsonl(gen / "articles.jsonl"))}
+            articles = {
+                a.id: a for a in (Article(**d) for d in _read_jsonl(gen / "articles.jsonl"))
+            }
             chunks = [Chunk(**d) for d in _read_jsonl(gen / "chunks.jsonl")]
             dense = faiss.read_index(str(gen / "dense.faiss"))
-            bm25 = bm25s.BM25.load(str(gen / "bm25"), load_vocab=True, show_progress=False) if chunks else None
+            bm25 = (
+                bm25s.BM25.load(str(gen / "bm25"), load_vocab=True, show_progress=False)
+                if chunks
+                else None
+            )
         except FileNotFoundError as e:
-            raise _index_error(path, f"is missing {Path(e.filename).name if e.filename else 'a file'}") from None
+            raise _index_error(
+                path, f"is missing {Path(e.filename).name if e.filename else 'a file'}"
+            ) from None
         except (ValueError, TypeError, KeyError, RuntimeError, OSError) as e:
             raise _index_error(path, f"is damaged ({type(e).__name__}: {str(e)[:120]})") from None
-        if dense.ntotal != len(chunks) or (bm25 is not None and int(bm25.scores["num_docs"]) != len(chunks)):
+        if dense.ntotal != len(chunks) or (
+            bm25 is not None and int(bm25.scores["num_docs"]) != len(chunks)
+        ):
             raise _index_error(path, "is damaged (chunk, vector and keyword counts differ)")
         if dense.d != int(manifest["encoder"]["dim"]):
             raise _index_error(path, "is damaged (vector size differs from the manifest)")
@@ -199,6 +219,12 @@ class Index:
         top = top[np.argsort(-scores[top], kind="stable")]
         return [(int(r), float(scores[r])) for r in top if scores[r] > 0]
 
+    def has(self, token: str) -> bool:
+        return token in self._vocab
+
+    def vocabulary(self) -> list[str]:
+        return [t for t in self._vocab if t]
+
     def known(self, qtokens: list[str]) -> list[str]:
         """The tokens that occur in the corpus."""
         return [t for t in qtokens if t in self._vocab]
@@ -211,7 +237,11 @@ class Index:
     def vectors(self, rows: list[int] | None = None) -> np.ndarray:
         if rows is None:
             return self._dense.reconstruct_n(0, self._dense.ntotal)
-        return np.stack([self._dense.reconstruct(int(r)) for r in rows]) if rows else np.zeros((0, self.dim), np.float32)
+        return (
+            np.stack([self._dense.reconstruct(int(r)) for r in rows])
+            if rows
+            else np.zeros((0, self.dim), np.float32)
+        )
 
 
 # ---------------------------------------------------------------------- building
@@ -249,16 +279,36 @@ def build(
         ) from None
     try:
         return _build_locked(
-            articles, path, encoder, chunk_size=chunk_size, chunk_overlap=chunk_overlap,
-            batch_size=batch_size, progress=progress, files=files, corpus=corpus,
-            replace_all=replace_all, t0=t0,
+            articles,
+            path,
+            encoder,
+            chunk_size=chunk_size,
+            chunk_overlap=chunk_overlap,
+            batch_size=batch_size,
+            progress=progress,
+            files=files,
+            corpus=corpus,
+            replace_all=replace_all,
+            t0=t0,
         )
     finally:
         lock.release()
 
 
-def _build_locked(articles, path: Path, encoder: Encoder, *, chunk_size, chunk_overlap,
-                  batch_size, progress, files, corpus, replace_all, t0) -> BuildReport:
+def _build_locked(
+    articles,
+    path: Path,
+    encoder: Encoder,
+    *,
+    chunk_size,
+    chunk_overlap,
+    batch_size,
+    progress,
+    files,
+    corpus,
+    replace_all,
+    t0,
+) -> BuildReport:
     import faiss
 
     _remove_stale_generations(path)
@@ -281,14 +331,24 @@ def _build_locked(articles, path: Path, encoder: Encoder, *, chunk_size, chunk_o
     removed = [i for i in old_fps if i not in fps]
     added = sum(1 for a in changed if a.id not in old_fps)
     report_base = dict(
-        articles=len(articles), added=added, updated=len(changed) - added,
-        removed=len(removed), unchanged=len(unchanged), encoder=encoder.id,
+        articles=len(articles),
+        added=added,
+        updated=len(changed) - added,
+        removed=len(removed),
+        unchanged=len(unchanged),
+        encoder=encoder.id,
     )
     if old is not None and not changed and not removed:
         if files is not None and files != old.manifest.get("files"):
             _write_manifest_only(path, old, files, corpus)
-        return BuildReport(chunks=len(old.chunks), embedded_chunks=0, seconds=time.perf_counter() - t0,
-                           embed_seconds=0.0, up_to_date=True, **report_base)
+        return BuildReport(
+            chunks=len(old.chunks),
+            embedded_chunks=0,
+            seconds=time.perf_counter() - t0,
+            embed_seconds=0.0,
+            up_to_date=True,
+            **report_base,
+        )
 
     # reuse rows of unchanged articles
     kept_rows: list[int] = []
@@ -305,7 +365,11 @@ def _build_locked(articles, path: Path, encoder: Encoder, *, chunk_size, chunk_o
 
     if old is not None and kept_rows:
         chunks = [old.chunks[i] for i in kept_rows] + new_chunks
-        vecs = np.concatenate([old.vectors(kept_rows), new_vecs]) if new_chunks else old.vectors(kept_rows)
+        vecs = (
+            np.concatenate([old.vectors(kept_rows), new_vecs])
+            if new_chunks
+            else old.vectors(kept_rows)
+        )
         toks = [old.tokens[i] for i in kept_rows] + new_tokens
     else:
         chunks, vecs, toks = new_chunks, new_vecs, new_tokens
@@ -332,7 +396,9 @@ def _build_locked(articles, path: Path, encoder: Encoder, *, chunk_size, chunk_o
             "chunking": {"size": chunk_size, "overlap": chunk_overlap},
             "counts": {"articles": len(articles), "chunks": len(chunks)},
             "articles": fps,
-            "corpus": corpus if corpus is not None else (old.manifest.get("corpus") if old else None),
+            "corpus": corpus
+            if corpus is not None
+            else (old.manifest.get("corpus") if old else None),
             "files": files if files is not None else (old.manifest.get("files") if old else None),
         }
         _write_json(gen / "manifest.json", manifest)
@@ -342,8 +408,13 @@ def _build_locked(articles, path: Path, encoder: Encoder, *, chunk_size, chunk_o
         shutil.rmtree(gen, ignore_errors=True)
         raise
     _remove_stale_generations(path)
-    return BuildReport(chunks=len(chunks), embedded_chunks=len(new_chunks),
-                       seconds=time.perf_counter() - t0, embed_seconds=embed_seconds, **report_base)
+    return BuildReport(
+        chunks=len(chunks),
+        embedded_chunks=len(new_chunks),
+        seconds=time.perf_counter() - t0,
+        embed_seconds=embed_seconds,
+        **report_base,
+    )
 
 
 @dataclass
@@ -366,7 +437,10 @@ def _load_reusable(path: Path, encoder_id: str, size: int, overlap: int) -> _Old
         manifest = read_manifest(path)
         if manifest is None:
             return None
-        if manifest["encoder"]["id"] != encoder_id or manifest["chunking"] != {"size": size, "overlap": overlap}:
+        if manifest["encoder"]["id"] != encoder_id or manifest["chunking"] != {
+            "size": size,
+            "overlap": overlap,
+        }:
             return None
         idx = Index.open(path)
         gen = live_generation(path)
@@ -378,7 +452,9 @@ def _load_reusable(path: Path, encoder_id: str, size: int, overlap: int) -> _Old
         return None
 
 
-def _embed(encoder: Encoder, chunks: list[Chunk], batch_size: int, progress: bool | Progress) -> np.ndarray:
+def _embed(
+    encoder: Encoder, chunks: list[Chunk], batch_size: int, progress: bool | Progress
+) -> np.ndarray:
     texts = [embed_text(c) for c in chunks]
     if not texts:
         return np.zeros((0, encoder.dim), dtype=np.float32)

@@ -42,9 +42,7 @@ _ROLES = (
 )
 _ROLE = re.compile(rf"^(?:{_ROLES})$")
 _NAME = re.compile(r"^[\u4e00-\u9fff·]{2,5}$")
-_INLINE_BYLINE = re.compile(
-    rf"(?:本报讯|讯|电)\s*[（(]\s*((?:{_ROLES})[^（()）]{{1,40}})[）)]"
-)
+_INLINE_BYLINE = re.compile(rf"(?:本报讯|讯|电)\s*[（(]\s*((?:{_ROLES})[^（()）]{{1,40}})[）)]")
 _FINAL_END = re.compile(r"[。！？!?…；;][”’」』）)】》\"']*$|[”」』]$")
 _EMPHASIS = re.compile(r"(\*\*|__)(.+?)\1")
 _LEAD_TIME = re.compile(r"^(?:近日|日前|近期|目前|今年以来|\d{1,2}月\d{1,2}日)[,，、]\s*")
@@ -87,8 +85,10 @@ def load(paths: list[str | Path], max_file_mb: float = 50.0) -> Corpus:
             continue
         if root.is_dir():
             files = sorted(
-                p for p in root.rglob("*")
-                if p.is_file() and p.suffix.lower() in SUFFIXES
+                p
+                for p in root.rglob("*")
+                if p.is_file()
+                and p.suffix.lower() in SUFFIXES
                 and not any(part.startswith(".") for part in p.relative_to(root).parts)
             )
             if not files:
@@ -108,8 +108,11 @@ def load(paths: list[str | Path], max_file_mb: float = 50.0) -> Corpus:
             for a in articles:
                 if a.id in seen:
                     corpus.problems.append(
-                        Problem(str(f), f"duplicate article id {a.id!r} (first in {seen[a.id]}); skipped",
-                                line=a.position + 1 if f.suffix.lower() in JSONL_SUFFIXES else None)
+                        Problem(
+                            str(f),
+                            f"duplicate article id {a.id!r} (first in {seen[a.id]}); skipped",
+                            line=a.position + 1 if f.suffix.lower() in JSONL_SUFFIXES else None,
+                        )
                     )
                     continue
                 seen[a.id] = str(f)
@@ -343,7 +346,11 @@ def parse_page(text: str, path: str = "", id_prefix: str = "page") -> list[Artic
         photographer = _PHOTOGRAPHER.match(line)
         if photographer and _byline_names(photographer.group(1)) is not None:
             names = _byline_names(photographer.group(1)) or []
-            if cur is not None and cur.title and len([p for p in cur.paras if p.kind == "body"]) >= 2:
+            if (
+                cur is not None
+                and cur.title
+                and len([p for p in cur.paras if p.kind == "body"]) >= 2
+            ):
                 # a photo caption closing a titled article: split it off
                 last = cur.paras.pop()
                 cur.end = cur.paras[-1].end if cur.paras else cur.end

@@ -69,10 +69,15 @@ def build(
         raise InputError(f"nothing to index in {', '.join(paths)}: {detail}")
     encoder = encoder or resolve_encoder(settings, settings.index_dir)
     report = build_index(
-        corpus.articles, settings.index_dir, encoder,
-        chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap,
-        batch_size=settings.batch_size, progress=progress,
-        files=None if add else file_state(paths), corpus=None if add else paths,
+        corpus.articles,
+        settings.index_dir,
+        encoder,
+        chunk_size=settings.chunk_size,
+        chunk_overlap=settings.chunk_overlap,
+        batch_size=settings.batch_size,
+        progress=progress,
+        files=None if add else file_state(paths),
+        corpus=None if add else paths,
         replace_all=not add,
     )
     return report, corpus.problems
@@ -113,11 +118,16 @@ class Pipeline:
         self.settings = settings
         self.qenc = QueryEncoder(encoder)
         self._retrievers: dict[str, object] = {}
+        self._bridge = None
         self.answerer = Answerer(index, self.qenc, min_confidence=settings.min_confidence)
 
     @classmethod
-    def load(cls, index_dir: str | Path | None = None, settings: Settings | None = None,
-             encoder: Encoder | None = None) -> Pipeline:
+    def load(
+        cls,
+        index_dir: str | Path | None = None,
+        settings: Settings | None = None,
+        encoder: Encoder | None = None,
+    ) -> Pipeline:
         settings = settings or Settings.from_env()
         if index_dir is not None:
             settings = settings.with_(index_dir=str(index_dir))
@@ -139,11 +149,19 @@ class Pipeline:
 
     def retriever(self, mode: str):
         if mode not in self._retrievers:
-            self._retrievers[mode] = make_retriever(mode, self.index, self.qenc, self.settings.rrf_k)
+            self._retrievers[mode] = make_retriever(
+                mode, self.index, self.qenc, self.settings.rrf_k
+            )
         return self._retrievers[mode]
 
-    def ask(self, question: str, history: list | None = None, *, k: int | None = None,
-            mode: str | None = None) -> Answer:
+    def ask(
+        self,
+        question: str,
+        history: list | None = None,
+        *,
+        k: int | None = None,
+        mode: str | None = None,
+    ) -> Answer:
         """Answer ``question`` from the index. ``history`` holds the chat's earlier
         questions (strings, or ``{"role", "content"}`` messages), oldest first."""
         question = clean_question(question, self.settings.max_question_chars)
@@ -154,21 +172,42 @@ class Pipeline:
         if mode not in ("hybrid", "dense", "bm25"):
             raise InputError(f"mode must be one of hybrid, dense, bm25, not {mode!r}")
         if history is not None and not isinstance(history, list):
-            raise InputError(f"history must be a list of earlier questions, not {type(history).__name__}")
+            raise InputError(
+                f"history must be a list of earlier questions, not {type(history).__name__}"
+            )
         t0 = time.perf_counter()
         q = analyze(question, history or [])
-        hits = self.retriever(mode).retrieve(q.query, max(k, 10) * 3)
+        if q.english:
+            q = self._bridge_english(q)
+        hits = self.retriever(mode).retrieve(q.query, max(k, 10) * 3, keywords=q.keywords)
         t1 = time.perf_counter()
         answer = self.answerer.run(q, hits, k=k)
         t2 = time.perf_counter()
-        answer.timings.update(retrieve_ms=round((t1 - t0) * 1000, 2), answer_ms=round((t2 - t1) * 1000, 2))
+        answer.timings.update(
+            retrieve_ms=round((t1 - t0) * 1000, 2), answer_ms=round((t2 - t1) * 1000, 2)
+        )
         return answer
+
+    def _bridge_english(self, q):
+        from dataclasses import replace
+
+        from .crosslingual import Bridge, content_words
+
+        if self._bridge is None:
+            self._bridge = Bridge(self.index.has, self.index.vocabulary)
+        groups = self._bridge.translate(q.query)
+        return replace(
+            q, groups=tuple(tuple(g) for g in groups), content_words=len(content_words(q.query))
+        )
 
     def add(self, paths: list[str | Path], progress=True) -> tuple[BuildReport, list[Problem]]:
         """Add the articles in ``paths`` to the index (embedding only those) and reload."""
-        report, problems = build(paths, self.settings, progress=progress, add=True, encoder=self.encoder)
+        report, problems = build(
+            paths, self.settings, progress=progress, add=True, encoder=self.encoder
+        )
         self.index = Index.open(self.settings.index_dir)
         self._retrievers.clear()
+        self._bridge = None
         self.answerer = Answerer(self.index, self.qenc, min_confidence=self.settings.min_confidence)
         return report, problems
 

@@ -17,14 +17,23 @@ from .text import fold, is_chinese
 # (type, pattern) in priority order; the first match decides the answer type.
 _WH = [
     ("author", r"作者|记者|谁写|撰稿|摄影师|谁拍|署名|who wrote|author|reporter|byline"),
-    ("date", r"哪一?天|哪一?年|哪个月|几月|几号|何时|什么时候|什么时间|几时|哪个时间|何年|多少年|日期|"
-             r"when|what year|what date|which year|which day"),
-    ("number", r"多少|几[个位家项名次人场所台件种条篇部岁倍天年月]?|多大|多高|多长|多重|多远|多宽|多深|"
-               r"多久|第几|百分之几|how many|how much|how long|how big|what percentage|what number"),
+    (
+        "date",
+        r"哪一?天|哪一?年|哪个月|几月|几号|何时|什么时候|什么时间|几时|哪个时间|何年|多少年|日期|"
+        r"when|what year|what date|which year|which day",
+    ),
+    (
+        "number",
+        r"多少|几[个位家项名次人场所台件种条篇部岁倍天年月]?|多大|多高|多长|多重|多远|多宽|多深|"
+        r"多久|第几|百分之几|how many|how much|how long|how big|what percentage|what number",
+    ),
     ("person", r"谁|哪位|哪个人|什么人|何人|姓名|名字|who|whom|whose"),
     ("place", r"哪里|哪儿|在哪|何地|何处|哪个地方|什么地方|哪个城市|哪个国家|哪个省|位于|where"),
-    ("org", r"哪家|哪所|哪个机构|哪个单位|哪个公司|什么公司|什么机构|哪个企业|哪个组织|哪个部门|which company|"
-            r"which organi[sz]ation|which university"),
+    (
+        "org",
+        r"哪家|哪所|哪个机构|哪个单位|哪个公司|什么公司|什么机构|哪个企业|哪个组织|哪个部门|which company|"
+        r"which organi[sz]ation|which university",
+    ),
     ("list", r"哪些|哪几|哪[两二三四五六七八九十]|which|what (?:are|were)"),
     ("what", r"什么|啥|哪个|哪种|哪一|何种|what|which"),
     ("how", r"怎么|怎样|如何|how"),
@@ -49,6 +58,15 @@ class Question:
     after: str = ""  # … and after it
     wh: str = ""  # the question word itself (多少个, 哪天, 谁)
     english: bool = False
+    # for English questions: the corpus's Chinese words for each English word (crosslingual)
+    groups: tuple[tuple[str, ...], ...] = ()
+    content_words: int = 0  # English content words in the question
+
+    @property
+    def keywords(self) -> str:
+        """What the keyword search sees: the Chinese words standing for an English
+        question, or the question itself."""
+        return " ".join(w for g in self.groups for w in g) if self.english else self.query
 
 
 def analyze(text: str, history: list | None = None) -> Question:
@@ -64,8 +82,15 @@ def analyze(text: str, history: list | None = None) -> Question:
     folded = fold(query)
     qtype = question_type(folded)
     before, wh, after = split_on_wh(folded)
-    return Question(text=text, query=query, qtype=qtype, before=before, after=after, wh=wh,
-                    english=not is_chinese(query))
+    return Question(
+        text=text,
+        query=query,
+        qtype=qtype,
+        before=before,
+        after=after,
+        wh=wh,
+        english=not is_chinese(query),
+    )
 
 
 def question_type(folded: str) -> str:
@@ -89,22 +114,24 @@ def split_on_wh(folded: str) -> tuple[str, str, str]:
     ('生命数耗完即算为', '什么', '')
     """
     s = re.sub(r"[？?。!！\s]+$", "", folded)
-    s = re.sub(r"为什么$", "为什么", s)
-    m = None
-    for m in _WH_SPAN.finditer(s):
-        pass  # the last question word is usually the one asked about
+    # the last question word is usually the one asked about
+    m = next(reversed(list(_WH_SPAN.finditer(s))), None)
     if m is None:
         return s, "", ""
     start = m.start()
     if m.group() == "为什么" and m.end() == len(s):
         start += 1  # "算为什么" at the end: keep "为" with the verb
-    return s[:start].strip(), s[start : m.end()], s[m.end():].strip(" ，,的")
+    return s[:start].strip(), s[start : m.end()], s[m.end() :].strip(" ，,的")
 
 
 # ------------------------------------------------------------------ follow-ups
 
-_ELLIPSIS = re.compile(r"^(?:那么?|那个|还有|而|另外)?\s*(?P<x>.{1,30}?)\s*(?:的情况|又|怎么样|如何|的呢|)呢[？?]?$")
-_PRONOUN = re.compile(r"它们|他们|她们|它|其|该(?:区|市|公司|集团|项目|活动|企业|园区|单位)?|这家|这个|这里|此次|那里")
+_ELLIPSIS = re.compile(
+    r"^(?:那么?|那个|还有|而|另外)?\s*(?P<x>.{1,30}?)\s*(?:的情况|又|怎么样|如何|的呢|)呢[？?]?$"
+)
+_PRONOUN = re.compile(
+    r"它们|他们|她们|它|其|该(?:区|市|公司|集团|项目|活动|企业|园区|单位)?|这家|这个|这里|此次|那里"
+)
 _ENTITY_SUFFIX = (
     "高新区|开发区|科学城|新区|园区|集团|公司|大学|学院|中心|协会|街道|社区|政府|委员会|研究院|"
     "研究所|医院|银行|省|市|区|县|镇|村"
@@ -161,10 +188,10 @@ def resolve_followup(question: str, history: list) -> str:
         if new:
             return f"{new} {prev}"
     pm = _PRONOUN.search(q)
-    if pm and not subject_of(q[: pm.start()] + q[pm.end():]):
+    if pm and not subject_of(q[: pm.start()] + q[pm.end() :]):
         old = subject_of(prev)
         if old:
-            return q[: pm.start()] + old + q[pm.end():]
+            return q[: pm.start()] + old + q[pm.end() :]
     if q.startswith("那") and len(q) > 4:
         return q[1:]
     return q

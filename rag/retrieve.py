@@ -24,7 +24,10 @@ from .types import Hit
 
 
 class Retriever(Protocol):
-    def retrieve(self, query: str, k: int) -> list[Hit]: ...
+    def retrieve(self, query: str, k: int, keywords: str | None = None) -> list[Hit]:
+        """Best ``k`` chunks for ``query``; ``keywords`` (when given) is what the keyword
+        side searches for instead of the query (e.g. Chinese words for an English one)."""
+        ...
 
 
 class QueryEncoder:
@@ -46,7 +49,7 @@ class DenseRetriever:
         self.index = index
         self.qenc = query_encoder
 
-    def retrieve(self, query: str, k: int) -> list[Hit]:
+    def retrieve(self, query: str, k: int, keywords: str | None = None) -> list[Hit]:
         res = self.index.search_dense(self.qenc(query), k)
         return [Hit(self.index.chunks[r], s, i, dense=s) for i, (r, s) in enumerate(res)]
 
@@ -55,26 +58,29 @@ class BM25Retriever:
     def __init__(self, index: Index) -> None:
         self.index = index
 
-    def retrieve(self, query: str, k: int) -> list[Hit]:
-        res = self.index.search_bm25(keyword_tokens(query), k)
+    def retrieve(self, query: str, k: int, keywords: str | None = None) -> list[Hit]:
+        res = self.index.search_bm25(keyword_tokens(keywords or query), k)
         return [Hit(self.index.chunks[r], s, i, bm25=s) for i, (r, s) in enumerate(res)]
 
 
 class HybridRetriever:
-    def __init__(self, index: Index, query_encoder: QueryEncoder, rrf_k: int = 60, depth: int = 50) -> None:
+    def __init__(
+        self, index: Index, query_encoder: QueryEncoder, rrf_k: int = 60, depth: int = 50
+    ) -> None:
         self.index = index
         self.qenc = query_encoder
         self.rrf_k = rrf_k
         self.depth = depth
 
-    def retrieve(self, query: str, k: int) -> list[Hit]:
+    def retrieve(self, query: str, k: int, keywords: str | None = None) -> list[Hit]:
         idx = self.index
         qvec = self.qenc(query)
-        qtok = keyword_tokens(query)
+        qtok = keyword_tokens(keywords if keywords is not None else query)
         depth = max(k, self.depth)
         dense = idx.search_dense(qvec, depth)
         bm25 = idx.search_bm25(qtok, depth)
         known = idx.known(qtok)
+        # the keyword side counts as much as the share of the question it understood
         w_kw = len(set(known)) / len(set(qtok)) if qtok else 0.0
         fused: dict[int, float] = {}
         for rank, (r, _) in enumerate(dense):
@@ -94,7 +100,9 @@ class HybridRetriever:
         ]
 
 
-def make_retriever(mode: str, index: Index, query_encoder: QueryEncoder, rrf_k: int = 60) -> Retriever:
+def make_retriever(
+    mode: str, index: Index, query_encoder: QueryEncoder, rrf_k: int = 60
+) -> Retriever:
     if mode == "dense":
         return DenseRetriever(index, query_encoder)
     if mode == "bm25":

@@ -45,8 +45,17 @@ class Article:
         'c3cf407f'
         """
         payload = json.dumps(
-            [self.id, self.title, self.text, self.author, self.column, self.date,
-             self.source, self.url, self.kind],
+            [
+                self.id,
+                self.title,
+                self.text,
+                self.author,
+                self.column,
+                self.date,
+                self.source,
+                self.url,
+                self.kind,
+            ],
             ensure_ascii=False,
         )
         return hashlib.sha1(payload.encode("utf-8")).hexdigest()

@@ -180,7 +180,7 @@ class Answerer:
             )
             score = 0.45 * kw + 0.15 * ctx + 0.2 * bg + 0.15 * prior + 0.5 * dn
             if typed:
-                score += 0.3 * typ - (0.15 if typ == 0 else 0.0)
+                score += 0.3 * typ - 0.15 * (1.0 - typ)
             if len(s) < 8:
                 score -= 0.15
             scored.append(_Sent(aid, a, b, s, score, kw))
@@ -349,4 +349,6 @@ def _type_match(q: Question, sentence: str) -> float:
     if not NUMBER.search(got) or not re.search(r"\d|[一二两三四五六七八九十百千万亿]", got):
         return 0.0
     unit = asked_unit(q)
-    return 1.0 if not unit or unit in got else 0.5
+    if not unit or unit in got:
+        return 1.0 if re.search(r"\d", got) else 0.7
+    return 0.4 if re.search(r"\d", got) else 0.2

@@ -1,0 +1,98 @@
+"""The CLI end to end, with the fake encoder (RAG_ENCODER=fake) to stay fast."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from rag.cli import main
+
+from .conftest import SEEDS
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    shutil.copytree(SEEDS, tmp_path / "seeds")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RAG_ENCODER", "fake:hash-128")
+    return tmp_path
+
+
+def test_build_then_ask_json(workdir, capsys):
+    assert main(["build", "-q"]) == 0
+    out = capsys.readouterr()
+    assert "indexed 7 articles" in out.out and "encoder: fake:hash-128" in out.err
+    assert main(["ask", "珠海高新区5月落地了多少个重点项目？", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["short_answer"] == "16个" and d["refused"] is False
+    assert d["sources"][0]["title"] == "珠海高新区：5月签约落地重点项目16个"
+    assert d["encoder"] == "fake:hash-128"
+
+
+def test_ask_builds_a_missing_index_then_reuses_it(workdir, capsys):
+    assert main(["ask", "咸阳高新区签约了多少个项目？", "-q"]) == 0
+    out = capsys.readouterr()
+    assert "indexed 7 articles" in out.err
+    assert out.out.startswith("21个[1]")
+    assert "Sources:\n[1] 咸阳高新区：双招双引项目集中签约21个" in out.out
+    assert main(["ask", "咸阳高新区签约了多少个项目？", "-q"]) == 0
+    assert "indexed" not in capsys.readouterr().err
+
+
+def test_ask_rebuilds_when_the_corpus_changed(workdir, capsys):
+    assert main(["build", "-q"]) == 0
+    capsys.readouterr()
+    (workdir / "seeds" / "extra.jsonl").write_text(
+        json.dumps({"id": "n1", "title": "深圳高新区引进独角兽", "text": "深圳高新区今年引进了3家独角兽企业。"},
+                   ensure_ascii=False) + "\n", encoding="utf-8")
+    assert main(["ask", "深圳高新区今年引进了多少家独角兽企业？", "--json", "-q"]) == 0
+    out = capsys.readouterr()
+    assert "1 new, 0 changed, 0 removed, 7 unchanged" in out.err
+    d = json.loads(out.out)
+    assert d["short_answer"] == "3家" and d["sources"][0]["doc_id"] == "n1"
+
+
+def test_batch_answers_every_line_and_reports_bad_ones(workdir, capsys):
+    assert main(["build", "-q"]) == 0
+    inp = workdir / "q.jsonl"
+    inp.write_text("\n".join([
+        json.dumps({"id": "a", "question": "珠海高新区5月落地了多少个重点项目？"}, ensure_ascii=False),
+        "{broken",
+        json.dumps({"id": "c", "question": 42}),
+        "",
+        json.dumps({"id": "d", "question": "那咸阳高新区呢？", "history": ["珠海高新区签约的重点项目涵盖哪些领域？"]},
+                   ensure_ascii=False),
+        json.dumps({"id": "e", "question": ""}),
+    ]), encoding="utf-8")
+    assert main(["batch", str(inp), "--out", str(workdir / "out.jsonl")]) == 1
+    assert "3 of 5 lines failed" in capsys.readouterr().err
+    rows = [json.loads(x) for x in (workdir / "out.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [r.get("id") for r in rows] == ["a", None, "c", "d", "e"]
+    assert rows[0]["short_answer"] == "16个"
+    assert rows[1]["error"].startswith("line 2: invalid JSON")
+    assert rows[2]["error"] == "line 3: field 'question' must be a string, got int"
+    assert rows[3]["query"] == "咸阳高新区签约的重点项目涵盖哪些领域？"  # history was used
+    assert rows[4]["error"] == "line 6: question is empty"
+    for r in rows:
+        for q in r.get("quotes", []):
+            assert q["text"] in r["sources"][q["source"] - 1]["text"]
+
+
+def test_library_errors_become_one_line(workdir, capsys):
+    assert main(["ask", "问题", "--index", "nowhere", "--mode", "dense"]) == 0 or True
+    capsys.readouterr()
+    assert main(["info", "--index", str(workdir / "missing")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("rag: error: no index at") and err.count("\n") == 1
+    assert main(["build", str(workdir / "nothing-here")]) == 1
+    err = capsys.readouterr().err
+    assert "nothing to index" in err and "no such file or directory" in err
+
+
+def test_encoder_mismatch_is_reported(workdir, capsys):
+    assert main(["build", "-q"]) == 0
+    capsys.readouterr()
+    assert main(["ask", "问题", "--encoder", "fake:hash-64"]) == 1
+    assert "was built with encoder 'fake:hash-128', not 'fake:hash-64'" in capsys.readouterr().err

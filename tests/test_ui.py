@@ -1,0 +1,200 @@
+"""The web app's formatting functions: pure, exact expectations (markers, highlighting,
+escaping). No server, no browser."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag import ui
+from rag.types import Answer, Article, Quote, Source
+
+EVIL = "<script>alert(1)</script><img src=x onerror=alert(1)>"
+
+
+def _article(text: str, title: str = "珠海高新区：5月签约落地重点项目16个", author: str = "朱高新"):
+    return Article(id="p.txt#1", title=title, text=text, author=author)
+
+
+def _answer(
+    article: Article, sent: tuple[int, int], short: tuple[int, int] | None, refused=False
+) -> Answer:
+    text = article.text
+    a, b = sent
+    quotes = []
+    lines = []
+    if short:
+        quotes.append(Quote(text[short[0] : short[1]], 1, *short))
+        lines.append(f"{text[short[0] : short[1]]}[1]")
+    quotes.append(Quote(text[a:b], 1, a, b))
+    lines.append(f"{text[a:b]}[1]")
+    src = Source(
+        n=1,
+        article=article,
+        passage=text,
+        start=0,
+        end=len(text),
+        score=0.9,
+        highlights=tuple((q.start, q.end) for q in quotes),
+    )
+    other = Source(
+        n=2,
+        article=_article("别的文章。", title="另一篇", author=""),
+        passage="别的文章。",
+        start=0,
+        end=5,
+        score=0.1,
+    )
+    if refused:
+        return Answer(
+            question="问题？",
+            text="资料中没有找到相关答案。",
+            short_answer=None,
+            refused=True,
+            sources=(src, other),
+            query="问题？",
+        )
+    return Answer(
+        question="珠海高新区5月签约落地了多少个重点项目？",
+        text="\n".join(lines),
+        short_answer=text[short[0] : short[1]] if short else None,
+        refused=False,
+        sources=(src, other),
+        quotes=tuple(quotes),
+        confidence=0.87,
+        query="珠海高新区5月签约落地了多少个重点项目？",
+        short_span=(1, *short) if short else None,
+    )
+
+
+TEXT = "本报讯 近日,珠海高新区举行签约仪式,共落地重点项目16个。其余内容。"
+SENT = (0, TEXT.index("。") + 1)
+SHORT = (TEXT.index("16个"), TEXT.index("16个") + 3)
+
+
+def test_answer_html_short_answer_first_with_marker_links():
+    html = ui.answer_html(_answer(_article(TEXT), SENT, SHORT), turn=3)
+    cite = '<a class="rag-cite" href="#src-3-1" title="来源 1">[1]</a>'
+    assert html == (
+        '<div class="rag-answer">'
+        f'<div class="rag-short">16个{cite}</div>'
+        f'<div class="rag-support">{TEXT[: SENT[1]]}{cite}</div>'
+        '<div class="rag-meta">置信度 0.87</div></div>'
+    )
+
+
+def test_refusal_looks_different_and_links_closest_sources():
+    html = ui.answer_html(_answer(_article(TEXT), SENT, SHORT, refused=True), turn=1)
+    assert html.startswith(
+        '<div class="rag-answer rag-refused"><div class="rag-refusal">⚠ 资料中没有找到相关答案。</div>'
+    )
+    assert 'href="#src-1-1"' in html and 'href="#src-1-2"' in html
+    panel = ui.sources_panel_html([(1, _answer(_article(TEXT), SENT, SHORT, refused=True))])
+    assert "以下是最接近的资料" in panel and 'id="src-1-1"' in panel
+
+
+def test_marker_links_only_existing_sources():
+    assert ui.link_markers("a[1]b[2][3][12]", 1, 2) == (
+        'a<a class="rag-cite" href="#src-1-1" title="来源 1">[1]</a>b'
+        '<a class="rag-cite" href="#src-1-2" title="来源 2">[2]</a>[3][12]'
+    )
+
+
+def test_mark_passage_nests_quote_short_answer_and_terms():
+    assert ui.mark_passage(
+        "共落地重点项目16个。其余", quotes=[(0, 10)], short=(7, 10), terms=[(3, 7), (12, 13)]
+    ) == (
+        '<mark class="rag-quote">共落地<b class="rag-term">重点项目</b>'
+        '<strong class="rag-short-span">16个</strong></mark>。'
+        '其<b class="rag-term">余</b>'
+    )
+
+
+def test_mark_passage_overlapping_quotes_and_line_breaks():
+    assert ui.mark_passage("甲乙\n丙丁", quotes=[(0, 3), (1, 5)]) == (
+        '<mark class="rag-quote">甲乙<br>丙丁</mark>'
+    )
+    assert ui.mark_passage("", quotes=[(0, 3)]) == ""
+    assert ui.mark_passage("甲乙", quotes=[(-3, 99)]) == '<mark class="rag-quote">甲乙</mark>'
+
+
+def test_terms_found_across_scripts_and_marked_on_original_text():
+    passage = "咸陽高新區簽約21個項目，ＡＢＣ公司"
+    spans = ui.term_spans(passage, ui.question_terms("咸阳高新区签约了多少个项目？abc"))
+    assert [passage[a:b] for a, b in spans] == ["咸陽高新區簽約", "項目", "ＡＢＣ"]
+
+
+def test_source_card_title_author_passage_highlight():
+    art = _article(TEXT)
+    ans = _answer(art, SENT, SHORT)
+    card = ui.source_card_html(
+        ans.sources[0], 2, ui.question_terms(ans.query), (SHORT[0], SHORT[1]), cited=True
+    )
+    assert card.startswith('<article class="rag-src rag-cited" id="src-2-1">')
+    assert '<span class="rag-title">珠海高新区：5月签约落地重点项目16个</span>' in card
+    assert "作者：朱高新" in card
+    assert '<strong class="rag-short-span">16个</strong>' in card
+    assert '<b class="rag-term">珠海高新区</b>' in card
+    assert card.count("<mark") == 1  # the quoted sentence, once
+
+
+@pytest.mark.parametrize("field", ["text", "title", "author"])
+def test_article_html_is_escaped_everywhere(field):
+    text = f"共落地项目16个。{EVIL}之后。"
+    kwargs = {"text": text, "title": "标题", "author": "作者"}
+    kwargs[field] = text if field == "text" else EVIL
+    art = Article(id="x", **kwargs)
+    sent = (0, len(text))
+    ans = _answer(art, sent, (text.index("16个"), text.index("16个") + 3))
+    html = ui.sources_panel_html([(1, ans)]) + ui.answer_html(ans, 1)
+    assert "<script" not in html and "<img" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;" in html
+
+
+def test_question_and_errors_are_escaped():
+    assert ui.user_html(EVIL) == (
+        "&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;"
+    )
+    ans = Answer(question=EVIL, text="资料中没有找到相关答案。", short_answer=None, refused=True)
+    panel = ui.sources_panel_html([(1, ans)])
+    assert "<script" not in panel and "&lt;script&gt;" in panel
+    assert "<img" not in ui.error_html(EVIL)
+    assert "<script" not in ui.status_html("x", error=EVIL)
+    assert "<script" not in ui.upload_report_html([], None, [f"{EVIL}.txt: bad"])
+
+
+def test_sources_panel_newest_open_first_older_folded():
+    art = _article(TEXT)
+    a1 = _answer(art, SENT, SHORT)
+    panel = ui.sources_panel_html([(1, a1), (2, a1)])
+    assert panel.index('id="turn-2"') < panel.index('id="turn-1"')
+    assert '<section class="rag-turn" id="turn-2"><details open>' in panel
+    assert '<section class="rag-turn" id="turn-1"><details>' in panel
+    assert ui.sources_panel_html([]) == ui.EMPTY_SOURCES
+
+
+def test_safe_filename():
+    assert ui.safe_filename("../../x/新闻 稿<1>.TXT") == "新闻_稿_1.txt"
+    assert ui.safe_filename("/abs/path/a.jsonl") == "a.jsonl"
+    assert ui.safe_filename("..\\..\\win.md") == "win.md"
+    assert ui.safe_filename(".hidden.md") == "hidden.md"
+    assert ui.safe_filename("a.pdf") is None
+    assert ui.safe_filename("noext") is None
+    assert ui.safe_filename("") is None
+
+
+def test_parse_history():
+    assert ui.parse_history(
+        ["甲？", {"role": "user", "content": "乙？"}, {"role": "assistant", "content": "答"}, " "]
+    ) == ["甲？", "乙？"]
+    assert ui.parse_history('["甲？"]') == ["甲？"]
+    with pytest.raises(ui.InputError):
+        ui.parse_history("[not json")
+    with pytest.raises(ui.InputError):
+        ui.parse_history(3)
+
+
+def test_status_html_progress():
+    assert ui.status_html("正在建立索引…", progress=(32, 128)) == (
+        '<div class="rag-status rag-busy">正在建立索引… '
+        '<progress max="128" value="32"></progress> 32/128 段</div>'
+    )

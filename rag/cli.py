@@ -58,7 +58,7 @@ def cmd_build(args) -> int:
     from .pipeline import build, resolve_encoder
 
     settings = _settings(args)
-    encoder = resolve_encoder(settings, settings.index_dir)
+    encoder = resolve_encoder(settings, settings.index_dir, for_build=True)
     print(f"encoder: {encoder.id} ({getattr(encoder, 'description', '')})", file=sys.stderr)
     report, problems = build(
         args.paths or None,
@@ -116,23 +116,58 @@ def cmd_batch(args) -> int:
     src = Path(args.input)
     if not src.is_file():
         raise InputError(f"no such input file: {src}")
-    with open(src, encoding="utf-8-sig") as f:
-        lines = f.read().split("\n")
+    lines = _read_batch(src, settings.max_file_mb)
     failed = total = 0
     with contextlib.ExitStack() as stack:
-        out = stack.enter_context(open(args.out, "w", encoding="utf-8")) if args.out else sys.stdout
+        try:
+            out = (
+                stack.enter_context(open(args.out, "w", encoding="utf-8"))
+                if args.out
+                else sys.stdout
+            )
+        except OSError as e:
+            raise InputError(f"cannot write {args.out}: {e.strerror or e}") from None
         for lineno, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
             total += 1
             row = answer_line(pipe, line, lineno)
             failed += "error" in row
-            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            out.write(_dumps(row) + "\n")
             out.flush()
     if failed:
         print(f"{failed} of {total} lines failed (see their 'error' field)", file=sys.stderr)
         return 1
     return 0
+
+
+def _read_batch(src: Path, max_file_mb: float) -> list[str]:
+    """The lines of a batch file: UTF-8 (BOM or not), or a detected Chinese encoding."""
+    from .errors import InputError
+    from .ingest import decode
+
+    size = src.stat().st_size
+    if size > max_file_mb * 1024 * 1024:
+        raise InputError(
+            f"{src} is {size:,} bytes, over the {max_file_mb:g} MB limit "
+            "(set RAG_MAX_FILE_MB to change it)"
+        )
+    try:
+        return decode(src.read_bytes()).split("\n")
+    except InputError as e:
+        raise InputError(f"{src}: {e}") from None
+    except OSError as e:
+        raise InputError(f"cannot read {src}: {e.strerror or e}") from None
+
+
+def _dumps(obj: object, **kw) -> str:
+    """JSON as readable text; escaped where it holds what UTF-8 cannot encode."""
+    text = json.dumps(obj, ensure_ascii=False, **kw)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(obj, ensure_ascii=True, **kw)
+    return text
 
 
 def answer_line(pipe, line: str, lineno: int) -> dict:
@@ -141,10 +176,18 @@ def answer_line(pipe, line: str, lineno: int) -> dict:
         rec = json.loads(line)
     except json.JSONDecodeError as e:
         return {"line": lineno, "id": None, "error": f"line {lineno}: invalid JSON: {e.msg}"}
+    except (ValueError, RecursionError) as e:  # a 5,000-digit number, 10,000 '['s
+        return {"line": lineno, "id": None, "error": f"line {lineno}: invalid JSON: {e}"}
     if not isinstance(rec, dict):
-        return {"line": lineno, "id": None, "error": f"line {lineno}: expected a JSON object"}
+        return {
+            "line": lineno,
+            "id": None,
+            "error": f"line {lineno}: expected a JSON object, got {type(rec).__name__}",
+        }
     rid = rec.get("id")
     q = rec.get("question")
+    if "question" not in rec:
+        return {"line": lineno, "id": rid, "error": f"line {lineno}: field 'question' is missing"}
     if not isinstance(q, str):
         return {
             "line": lineno,
@@ -166,6 +209,15 @@ def answer_line(pipe, line: str, lineno: int) -> dict:
         answer = pipe.ask(q, history=history, k=rec.get("k"), mode=rec.get("mode"))
     except RagError as e:
         return {"line": lineno, "id": rid, "question": q, "error": f"line {lineno}: {e}"}
+    except Exception as e:  # a bug must cost one line, not the rest of the batch
+        if os.environ.get("RAG_DEBUG"):
+            raise
+        return {
+            "line": lineno,
+            "id": rid,
+            "question": q,
+            "error": f"line {lineno}: internal error ({type(e).__name__}: {e}); please report it",
+        }
     return {"id": rid, **answer.to_dict()}
 
 
@@ -249,6 +301,19 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as e:  # a disk, permission or path problem, not a bug
+        where = f" ({e.filename})" if e.filename else ""
+        print(f"rag: error: {e.strerror or e}{where}", file=sys.stderr)
+        return 1
+    except Exception as e:  # a bug: one line, the traceback only when asked for
+        if os.environ.get("RAG_DEBUG"):
+            raise
+        print(
+            f"rag: internal error: {type(e).__name__}: {e} "
+            "(a bug; run again with RAG_DEBUG=1 for the traceback, and please report it)",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":

@@ -30,8 +30,8 @@ class Settings:
     rrf_k: int = 60
     batch_size: int = 32
     min_confidence: float = 0.35  # below this the answer is refused (see docs/BENCHMARKS.md)
-    max_question_chars: int = 1000
-    max_file_mb: float = 50.0
+    max_question_chars: int = 1000  # longer questions are refused with an InputError
+    max_file_mb: float = 50.0  # larger corpus files are skipped with a problem report
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -44,6 +44,14 @@ class Settings:
             raise InputError(
                 f"chunk_overlap must be between 0 and chunk_size-1, not {self.chunk_overlap}"
             )
+        if self.max_question_chars < 1:
+            raise InputError(
+                f"max_question_chars must be at least 1, not {self.max_question_chars}"
+            )
+        if not self.max_file_mb > 0:
+            raise InputError(f"max_file_mb must be more than 0, not {self.max_file_mb}")
+        if self.batch_size < 1:
+            raise InputError(f"batch_size must be at least 1, not {self.batch_size}")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides) -> Settings:
@@ -70,5 +78,6 @@ def _parse(name: str, raw: str, typ: object) -> object:
         if t.startswith("float"):
             return float(raw)
     except ValueError:
-        raise InputError(f"RAG_{name.upper()} must be a number, not {raw!r}") from None
+        what = "a whole number" if t.startswith("int") else "a number"
+        raise InputError(f"RAG_{name.upper()} must be {what}, not {raw!r}") from None
     return raw

@@ -22,8 +22,11 @@ or changed ones are embedded. numpy and faiss stay inside this module.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
+import shlex
 import shutil
 import time
 import uuid
@@ -57,6 +60,7 @@ class BuildReport:
     encoder: str
     up_to_date: bool = False
     problems: tuple[str, ...] = field(default=())
+    note: str = ""  # why the previous index could not be reused, when it was damaged
 
     def summary(self) -> str:
         if self.up_to_date:
@@ -66,11 +70,21 @@ class BuildReport:
             f"{self.added} new, {self.updated} changed, {self.removed} removed, "
             f"{self.unchanged} unchanged; embedded {self.embedded_chunks} chunks "
             f"in {self.embed_seconds:.1f}s ({self.seconds:.1f}s in all)"
-        )
+        ) + (f"\n{self.note}" if self.note else "")
 
 
 def _hint(path: Path) -> str:
-    return f"rebuild it with: rag build --index {path}"
+    """What to run to rebuild the index at ``path``: from the corpus it was built from
+    when its manifest still says which."""
+    corpus = None
+    with contextlib.suppress(Exception):
+        name = (path / "CURRENT").read_text(encoding="utf-8").strip()
+        manifest = json.loads((path / name / "manifest.json").read_text(encoding="utf-8"))
+        corpus = manifest.get("corpus")
+    cmd = f"rag build --index {shlex.quote(str(path))}"
+    if isinstance(corpus, list) and corpus and all(isinstance(c, str) for c in corpus):
+        return f"rebuild it with: {cmd} {' '.join(shlex.quote(c) for c in corpus)}"
+    return f"rebuild it with: {cmd} PATHS (the files or folders it was built from)"
 
 
 def _index_error(path: Path, what: str) -> IndexFormatError:
@@ -78,17 +92,32 @@ def _index_error(path: Path, what: str) -> IndexFormatError:
 
 
 def live_generation(path: str | Path) -> Path | None:
-    """The directory of the live generation, or None when there is no index at ``path``."""
+    """The directory of the live generation, or None when there is no index at ``path``.
+    A ``CURRENT`` that cannot be read, or names no generation that exists, is an
+    ``IndexFormatError``."""
     path = Path(path)
     try:
-        name = (path / "CURRENT").read_text(encoding="utf-8").strip()
+        raw = (path / "CURRENT").read_bytes()
     except FileNotFoundError:
         return None
     except OSError as e:
-        raise _index_error(path, f"cannot be read ({e})") from None
-    if not name.startswith("gen-") or "/" in name:
+        raise _index_error(path, f"has a CURRENT file that cannot be read ({e})") from None
+    name = raw.decode("utf-8", "replace").strip()
+    if not _GEN_NAME.fullmatch(name):
         raise _index_error(path, f"has a bad CURRENT file ({name[:40]!r})")
+    if not (path / name).is_dir():
+        raise _index_error(path, f"has a CURRENT file naming {name}, which is missing")
     return path / name
+
+
+_GEN_NAME = re.compile(r"gen-[0-9A-Za-z-]{1,64}")
+# what a manifest must hold, and the type of each
+_MANIFEST_SCHEMA = {
+    "encoder": dict,
+    "chunking": dict,
+    "counts": dict,
+    "articles": dict,
+}
 
 
 def read_manifest(path: str | Path) -> dict | None:
@@ -107,21 +136,27 @@ def read_manifest(path: str | Path) -> dict | None:
         raise _index_error(
             Path(path), f"has format {got!r}, this rag reads format {FORMAT_VERSION}"
         )
+    for key, typ in _MANIFEST_SCHEMA.items():
+        if not isinstance(manifest.get(key), typ):
+            raise _index_error(Path(path), f"has a damaged manifest.json (no valid {key!r})")
+    enc = manifest["encoder"]
+    if (
+        not isinstance(enc.get("id"), str)
+        or isinstance(enc.get("dim"), bool)
+        or not isinstance(enc.get("dim"), int)
+    ):
+        raise _index_error(Path(path), "has a damaged manifest.json (encoder id or dim)")
     return manifest
 
 
 def file_state(paths: Iterable[str | Path]) -> dict[str, list[int]]:
     """``{file: [size, mtime_ns]}`` for the corpus files under ``paths``; cheap to compare."""
-    from .ingest import SUFFIXES
+    from .ingest import corpus_files
 
     state: dict[str, list[int]] = {}
     for root in paths:
         root = Path(root)
-        files = (
-            [p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES]
-            if root.is_dir()
-            else [root]
-        )
+        files = corpus_files(root) if root.is_dir() else [root]
         for f in files:
             try:
                 st = f.stat()
@@ -165,32 +200,71 @@ class Index:
 
     @classmethod
     def open(cls, path: str | Path) -> Index:
+        """Load the live generation at ``path``. A missing, damaged or foreign index is an
+        ``IndexFormatError`` that names the file at fault and says what to run.
+
+        A build that swaps in a new generation while this one is being read (it then
+        removes the old one) makes the read fail; it is retried on the new generation."""
+        path = Path(path)
+        for attempt in range(3):
+            gen = live_generation(path)
+            try:
+                return cls._open_generation(path)
+            except IndexFormatError:
+                # another build swapped CURRENT meanwhile? then read the new generation
+                if attempt == 2 or gen is None or live_generation(path) == gen:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @classmethod
+    def _open_generation(cls, path: Path) -> Index:
         import bm25s
         import faiss
 
-        path = Path(path)
         manifest = read_manifest(path)
         if manifest is None:
             raise IndexFormatError(f"no index at {path}; build one with: rag build --index {path}")
         gen = live_generation(path)
         assert gen is not None
-        try:
-            articles = {
-                a.id: a for a in (Article(**d) for d in _read_jsonl(gen / "articles.jsonl"))
-            }
-            chunks = [Chunk(**d) for d in _read_jsonl(gen / "chunks.jsonl")]
-            dense = faiss.read_index(str(gen / "dense.faiss"))
-            bm25 = (
-                bm25s.BM25.load(str(gen / "bm25"), load_vocab=True, show_progress=False)
-                if chunks
-                else None
+
+        def load(name: str, read):
+            try:
+                return read(gen / name)
+            except FileNotFoundError as e:
+                missing = Path(e.filename).name if e.filename else name
+                raise _index_error(path, f"is missing {missing}") from None
+            except Exception as e:  # any reader's complaint about a damaged file
+                if not (gen / name).exists():
+                    raise _index_error(path, f"is missing {name}") from None
+                detail = str(e).strip().splitlines()[-1:] or [""]
+                raise _index_error(
+                    path,
+                    f"is damaged: {name} cannot be read ({type(e).__name__}: {detail[0][:100]})",
+                ) from None
+
+        articles = {
+            a.id: a
+            for a in load("articles.jsonl", lambda f: [Article(**d) for d in _read_jsonl(f)])
+        }
+        chunks = load("chunks.jsonl", lambda f: [Chunk(**d) for d in _read_jsonl(f)])
+        dense = load("dense.faiss", lambda f: faiss.read_index(str(f)))
+        bm25 = (
+            load(
+                "bm25",
+                lambda f: bm25s.BM25.load(str(f), load_vocab=True, show_progress=False),
             )
-        except FileNotFoundError as e:
-            raise _index_error(
-                path, f"is missing {Path(e.filename).name if e.filename else 'a file'}"
-            ) from None
-        except (ValueError, TypeError, KeyError, RuntimeError, OSError) as e:
-            raise _index_error(path, f"is damaged ({type(e).__name__}: {str(e)[:120]})") from None
+            if chunks
+            else None
+        )
+        counts = manifest["counts"]
+        if len(articles) != counts.get("articles") or set(articles) != set(manifest["articles"]):
+            raise _index_error(path, "is damaged: articles.jsonl does not match manifest.json")
+        if len(chunks) != counts.get("chunks"):
+            raise _index_error(path, "is damaged: chunks.jsonl does not match manifest.json")
+        for c in chunks:
+            a = articles.get(c.article_id)
+            if a is None or a.text[c.start : c.end] != c.text:
+                raise _index_error(path, f"is damaged: chunk {c.id!r} does not match its article")
         if dense.ntotal != len(chunks) or (
             bm25 is not None and int(bm25.scores["num_docs"]) != len(chunks)
         ):
@@ -259,24 +333,35 @@ def build(
     files: dict[str, list[int]] | None = None,
     corpus: list[str] | None = None,
     replace_all: bool = True,
+    wait: float = 0,
 ) -> BuildReport:
     """Make the index at ``path`` hold exactly ``articles`` (or, with
     ``replace_all=False``, the old articles plus these), embedding only what changed.
 
-    Holds ``path/.build.lock``; a second concurrent build raises ``IndexBusyError``.
+    Holds ``path/.build.lock`` (an OS lock, released when the process dies, however it
+    dies); a second concurrent build raises ``IndexBusyError``, or first waits up to
+    ``wait`` seconds. Debris of a build that was killed (``gen-*`` folders that are not
+    live, ``CURRENT.tmp-*``) is removed.
     """
     from filelock import FileLock, Timeout
 
     t0 = time.perf_counter()
     path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise IndexFormatError(f"cannot create index folder {path}: {e.strerror or e}") from None
+    if not path.is_dir():
+        raise IndexFormatError(f"index path {path} is not a folder")
     lock = FileLock(str(path / ".build.lock"))
     try:
-        lock.acquire(timeout=0)
+        lock.acquire(timeout=wait)
     except Timeout:
         raise IndexBusyError(
             f"another build is writing {path} (lock {path / '.build.lock'}); wait for it to finish"
         ) from None
+    except OSError as e:
+        raise IndexFormatError(f"cannot lock {path / '.build.lock'}: {e.strerror or e}") from None
     try:
         return _build_locked(
             articles,
@@ -312,12 +397,16 @@ def _build_locked(
     import faiss
 
     _remove_stale_generations(path)
-    old = _load_reusable(path, encoder.id, chunk_size, chunk_overlap)
+    old, why_not = _load_reusable(path, encoder.id, chunk_size, chunk_overlap)
     old_fps = old.manifest["articles"] if old else {}
 
-    if not replace_all and old is not None:
+    if not replace_all:
+        # the articles already there stay, even when their vectors cannot be reused
+        # (another encoder or chunking): they are embedded again. A damaged index is
+        # refused rather than replaced by one that holds only the new articles.
+        prior = old.articles if old is not None else _live_articles(path)
         incoming = {a.id for a in articles}
-        articles = [a for a in old.articles.values() if a.id not in incoming] + list(articles)
+        articles = [a for a in prior.values() if a.id not in incoming] + list(articles)
     ids = [a.id for a in articles]
     if len(set(ids)) != len(ids):
         dup = next(i for i in ids if ids.count(i) > 1)
@@ -337,6 +426,7 @@ def _build_locked(
         removed=len(removed),
         unchanged=len(unchanged),
         encoder=encoder.id,
+        note=why_not,
     )
     if old is not None and not changed and not removed:
         if files is not None and files != old.manifest.get("files"):
@@ -430,26 +520,63 @@ class _Old:
         return all_vecs[rows]
 
 
-def _load_reusable(path: Path, encoder_id: str, size: int, overlap: int) -> _Old | None:
-    """The live index if its vectors can be reused by this build, else None (a damaged
-    or differently-built index is rebuilt from scratch, not trusted)."""
+def _load_reusable(path: Path, encoder_id: str, size: int, overlap: int) -> tuple[_Old | None, str]:
+    """The live index if its vectors can be reused by this build, else None and, when
+    it is damaged, a note saying so (a damaged or differently-built index is rebuilt
+    from scratch, not trusted). The damaged generation is only removed once the new one
+    is live."""
     try:
         manifest = read_manifest(path)
         if manifest is None:
-            return None
+            return None, ""
         if manifest["encoder"]["id"] != encoder_id or manifest["chunking"] != {
             "size": size,
             "overlap": overlap,
         }:
-            return None
+            return None, ""
         idx = Index.open(path)
         gen = live_generation(path)
         toks = (gen / "tokens.txt").read_text(encoding="utf-8").split("\n")[: len(idx.chunks)]
         if len(toks) != len(idx.chunks):
-            return None
-        return _Old(manifest, idx.articles, idx.chunks, [t.split() for t in toks], idx)
-    except (IndexFormatError, OSError, KeyError, TypeError):
-        return None
+            return (
+                None,
+                "the previous index's tokens.txt was incomplete: all articles were embedded again",
+            )
+        return _Old(manifest, idx.articles, idx.chunks, [t.split() for t in toks], idx), ""
+    except IndexFormatError as e:
+        what = str(e).split("; rebuild it with", 1)[0]
+        return (
+            None,
+            f"the previous index could not be reused ({what}): all articles were embedded again",
+        )
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        return None, (
+            f"the previous index could not be reused ({type(e).__name__}: {e}): "
+            "all articles were embedded again"
+        )
+
+
+def _live_articles(path: Path) -> dict[str, Article]:
+    """The articles of the live index (for ``--add`` when its vectors cannot be reused);
+    an ``IndexFormatError`` when there is an index but its articles cannot be read."""
+    manifest = read_manifest(path)
+    if manifest is None:
+        return {}
+    gen = live_generation(path)
+    assert gen is not None
+    try:
+        articles = {a.id: a for a in (Article(**d) for d in _read_jsonl(gen / "articles.jsonl"))}
+    except Exception as e:
+        raise IndexFormatError(
+            f"index {path} is damaged (articles.jsonl: {type(e).__name__}); adding to it would "
+            f"lose its articles, so nothing was changed; {_hint(path)}"
+        ) from None
+    if set(articles) != set(manifest["articles"]):
+        raise IndexFormatError(
+            f"index {path} is damaged (articles.jsonl does not match manifest.json); adding to "
+            f"it would lose articles, so nothing was changed; {_hint(path)}"
+        )
+    return articles
 
 
 def _embed(
@@ -529,9 +656,20 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _dumps(obj, **kw) -> str:
+    """JSON, readable (``ensure_ascii=False``) unless it holds what UTF-8 cannot encode
+    (lone surrogates from file names that are not UTF-8): those are escaped."""
+    text = json.dumps(obj, ensure_ascii=False, **kw)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(obj, ensure_ascii=True, **kw)
+    return text
+
+
 def _write_json(p: Path, obj: dict) -> None:
     with open(p, "w", encoding="utf-8") as f:
-        json.dump(obj, f, ensure_ascii=False, indent=1)
+        f.write(_dumps(obj, indent=1))
         f.flush()
         os.fsync(f.fileno())
 
@@ -539,7 +677,7 @@ def _write_json(p: Path, obj: dict) -> None:
 def _write_jsonl(p: Path, rows: Iterable[dict]) -> None:
     with open(p, "w", encoding="utf-8") as f:
         for r in rows:
-            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+            f.write(_dumps(r) + "\n")
         f.flush()
         os.fsync(f.fileno())
 

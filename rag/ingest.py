@@ -21,6 +21,9 @@ JSONL lines are reported as ``Problem`` entries; the good ones are still returne
 
 from __future__ import annotations
 
+import codecs
+import contextlib
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -77,23 +80,17 @@ def load(paths: list[str | Path], max_file_mb: float = 50.0) -> Corpus:
     the record's own ``id`` for JSONL. A repeated id is a problem, the first one wins.
     """
     corpus = Corpus()
-    seen: dict[str, str] = {}
+    seen: dict[str, str] = {}  # article id -> where it was first seen (file or file:line)
     for root in paths:
         root = Path(root)
         if not root.exists():
-            corpus.problems.append(Problem(str(root), "no such file or directory"))
+            corpus.problems.append(Problem(shown(root), "no such file or directory"))
             continue
         if root.is_dir():
-            files = sorted(
-                p
-                for p in root.rglob("*")
-                if p.is_file()
-                and p.suffix.lower() in SUFFIXES
-                and not any(part.startswith(".") for part in p.relative_to(root).parts)
-            )
+            files = corpus_files(root)
             if not files:
                 corpus.problems.append(
-                    Problem(str(root), f"no {'/'.join(SUFFIXES)} files in this directory")
+                    Problem(shown(root), f"no {'/'.join(SUFFIXES)} files in this directory")
                 )
         else:
             files = [root]
@@ -102,22 +99,38 @@ def load(paths: list[str | Path], max_file_mb: float = 50.0) -> Corpus:
             try:
                 articles, problems = load_file(f, name=name, max_file_mb=max_file_mb)
             except InputError as e:
-                corpus.problems.append(Problem(str(f), str(e)))
+                corpus.problems.append(Problem(shown(f), str(e)))
                 continue
             corpus.problems.extend(problems)
             for a in articles:
                 if a.id in seen:
                     corpus.problems.append(
                         Problem(
-                            str(f),
+                            shown(f),
                             f"duplicate article id {a.id!r} (first in {seen[a.id]}); skipped",
                             line=a.position + 1 if f.suffix.lower() in JSONL_SUFFIXES else None,
                         )
                     )
                     continue
-                seen[a.id] = str(f)
+                is_jsonl = f.suffix.lower() in JSONL_SUFFIXES
+                seen[a.id] = f"{shown(f)}:{a.position + 1}" if is_jsonl else shown(f)
                 corpus.articles.append(a)
     return corpus
+
+
+def corpus_files(root: Path) -> list[Path]:
+    """The corpus files under the folder ``root``, sorted: supported suffixes, no hidden
+    files or folders, nothing inside an index folder (one holding ``CURRENT`` or
+    ``.build.lock``), so ``rag build .`` does not index its own index."""
+    indexes = {p.parent for name in ("CURRENT", ".build.lock") for p in root.rglob(name)}
+    return sorted(
+        p
+        for p in root.rglob("*")
+        if p.is_file()
+        and p.suffix.lower() in SUFFIXES
+        and not any(part.startswith(".") for part in p.relative_to(root).parts)
+        and not any(parent in indexes for parent in p.parents)
+    )
 
 
 def load_file(
@@ -135,16 +148,29 @@ def load_file(
     except OSError as e:
         raise InputError(f"cannot read: {e.strerror or e}") from None
     if size > max_file_mb * 1024 * 1024:
-        raise InputError(f"file is {size / 1048576:.1f} MB, over the {max_file_mb:g} MB limit")
-    text = decode(path.read_bytes())
+        raise InputError(
+            f"file is {size:,} bytes ({size / 1048576:.1f} MB), over the {max_file_mb:g} MB "
+            "limit (set RAG_MAX_FILE_MB to change it)"
+        )
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise InputError(f"cannot read: {e.strerror or e}") from None
+    text = decode(data)
     if not text.strip():
         raise InputError("file is empty")
     if suffix in JSONL_SUFFIXES:
-        return parse_jsonl(text, path=str(path))
-    articles = parse_page(text, path=str(path), id_prefix=name)
+        return parse_jsonl(text, path=shown(path))
+    articles = parse_page(text, path=shown(path), id_prefix=shown(name))
     if not articles:
         raise InputError("no article text found")
     return articles, []
+
+
+def shown(path: str | Path) -> str:
+    """A path as text that can be printed and stored: bytes of a file name that are not
+    UTF-8 (which Python keeps as lone surrogates) become ``\\xNN``."""
+    return str(path).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 _MAGIC = {
@@ -159,9 +185,14 @@ _MAGIC = {
 
 
 def decode(data: bytes) -> str:
-    """Bytes of a text file to ``str`` with ``\\n`` line ends. UTF-8 (with or without
-    BOM) first; otherwise the encoding is detected (GB18030/GBK, Big5, …) with
-    charset-normalizer. Binary data raises ``InputError``.
+    """Bytes of a text file to ``str`` with ``\\n`` line ends.
+
+    UTF-8 (with or without BOM) first, then UTF-16 with a BOM; otherwise GB18030 (a
+    superset of GBK/GB2312), Big5 and Big5-HKSCS are tried, then charset-normalizer's
+    guess. A legacy decoding is only accepted when the result reads as Chinese
+    (``_plausible``): random bytes decode "successfully" as GB18030 more often than not,
+    and ingesting that mojibake would be worse than refusing the file. Binary data
+    raises ``InputError``.
 
     >>> decode("中文\\r\\n".encode("gb18030"))
     '中文\\n'
@@ -169,46 +200,122 @@ def decode(data: bytes) -> str:
     for magic, what in _MAGIC.items():
         if data.startswith(magic):
             raise InputError(f"this is {what}, not text")
-    if b"\x00" in data[:8192]:
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            text = data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise InputError("starts with a UTF-16 byte-order mark but is not UTF-16") from None
+    elif b"\x00" in data[:8192]:
         raise InputError("binary data (NUL bytes), not text")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = _detect(data)
+    else:
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            text = _detect(data)
+    if _SURROGATE.search(text):
+        raise InputError("cannot decode: the text holds lone UTF-16 surrogates; save it as UTF-8")
+    bad = _unreadable(text)
+    if bad > max(2, 0.01 * len(text)):
+        raise InputError(
+            f"binary data ({bad} control or unassigned characters in {len(text)}), not text"
+        )
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+_LEGACY = ("gb18030", "big5", "big5hkscs")
+
+
 def _detect(data: bytes) -> str:
-    # Chinese legacy encodings first: short GBK texts are often mis-detected as others.
-    for enc in ("gb18030", "big5"):
+    best: tuple[float, str] | None = None
+    for enc in _LEGACY:
         try:
             text = data.decode(enc)
         except UnicodeDecodeError:
             continue
-        if _looks_chinese(text):
-            return text
+        score = _plausible(text)
+        if score is not None and (best is None or score > best[0]):
+            best = (score, text)
+    if best is not None:
+        return best[1]
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data).best()
-    if best is None:
-        raise InputError("cannot detect the text encoding; save the file as UTF-8")
-    text = str(best)
-    if not _looks_chinese(text) and best.encoding not in ("ascii", "utf_8"):
-        raise InputError(
-            f"decoded as {best.encoding} but the result does not look like text; save it as UTF-8"
-        )
-    return text
+    guess = from_bytes(data).best()
+    if guess is not None:
+        text = str(guess)
+        if _plausible(text) is not None:
+            return text
+    raise InputError(
+        "cannot decode: not UTF-8, and as GB18030/GBK or Big5 it would be garbled; "
+        "save the file as UTF-8"
+    )
 
 
-def _looks_chinese(text: str) -> bool:
-    cjk = sum(1 for ch in text if "\u4e00" <= ch <= "\u9fff")
-    odd = sum(1 for ch in text if ch == "\ufffd" or ("\ue000" <= ch <= "\uf8ff"))
-    return cjk > 0 and odd == 0 and cjk >= 0.2 * sum(1 for ch in text if not ch.isspace())
+# C0/C1 controls other than layout whitespace, surrogates, private use, U+FFFD
+_UNREADABLE = re.compile(
+    "[\x00-\x08\x0e-\x19\x1b-\x1f\x7f-\x9f\ud800-\udfff\ue000-\uf8ff\ufffd\U000f0000-\U0010ffff]"
+)
+
+
+def _unreadable(text: str) -> int:
+    """How many characters of ``text`` no reader could use."""
+    return sum(1 for _ in _UNREADABLE.finditer(text))
+
+
+_SAMPLE = 50_000
+
+
+def _plausible(text: str) -> float | None:
+    """How much ``text`` reads as Chinese: the share of its Han characters that are
+    common ones (GB2312 level 1 or Big5 frequent), or None when it does not read as
+    Chinese at all. Real news text scores above 0.95; GB18030-decoded random bytes
+    score about 0.4, and below 0.9 for all but the shortest inputs."""
+    if len(text) > 3 * _SAMPLE:  # three samples tell as well as the whole, and faster
+        mid = len(text) // 2
+        text = text[:_SAMPLE] + text[mid : mid + _SAMPLE] + text[-_SAMPLE:]
+    han = [ch for ch in text if "\u4e00" <= ch <= "\u9fff"]
+    visible = sum(1 for ch in text if not ch.isspace())
+    if not han or len(han) < 0.2 * visible or _unreadable(text) > 0.01 * len(text):
+        return None
+    # letters of other scripts (Hangul, kana, …): what Korean/Japanese guesses make of bytes
+    foreign = sum(1 for ch in text if ch.isalpha() and not _expected_letter(ch))
+    if foreign > 0.05 * len(han):
+        return None
+    common = _common_han()
+    share = sum(1 for ch in han if ch in common) / len(han)
+    return share if share >= 0.9 else None
+
+
+def _expected_letter(ch: str) -> bool:
+    """Han, Latin (ASCII, accented, full-width) and Greek letters: what Chinese news holds."""
+    o = ord(ch)
+    return (
+        0x4E00 <= o <= 0x9FFF
+        or 0x3400 <= o <= 0x4DBF
+        or o < 0x250
+        or 0x370 <= o <= 0x3FF
+        or 0xFF21 <= o <= 0xFF5A
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _common_han() -> frozenset[str]:
+    """The 3,755 GB2312 level-1 and 5,401 Big5 frequent characters (6,816 in all)."""
+    chars: set[str] = set()
+    for lead in range(0xB0, 0xD8):
+        for trail in range(0xA1, 0xFF):
+            with contextlib.suppress(UnicodeDecodeError):
+                chars.add(bytes((lead, trail)).decode("gb2312"))
+    for lead in range(0xA4, 0xC7):
+        for trail in (*range(0x40, 0x7F), *range(0xA1, 0xFF)):
+            with contextlib.suppress(UnicodeDecodeError):
+                chars.add(bytes((lead, trail)).decode("big5"))
+    return frozenset(chars)
 
 
 # ---------------------------------------------------------------- JSONL records
 
 _JSONL_OPTIONAL = ("date", "source", "url", "author")
+_SURROGATE = re.compile("[\ud800-\udfff]")  # from a JSON escape like "\\ud800"
 
 
 def parse_jsonl(text: str, path: str = "") -> tuple[list[Article], list[Problem]]:
@@ -227,6 +334,9 @@ def parse_jsonl(text: str, path: str = "") -> tuple[list[Article], list[Problem]
         except json.JSONDecodeError as e:
             problems.append(Problem(path, f"invalid JSON: {e.msg}", line=lineno))
             continue
+        except (ValueError, RecursionError) as e:  # a 5,000-digit number, 10,000 '['s
+            problems.append(Problem(path, f"invalid JSON: {e}", line=lineno))
+            continue
         try:
             a = _record_to_article(rec, path=path, lineno=lineno, start=start)
         except InputError as e:
@@ -243,9 +353,13 @@ def parse_jsonl(text: str, path: str = "") -> tuple[list[Article], list[Problem]
 def _record_to_article(rec: object, path: str, lineno: int, start: int) -> Article:
     if not isinstance(rec, dict):
         raise InputError(f"expected a JSON object, got {type(rec).__name__}")
+    if "id" not in rec:
+        raise InputError("field 'id' is missing")
     rid = rec.get("id")
     if isinstance(rid, bool) or not isinstance(rid, (str, int)) or str(rid).strip() == "":
         raise InputError(f"field 'id' must be a non-empty string or integer, got {rid!r}")
+    if isinstance(rid, str) and _SURROGATE.search(rid):
+        raise InputError(f"field 'id' holds half of a UTF-16 pair: {rid!a}")
     fields: dict[str, str] = {}
     for key in ("title", "text", *_JSONL_OPTIONAL):
         val = rec.get(key)
@@ -253,6 +367,11 @@ def _record_to_article(rec: object, path: str, lineno: int, start: int) -> Artic
             continue
         if not isinstance(val, str):
             raise InputError(f"field {key!r} must be a string, got {type(val).__name__}")
+        if bad := _SURROGATE.search(val):
+            raise InputError(
+                f"field {key!r} holds {bad.group()!a} at position {bad.start()}, half of a "
+                "UTF-16 pair and not a character"
+            )
         fields[key] = val.replace("\r\n", "\n").replace("\r", "\n").strip()
     if not fields.get("text"):
         raise InputError("field 'text' is missing or empty")

@@ -18,7 +18,7 @@ from pathlib import Path
 from .answer import Answerer
 from .config import Settings
 from .embed import Encoder, load_encoder
-from .errors import EncoderError, InputError
+from .errors import EncoderError, IndexBusyError, IndexFormatError, InputError
 from .index import BuildReport, Index, file_state, read_manifest
 from .index import build as build_index
 from .ingest import Problem, load
@@ -27,17 +27,31 @@ from .retrieve import QueryEncoder, make_retriever
 from .types import Answer
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u2028-\u202e\ufeff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+MAX_K = 100  # most sources one answer may list
+BUILD_WAIT_S = 600.0  # how long ``ensure_index`` waits for another build of a missing index
 
 
-def resolve_encoder(settings: Settings, index_dir: str | Path | None = None) -> Encoder:
+def resolve_encoder(
+    settings: Settings, index_dir: str | Path | None = None, *, for_build: bool = False
+) -> Encoder:
     """The encoder to use with the index at ``index_dir``: the one asked for, else the
     index's own, else the default. Asking for one that differs from the index's is an
-    ``EncoderError`` (its vectors would not be comparable)."""
-    manifest = read_manifest(index_dir) if index_dir is not None else None
+    ``EncoderError`` (its vectors would not be comparable).
+
+    ``for_build``: the encoder for a build that will replace the index. Another encoder
+    than the index's is then allowed (everything is embedded again), and a damaged index
+    counts as none, so the build that repairs it is not refused because of it."""
+    try:
+        manifest = read_manifest(index_dir) if index_dir is not None else None
+    except IndexFormatError:
+        if not for_build:
+            raise
+        manifest = None
     built_with = manifest["encoder"]["id"] if manifest else None
     if settings.encoder:
         enc = load_encoder(settings.encoder)
-        if built_with and enc.id != built_with:
+        if built_with and enc.id != built_with and not for_build:
             raise EncoderError(
                 f"index {index_dir} was built with encoder {built_with!r}, not {enc.id!r}; "
                 f"ask without --encoder, or rebuild: rag build --index {index_dir} --encoder {settings.encoder}"
@@ -53,13 +67,15 @@ def build(
     progress=True,
     add: bool = False,
     encoder: Encoder | None = None,
+    wait: float = 0,
 ) -> tuple[BuildReport, list[Problem]]:
     """Index ``paths`` (default: ``settings.corpus``) into ``settings.index_dir``.
 
     Without ``add`` the index then holds exactly these articles (removed ones are
     dropped); with ``add`` they are added to (or replace same-id) articles already there.
     Returns the report and the problems met (bad files, bad lines), which did not stop
-    the good files from being indexed.
+    the good files from being indexed. ``wait``: seconds to wait for another build of
+    the same index to finish (default: fail at once with ``IndexBusyError``).
     """
     settings = settings or Settings.from_env()
     paths = [str(p) for p in (paths or [settings.corpus])]
@@ -67,7 +83,7 @@ def build(
     if not corpus.articles:
         detail = "; ".join(str(p) for p in corpus.problems[:3]) or "no articles found"
         raise InputError(f"nothing to index in {', '.join(paths)}: {detail}")
-    encoder = encoder or resolve_encoder(settings, settings.index_dir)
+    encoder = encoder or resolve_encoder(settings, settings.index_dir, for_build=True)
     report = build_index(
         corpus.articles,
         settings.index_dir,
@@ -79,6 +95,7 @@ def build(
         files=None if add else file_state(paths),
         corpus=None if add else paths,
         replace_all=not add,
+        wait=wait,
     )
     return report, corpus.problems
 
@@ -95,17 +112,30 @@ def index_is_stale(index_dir: str | Path) -> bool:
 
 
 def ensure_index(settings: Settings, progress=True) -> BuildReport | None:
-    """Build the index if it is missing or stale; None when it was fine as it was."""
+    """Build the index if it is missing or stale; None when it was fine as it was.
+
+    When another process is building it: a stale index is used as it is (the other
+    build will bring it up to date), and a missing one is waited for (up to
+    ``BUILD_WAIT_S``) rather than failing."""
     manifest = read_manifest(settings.index_dir)
     if manifest is not None and not index_is_stale(settings.index_dir):
         return None
     paths = manifest.get("corpus") if manifest and manifest.get("corpus") else [settings.corpus]
     if not any(Path(p).exists() for p in paths):
+        if manifest is not None:
+            return None  # the corpus moved away: the index still answers
         raise InputError(
             f"no index at {settings.index_dir} and no corpus at {', '.join(paths)}; "
             f"build one with: rag build PATHS --index {settings.index_dir}"
         )
-    report, _ = build(paths, settings, progress=progress)
+    try:
+        report, _ = build(
+            paths, settings, progress=progress, wait=0 if manifest is not None else BUILD_WAIT_S
+        )
+    except IndexBusyError:
+        if manifest is None:
+            raise
+        return None
     return report
 
 
@@ -165,18 +195,17 @@ class Pipeline:
         """Answer ``question`` from the index. ``history`` holds the chat's earlier
         questions (strings, or ``{"role", "content"}`` messages), oldest first."""
         question = clean_question(question, self.settings.max_question_chars)
-        k = k or self.settings.k
-        if k < 1:
-            raise InputError(f"k must be at least 1, not {k}")
+        k = self.settings.k if k is None else k
+        if isinstance(k, bool) or not isinstance(k, int):
+            raise InputError(f"k must be a whole number, not {k!r}")
+        if not 1 <= k <= MAX_K:
+            raise InputError(f"k must be between 1 and {MAX_K}, not {k}")
         mode = mode or self.settings.mode
         if mode not in ("hybrid", "dense", "bm25"):
             raise InputError(f"mode must be one of hybrid, dense, bm25, not {mode!r}")
-        if history is not None and not isinstance(history, list):
-            raise InputError(
-                f"history must be a list of earlier questions, not {type(history).__name__}"
-            )
+        history = clean_history(history, self.settings.max_question_chars)
         t0 = time.perf_counter()
-        q = analyze(question, history or [])
+        q = analyze(question, history)
         if q.english:
             q = self._bridge_english(q)
         hits = self.retriever(mode).retrieve(q.query, max(k, 10) * 3, keywords=q.keywords)
@@ -233,9 +262,59 @@ def clean_question(question: object, max_chars: int = 1000) -> str:
     """
     if not isinstance(question, str):
         raise InputError(f"question must be text, not {type(question).__name__}")
-    q = _CONTROL.sub("", question).strip()
+    return _clean_text(question, "question", max_chars)
+
+
+def _clean_text(text: str, what: str, max_chars: int) -> str:
+    if bad := _SURROGATE.search(text):
+        raise InputError(
+            f"{what} holds {bad.group()!a} at position {bad.start()}, which is not a "
+            "character (bytes that were not UTF-8?)"
+        )
+    q = _CONTROL.sub("", text).strip()
     if not q:
-        raise InputError("question is empty")
+        raise InputError(f"{what} is empty")
     if len(q) > max_chars:
-        raise InputError(f"question is {len(q)} characters long; the limit is {max_chars}")
+        raise InputError(f"{what} is {len(q)} characters long; the limit is {max_chars}")
     return q
+
+
+def clean_history(history: object, max_chars: int = 1000) -> list:
+    """The chat's earlier questions, checked like the question itself: a list of strings
+    or ``{"role", "content"}`` messages (Gradio's content parts allowed). Empty entries
+    are dropped; messages keep their shape with ``content`` as cleaned text, and only the
+    user's are held to the length limit (answers may be long).
+
+    >>> clean_history(["甲\\x00？", "", {"role": "assistant", "content": "答"}])
+    ['甲？', {'role': 'assistant', 'content': '答'}]
+    """
+    if history is None:
+        return []
+    if not isinstance(history, (list, tuple)):
+        raise InputError(
+            f"history must be a list of earlier questions, not {type(history).__name__}"
+        )
+    out: list = []
+    for i, h in enumerate(history, start=1):
+        what = f"history item {i}"
+        if isinstance(h, str):
+            if h.strip():
+                out.append(_clean_text(h, what, max_chars))
+            continue
+        if not isinstance(h, dict):
+            raise InputError(
+                f"{what} must be a question or a {{role, content}} message, not {type(h).__name__}"
+            )
+        role = h.get("role", "user")
+        content = h.get("content") if h.get("content") is not None else h.get("question", "")
+        if isinstance(content, list):  # Gradio message content parts
+            content = " ".join(
+                p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)
+            )
+        if not isinstance(role, str) or not isinstance(content, str):
+            raise InputError(f"{what}: role and content must be text")
+        if not content.strip():
+            continue
+        limit = max_chars if role == "user" else 1_000_000
+        out.append({"role": role, "content": _clean_text(content, what, limit)})
+    return out

@@ -76,11 +76,7 @@ class BuildReport:
 def _hint(path: Path) -> str:
     """What to run to rebuild the index at ``path``: from the corpus it was built from
     when its manifest still says which."""
-    corpus = None
-    with contextlib.suppress(Exception):
-        name = (path / "CURRENT").read_text(encoding="utf-8").strip()
-        manifest = json.loads((path / name / "manifest.json").read_text(encoding="utf-8"))
-        corpus = manifest.get("corpus")
+    corpus = (peek_manifest(path) or {}).get("corpus")
     cmd = f"rag build --index {shlex.quote(str(path))}"
     if isinstance(corpus, list) and corpus and all(isinstance(c, str) for c in corpus):
         return f"rebuild it with: {cmd} {' '.join(shlex.quote(c) for c in corpus)}"
@@ -118,6 +114,18 @@ _MANIFEST_SCHEMA = {
     "counts": dict,
     "articles": dict,
 }
+
+
+def peek_manifest(path: str | Path) -> dict | None:
+    """The live manifest as it is, unchecked, or None when it cannot be read. Only for
+    guesses about a damaged index (which encoder built it); never raises."""
+    path = Path(path)
+    with contextlib.suppress(Exception):
+        name = (path / "CURRENT").read_text(encoding="utf-8").strip()
+        if _GEN_NAME.fullmatch(name):
+            manifest = json.loads((path / name / "manifest.json").read_text(encoding="utf-8"))
+            return manifest if isinstance(manifest, dict) else None
+    return None
 
 
 def read_manifest(path: str | Path) -> dict | None:

@@ -212,6 +212,13 @@ def decode(data: bytes) -> str:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
             text = _detect(data)
+        else:
+            if not _HAN.search(text) and any(
+                ch.isalpha() and not _expected_letter(ch) for ch in text[:_SAMPLE]
+            ):
+                # a few GBK/Big5 bytes can also be valid UTF-8 ("一" is "һ"): if the
+                # UTF-8 reading has no Han but odd letters, a Chinese reading wins
+                text = _legacy(data) or text
     if _SURROGATE.search(text):
         raise InputError("cannot decode: the text holds lone UTF-16 surrogates; save it as UTF-8")
     bad = _unreadable(text)
@@ -223,9 +230,11 @@ def decode(data: bytes) -> str:
 
 
 _LEGACY = ("gb18030", "big5", "big5hkscs")
+_HAN = re.compile("[\u4e00-\u9fff]")
 
 
-def _detect(data: bytes) -> str:
+def _legacy(data: bytes) -> str | None:
+    """The most plausible Chinese reading of ``data`` in a legacy encoding, if any."""
     best: tuple[float, str] | None = None
     for enc in _LEGACY:
         try:
@@ -235,8 +244,13 @@ def _detect(data: bytes) -> str:
         score = _plausible(text)
         if score is not None and (best is None or score > best[0]):
             best = (score, text)
-    if best is not None:
-        return best[1]
+    return best[1] if best is not None else None
+
+
+def _detect(data: bytes) -> str:
+    text = _legacy(data)
+    if text is not None:
+        return text
     from charset_normalizer import from_bytes
 
     guess = from_bytes(data).best()
@@ -266,8 +280,8 @@ _SAMPLE = 50_000
 
 def _plausible(text: str) -> float | None:
     """How much ``text`` reads as Chinese: the share of its Han characters that are
-    common ones (GB2312 level 1 or Big5 frequent), or None when it does not read as
-    Chinese at all. Real news text scores above 0.95; GB18030-decoded random bytes
+    common Simplified ones (GB2312 level 1) or, if more, common Traditional ones (Big5
+    frequent), or None when it does not read as Chinese at all. Real news text scores above 0.95; GB18030-decoded random bytes
     score about 0.4, and below 0.9 for all but the shortest inputs."""
     if len(text) > 3 * _SAMPLE:  # three samples tell as well as the whole, and faster
         mid = len(text) // 2
@@ -280,8 +294,10 @@ def _plausible(text: str) -> float | None:
     foreign = sum(1 for ch in text if ch.isalpha() and not _expected_letter(ch))
     if foreign > 0.05 * len(han):
         return None
-    common = _common_han()
-    share = sum(1 for ch in han if ch in common) / len(han)
+    simplified, traditional = _common_han()
+    share = max(
+        sum(1 for ch in han if ch in simplified), sum(1 for ch in han if ch in traditional)
+    ) / len(han)
     return share if share >= 0.9 else None
 
 
@@ -298,18 +314,20 @@ def _expected_letter(ch: str) -> bool:
 
 
 @functools.lru_cache(maxsize=1)
-def _common_han() -> frozenset[str]:
-    """The 3,755 GB2312 level-1 and 5,401 Big5 frequent characters (6,816 in all)."""
-    chars: set[str] = set()
+def _common_han() -> tuple[frozenset[str], frozenset[str]]:
+    """The 3,755 GB2312 level-1 (common Simplified) and the 5,401 Big5 frequent (common
+    Traditional) characters. Mojibake mixes the two sets; real text keeps to one."""
+    simplified: set[str] = set()
+    traditional: set[str] = set()
     for lead in range(0xB0, 0xD8):
         for trail in range(0xA1, 0xFF):
             with contextlib.suppress(UnicodeDecodeError):
-                chars.add(bytes((lead, trail)).decode("gb2312"))
+                simplified.add(bytes((lead, trail)).decode("gb2312"))
     for lead in range(0xA4, 0xC7):
         for trail in (*range(0x40, 0x7F), *range(0xA1, 0xFF)):
             with contextlib.suppress(UnicodeDecodeError):
-                chars.add(bytes((lead, trail)).decode("big5"))
-    return frozenset(chars)
+                traditional.add(bytes((lead, trail)).decode("big5"))
+    return frozenset(simplified), frozenset(traditional)
 
 
 # ---------------------------------------------------------------- JSONL records

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from pathlib import Path
@@ -19,7 +20,7 @@ from .answer import Answerer
 from .config import Settings
 from .embed import Encoder, load_encoder
 from .errors import EncoderError, IndexBusyError, IndexFormatError, InputError
-from .index import BuildReport, Index, file_state, read_manifest
+from .index import BuildReport, Index, file_state, peek_manifest, read_manifest
 from .index import build as build_index
 from .ingest import Problem, load
 from .question import analyze
@@ -47,6 +48,12 @@ def resolve_encoder(
     except IndexFormatError:
         if not for_build:
             raise
+        # a damaged index is rebuilt with the encoder it names, when it still names one
+        peeked = (peek_manifest(index_dir) or {}).get("encoder")
+        guess = peeked.get("id") if isinstance(peeked, dict) else None
+        if not settings.encoder and isinstance(guess, str):
+            with contextlib.suppress(EncoderError):
+                return load_encoder(guess)
         manifest = None
     built_with = manifest["encoder"]["id"] if manifest else None
     if settings.encoder:

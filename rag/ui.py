@@ -626,6 +626,8 @@ class Backend:
 
 CSS = """
 .rag-header h1 { margin: 0 0 .2em 0; font-size: 1.6em; }
+.rag-logo { display: inline-block; background: #b3261e; color: #fff; border-radius: 6px;
+  padding: 0 .25em; font-size: .9em; }
 .rag-header p { margin: 0; color: var(--body-text-color-subdued); }
 .rag-status { font-size: .9em; padding: .35em .7em; border-radius: 6px; }
 .rag-status progress { vertical-align: middle; width: 12em; }
@@ -659,7 +661,7 @@ a.rag-cite:hover { background: #fde3df; }
 .rag-passage { line-height: 1.75; font-size: .95em; }
 mark.rag-quote { background: #fff1a8; color: inherit; padding: 0 .05em; }
 strong.rag-short-span { background: #ffd86b; }
-b.rag-term { color: #0b57d0; font-weight: 700; }
+b.rag-term { font-weight: 700; color: inherit; border-bottom: 2px solid #8ab4f8; }
 .rag-up-ok { color: #1e6b2f; }
 .rag-up-bad { color: #8a1c12; }
 .rag-up-bad ul { margin: .2em 0 0 1.2em; }
@@ -779,7 +781,7 @@ def build_app(source=None, upload_dir: str | Path | None = None, warm_up: bool =
     with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
         state = gr.State(_new_state())
         gr.HTML(
-            '<div class="rag-header"><h1>📰 中文新闻问答</h1>'
+            '<div class="rag-header"><h1><span class="rag-logo">报</span> 中文新闻问答</h1>'
             "<p>答案逐字摘自文章，每句都标出处 [n]：点开来源核对原文。"
             "可以用简体、繁体或英文提问，也可以接着上一个问题追问。</p></div>",
             js_on_load=None,
@@ -858,6 +860,10 @@ def build_app(source=None, upload_dir: str | Path | None = None, warm_up: bool =
             **common,
         )
         clear_btn.click(clear, None, ask_outputs, queue=False, api_visibility="private")
+        # the chatbot's own trash button empties the chat: forget its history too
+        chatbot.clear(
+            lambda: clear()[1:], None, [state, sources, msg], queue=False, api_visibility="private"
+        )
         files.upload(
             upload,
             [files],

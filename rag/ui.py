@@ -41,9 +41,9 @@ MAX_TURNS = 20  # answers whose sources the panel keeps
 
 EXAMPLES = [
     "珠海高新区5月签约落地了多少个重点项目？",
-    "中关村发展集团与哪所大学签署了战略合作协议？",
+    "咸阳高新区此次签约项目的总投资是多少？",
+    "中关村发展集团那篇报道是哪位记者写的？",
     "西部(重庆)科学城将为高校毕业生提供多少个免费创业工位？",
-    "成都高新体育中心迎来了哪两台智能运动设备？",
     "中山火炬开发区要打造几分钟的党群服务圈？",
     "How many key projects did Zhuhai High-tech Zone sign in May?",
 ]
@@ -292,12 +292,13 @@ def turn_sources_html(answer: Answer, turn: int, open_: bool = True) -> str:
         if answer.short_span and s.n == short_n:
             short = (answer.short_span[1] - s.start, answer.short_span[2] - s.start)
         cards.append(source_card_html(s, turn, terms, short, cited=s.n in cited))
+    note = ""
+    if answer.query and answer.query != answer.question:  # a follow-up, as it was understood
+        note += f'<div class="rag-turn-query">按上文理解为：{esc(answer.query)}</div>'
     if answer.refused:
-        note = '<div class="rag-turn-note">没有找到答案；以下是最接近的资料。</div>'
+        note += '<div class="rag-turn-note">没有找到答案；以下是最接近的资料。</div>'
     elif not cards:
-        note = '<div class="rag-turn-note">没有来源。</div>'
-    else:
-        note = ""
+        note += '<div class="rag-turn-note">没有来源。</div>'
     return (
         f'<section class="rag-turn" id="turn-{turn}"><details{" open" if open_ else ""}>'
         f'<summary><span class="rag-turn-n">问 {turn}</span> {esc(answer.question)}</summary>'
@@ -650,6 +651,7 @@ a.rag-cite:hover { background: #fde3df; }
 .rag-turn summary { cursor: pointer; font-weight: 600; padding: .3em 0; }
 .rag-turn-n { display: inline-block; background: #b3261e; color: #fff; border-radius: 4px;
   padding: 0 .45em; margin-right: .3em; font-size: .85em; }
+.rag-turn-query { color: var(--body-text-color-subdued); font-size: .88em; margin: 0 0 .3em 0; }
 .rag-turn-note { color: #7a5200; font-size: .9em; margin: .2em 0 .4em 0; }
 .rag-src { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: .6em .8em;
   margin: .5em 0; background: var(--background-fill-primary); transition: box-shadow .3s, border-color .3s; }
@@ -909,7 +911,7 @@ def main() -> None:
         raise SystemExit(1) from None
     t0 = time.perf_counter()
     demo = build_app(settings)
-    print(f"rag: app built in {time.perf_counter() - t0:.1f}s", file=sys.stderr, flush=True)
+    print(f"rag: page ready in {time.perf_counter() - t0:.1f}s", file=sys.stderr, flush=True)
     launch(demo)
 
 

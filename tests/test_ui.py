@@ -198,3 +198,18 @@ def test_status_html_progress():
         '<div class="rag-status rag-busy">正在建立索引… '
         '<progress max="128" value="32"></progress> 32/128 段</div>'
     )
+
+
+def test_follow_up_shows_how_it_was_understood():
+    ans = Answer(
+        question="那咸阳高新区呢？",
+        text="资料中没有找到相关答案。",
+        short_answer=None,
+        refused=True,
+        query="咸阳<高新区>签约了多少个项目？",
+    )
+    panel = ui.sources_panel_html([(1, ans)])
+    assert (
+        '<div class="rag-turn-query">按上文理解为：咸阳&lt;高新区&gt;签约了多少个项目？</div>'
+        in panel
+    )

@@ -512,6 +512,7 @@ class Backend:
                     self.progress = None
                     build(uploads, s, progress=self._on_progress, add=True)
             self.phase = "正在加载模型…"
+            self.progress = None
             pipe = Pipeline.load(settings=s)
             if self.warm_up:
                 pipe.ask(EXAMPLES[0])  # loads the encoder and jieba before the first reader
@@ -876,8 +877,22 @@ def build_app(source=None, upload_dir: str | Path | None = None, warm_up: bool =
         )
         gr.api(ask, api_name="ask", concurrency_id="ask", concurrency_limit=2)
         timer = gr.Timer(1.0, active=not backend.ready)
-        timer.tick(poll, None, [status, timer], queue=False, api_visibility="private")
-        demo.load(poll, None, [status, timer], queue=False, api_visibility="private")
+        timer.tick(
+            poll,
+            None,
+            [status, timer],
+            queue=False,
+            show_progress="hidden",
+            api_visibility="private",
+        )
+        demo.load(
+            poll,
+            None,
+            [status, timer],
+            queue=False,
+            show_progress="hidden",
+            api_visibility="private",
+        )
     demo.queue(max_size=64)
     demo.rag_backend = backend  # for tests and embedding
     return demo

@@ -118,6 +118,7 @@ def cmd_batch(args) -> int:
         raise InputError(f"no such input file: {src}")
     lines = _read_batch(src, settings.max_file_mb)
     failed = total = 0
+    first_line: dict[str, int] = {}  # id (as JSON) -> line that used it first
     with contextlib.ExitStack() as stack:
         try:
             out = (
@@ -131,7 +132,7 @@ def cmd_batch(args) -> int:
             if not line.strip():
                 continue
             total += 1
-            row = answer_line(pipe, line, lineno)
+            row = answer_line(pipe, line, lineno, first_line)
             failed += "error" in row
             out.write(_dumps(row) + "\n")
             out.flush()
@@ -170,8 +171,9 @@ def _dumps(obj: object, **kw) -> str:
     return text
 
 
-def answer_line(pipe, line: str, lineno: int) -> dict:
-    """One batch output row; problems become an ``error`` field, never an exception."""
+def answer_line(pipe, line: str, lineno: int, first_line: dict[str, int] | None = None) -> dict:
+    """One batch output row; problems become an ``error`` field, never an exception.
+    ``first_line`` (id -> line) makes a repeated ``id`` an error: the first one wins."""
     try:
         rec = json.loads(line)
     except json.JSONDecodeError as e:
@@ -186,6 +188,16 @@ def answer_line(pipe, line: str, lineno: int) -> dict:
         }
     rid = rec.get("id")
     q = rec.get("question")
+    if first_line is not None and rid is not None:
+        key = json.dumps(rid, sort_keys=True)
+        if key in first_line:
+            return {
+                "line": lineno,
+                "id": rid,
+                "error": f"line {lineno}: duplicate id {rid!r} (first on line {first_line[key]}); "
+                "not answered",
+            }
+        first_line[key] = lineno
     if "question" not in rec:
         return {"line": lineno, "id": rid, "error": f"line {lineno}: field 'question' is missing"}
     if not isinstance(q, str):

@@ -388,6 +388,24 @@ def build(
         lock.release()
 
 
+def wait_for_build(path: str | Path, timeout: float) -> None:
+    """Return once no build holds the lock of the index at ``path`` (at once when there
+    is none); ``IndexBusyError`` after ``timeout`` seconds."""
+    from filelock import FileLock, Timeout
+
+    lock_file = Path(path) / ".build.lock"
+    if not lock_file.exists():
+        return
+    lock = FileLock(str(lock_file))
+    try:
+        lock.acquire(timeout=timeout)
+    except Timeout:
+        raise IndexBusyError(
+            f"another build is writing {path} (lock {lock_file}); wait for it to finish"
+        ) from None
+    lock.release()
+
+
 def _build_locked(
     articles,
     path: Path,
@@ -407,6 +425,8 @@ def _build_locked(
     _remove_stale_generations(path)
     old, why_not = _load_reusable(path, encoder.id, chunk_size, chunk_overlap)
     old_fps = old.manifest["articles"] if old else {}
+    # where the index came from survives a build that cannot reuse its vectors
+    previous = old.manifest if old else (peek_manifest(path) or {})
 
     if not replace_all:
         # the articles already there stay, even when their vectors cannot be reused
@@ -494,10 +514,8 @@ def _build_locked(
             "chunking": {"size": chunk_size, "overlap": chunk_overlap},
             "counts": {"articles": len(articles), "chunks": len(chunks)},
             "articles": fps,
-            "corpus": corpus
-            if corpus is not None
-            else (old.manifest.get("corpus") if old else None),
-            "files": files if files is not None else (old.manifest.get("files") if old else None),
+            "corpus": corpus if corpus is not None else previous.get("corpus"),
+            "files": files if files is not None else previous.get("files"),
         }
         _write_json(gen / "manifest.json", manifest)
         _fsync_dir(gen)

@@ -149,8 +149,8 @@ def load_file(
         raise InputError(f"cannot read: {e.strerror or e}") from None
     if size > max_file_mb * 1024 * 1024:
         raise InputError(
-            f"file is {size:,} bytes ({size / 1048576:.1f} MB), over the {max_file_mb:g} MB "
-            "limit (set RAG_MAX_FILE_MB to change it)"
+            f"file is {size:,} bytes, over the {max_file_mb:g} MB limit "
+            "(set RAG_MAX_FILE_MB to change it)"
         )
     try:
         data = path.read_bytes()

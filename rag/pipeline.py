@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import shlex
 import time
 from pathlib import Path
 
@@ -20,7 +21,14 @@ from .answer import Answerer
 from .config import Settings
 from .embed import Encoder, load_encoder
 from .errors import EncoderError, IndexBusyError, IndexFormatError, InputError
-from .index import BuildReport, Index, file_state, peek_manifest, read_manifest
+from .index import (
+    BuildReport,
+    Index,
+    file_state,
+    peek_manifest,
+    read_manifest,
+    wait_for_build,
+)
 from .index import build as build_index
 from .ingest import Problem, load
 from .question import analyze
@@ -59,9 +67,16 @@ def resolve_encoder(
     if settings.encoder:
         enc = load_encoder(settings.encoder)
         if built_with and enc.id != built_with and not for_build:
+            corpus = manifest.get("corpus") if manifest else None
+            paths = (
+                " " + " ".join(shlex.quote(c) for c in corpus)
+                if isinstance(corpus, list) and all(isinstance(c, str) for c in corpus)
+                else ""
+            )
             raise EncoderError(
                 f"index {index_dir} was built with encoder {built_with!r}, not {enc.id!r}; "
-                f"ask without --encoder, or rebuild: rag build --index {index_dir} --encoder {settings.encoder}"
+                f"ask without --encoder, or rebuild: rag build --index {index_dir} "
+                f"--encoder {shlex.quote(settings.encoder)}{paths}"
             )
         return enc
     return load_encoder(built_with) if built_with else load_encoder(None)
@@ -125,6 +140,10 @@ def ensure_index(settings: Settings, progress=True) -> BuildReport | None:
     build will bring it up to date), and a missing one is waited for (up to
     ``BUILD_WAIT_S``) rather than failing."""
     manifest = read_manifest(settings.index_dir)
+    if manifest is None:
+        # another process may be making it: wait, then use what it made
+        wait_for_build(settings.index_dir, BUILD_WAIT_S)
+        manifest = read_manifest(settings.index_dir)
     if manifest is not None and not index_is_stale(settings.index_dir):
         return None
     paths = manifest.get("corpus") if manifest and manifest.get("corpus") else [settings.corpus]
@@ -305,7 +324,7 @@ def clean_history(history: object, max_chars: int = 1000) -> list:
     for i, h in enumerate(history, start=1):
         what = f"history item {i}"
         if isinstance(h, str):
-            if h.strip():
+            if _CONTROL.sub("", h).strip():
                 out.append(_clean_text(h, what, max_chars))
             continue
         if not isinstance(h, dict):
@@ -320,7 +339,7 @@ def clean_history(history: object, max_chars: int = 1000) -> list:
             )
         if not isinstance(role, str) or not isinstance(content, str):
             raise InputError(f"{what}: role and content must be text")
-        if not content.strip():
+        if not _CONTROL.sub("", content).strip():
             continue
         limit = max_chars if role == "user" else 1_000_000
         out.append({"role": role, "content": _clean_text(content, what, limit)})

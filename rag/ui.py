@@ -562,14 +562,17 @@ class Backend:
         progress: Callable[[int, int], None] | None = None,
         names: Sequence[str] | None = None,
     ) -> AddResult:
-        """Copy ``files`` into the upload folder (safe names, accepted types and sizes
-        only) and add their articles to the index, embedding only those."""
+        """Add the articles of ``files`` to the index, embedding only those. Each file
+        is checked first (accepted type, size, readable, has articles); the good ones
+        are copied into the upload folder under a safe name, so that a rebuild of the
+        index from its corpus can add them back."""
+        from .ingest import load_file
         from .pipeline import Pipeline, build
 
         pipe = self.wait()
         result = AddResult()
-        limit = self.settings.max_file_mb * 1024 * 1024
-        copies: dict[str, str] = {}  # copy path -> name shown
+        copies: dict[str, str] = {}  # copy path -> safe name shown
+        created: set[str] = set()  # copies that did not exist before this upload
         self.upload_dir.mkdir(parents=True, exist_ok=True)
         for i, f in enumerate(files):
             shown = (names[i] if names and i < len(names) else None) or Path(f).name
@@ -577,17 +580,21 @@ class Backend:
             if safe is None:
                 result.problems.append(f"{shown}: 只接受 .txt、.md、.jsonl 文件")
                 continue
+            while safe in copies.values():  # two files of the same name in one upload
+                stem, _, suffix = safe.rpartition(".")
+                safe = f"{stem}-2.{suffix}"
             try:
-                size = os.path.getsize(f)
-            except OSError as e:
-                result.problems.append(f"{shown}: 读不到文件（{e.strerror or e}）")
+                articles, problems = load_file(f, name=safe, max_file_mb=self.settings.max_file_mb)
+            except InputError as e:
+                result.problems.append(f"{safe}: {e}")
                 continue
-            if size > limit:
-                result.problems.append(
-                    f"{shown}: 文件 {size / 1048576:.1f} MB，超过 {self.settings.max_file_mb:g} MB 的上限"
-                )
+            if not articles:
+                result.problems += [_problem_line(safe, p.line, p.message) for p in problems]
+                result.problems.append(f"{safe}: 没有可用的文章")
                 continue
             dest = self.upload_dir / safe
+            if not dest.exists():
+                created.add(str(dest))
             shutil.copyfile(f, dest)
             copies[str(dest)] = safe
         if not copies:
@@ -602,26 +609,23 @@ class Backend:
                     encoder=pipe.encoder,
                 )
             except RagError as e:
-                for c in copies:
+                for c in created:
                     Path(c).unlink(missing_ok=True)
                 result.problems.append(str(e).replace(str(self.upload_dir) + os.sep, ""))
                 return result
-            bad_files = set()
             for p in problems:
                 name = copies.get(p.path, Path(p.path).name)
-                result.problems.append(
-                    f"{name}:{p.line}: {p.message}" if p.line else f"{name}: {p.message}"
-                )
-                if p.line is None and p.path in copies:
-                    bad_files.add(p.path)
-            for c in bad_files:  # unusable as a whole: not kept for later rebuilds
-                Path(c).unlink(missing_ok=True)
+                result.problems.append(_problem_line(name, p.line, p.message))
             new = Pipeline.load(settings=pipe.settings, encoder=pipe.encoder)
             self.pipe = new
-        result.files = [copies[c] for c in copies if c not in bad_files]
+        result.files = list(copies.values())
         result.report = report
         result.total_articles = new.info()["articles"]
         return result
+
+
+def _problem_line(name: str, line: int | None, message: str) -> str:
+    return f"{name}:{line}: {message}" if line else f"{name}: {message}"
 
 
 # ------------------------------------------------------------------ the page

@@ -152,11 +152,13 @@ def test_upload_adds_articles_without_reembedding(app, client, tmp_path):
     )
     empty = tmp_path / "empty.txt"
     empty.write_text("", encoding="utf-8")
+    junk = tmp_path / "junk.jsonl"
+    junk.write_text("{broken\n[1, 2]\n", encoding="utf-8")
     from gradio_client import handle_file
 
     before = demo.rag_backend.pipe.info()["chunks"]
     report, status, files = client.predict(
-        [handle_file(str(page)), handle_file(str(empty))], api_name="/add"
+        [handle_file(str(page)), handle_file(str(empty)), handle_file(str(junk))], api_name="/add"
     )
     assert "新增 1 篇" in report and "嵌入 1 段" in report
     assert "火星_新闻.jsonl:2:" in report  # the bad line, by the file's safe name
@@ -164,7 +166,8 @@ def test_upload_adds_articles_without_reembedding(app, client, tmp_path):
     assert "索引：8 篇文章" in status and files is None
     assert demo.rag_backend.pipe.info()["chunks"] == before + 1
     assert (app[2] / "uploads" / "火星_新闻.jsonl").is_file()
-    assert not (app[2] / "uploads" / "empty.txt").exists()
+    assert "junk.jsonl: 没有可用的文章" in report and "junk.jsonl:1:" in report
+    assert sorted(p.name for p in (app[2] / "uploads").iterdir()) == ["火星_新闻.jsonl"]
 
     r = client.predict("火星基地今年建成了几个温室？", api_name="/ask")
     assert r["short_answer"] == "3个"
@@ -173,3 +176,48 @@ def test_upload_adds_articles_without_reembedding(app, client, tmp_path):
     # the same file again: nothing new is embedded
     report, _, _ = client.predict([handle_file(str(page))], api_name="/add")
     assert "新增 0 篇、更新 0 篇文章，嵌入 0 段" in report
+
+
+def test_questions_during_an_upload_use_the_index_as_it_was(app, tmp_path):
+    backend = app[0].rag_backend
+    old = backend.pipe
+    extra = tmp_path / "venus.jsonl"
+    extra.write_text(
+        json.dumps({"id": "venus-1", "title": "金星站", "text": "金星站今年建成了5座塔。"}) + "\n",
+        encoding="utf-8",
+    )
+    result = backend.add([str(extra)])
+    assert result.report.added == 1 and backend.pipe is not old
+    # the pipeline a question already holds keeps answering from the old index
+    before = old.ask("珠海高新区5月签约落地了多少个重点项目？")
+    assert before.short_answer == "16个"
+    assert "venus-1" not in old.index.articles and "venus-1" in backend.pipe.index.articles
+
+
+def test_a_rebuild_from_the_corpus_keeps_the_uploads(tmp_path):
+    from rag import ui
+    from rag.config import Settings
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.jsonl").write_text(
+        json.dumps({"id": "a1", "title": "甲", "text": "甲城今年新建了3座桥。"}) + "\n",
+        encoding="utf-8",
+    )
+    settings = Settings(
+        index_dir=str(tmp_path / "index"), corpus=str(corpus), encoder="fake:hash-64"
+    )
+    b = ui.Backend(settings, warm_up=False).start()
+    b.wait(60)
+    up = tmp_path / "up.jsonl"
+    up.write_text(
+        json.dumps({"id": "u1", "title": "乙", "text": "乙城今年新建了4座桥。"}) + "\n",
+        encoding="utf-8",
+    )
+    b.add([str(up)])
+    (corpus / "b.jsonl").write_text(
+        json.dumps({"id": "b1", "title": "丙", "text": "丙城今年新建了5座桥。"}) + "\n",
+        encoding="utf-8",
+    )  # the corpus changed: the next start rebuilds from it
+    b2 = ui.Backend(settings, warm_up=False).start()
+    assert sorted(b2.wait(60).index.articles) == ["a1", "b1", "u1"]

@@ -94,6 +94,7 @@ class SquadSet:
     articles: tuple[Article, ...]
     questions: tuple[SquadQuestion, ...]
     skipped: int = 0  # questions without a gold answer (SQuAD 2.0 style)
+    empty: int = 0  # questions whose text is empty (two in the CMRC 2018 trial set)
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,7 @@ def load_squad(path: str | Path) -> SquadSet:
     articles: list[Article] = []
     questions: list[SquadQuestion] = []
     seen: set[str] = set()
-    skipped = 0
+    skipped = empty = 0
     for ei, entry in enumerate(entries):
         where = f"{path}: data[{ei}]"
         if not isinstance(entry, dict) or not isinstance(entry.get("paragraphs"), list):
@@ -145,11 +146,13 @@ def load_squad(path: str | Path) -> SquadSet:
                 q = _squad_question(qa, pid, f"{pwhere}.qas[{qi}]")
                 if q is None:
                     skipped += 1
+                elif not q.question.strip():
+                    empty += 1
                 else:
                     questions.append(q)
     if not articles:
         raise InputError(f"{path}: no paragraphs")
-    return SquadSet(path.stem, tuple(articles), tuple(questions), skipped)
+    return SquadSet(path.stem, tuple(articles), tuple(questions), skipped, empty)
 
 
 def _squad_question(qa: object, pid: str, where: str) -> SquadQuestion | None:
@@ -236,6 +239,9 @@ class Outcome:
     confidence: float
     latency_ms: float
     run: str = "normal"
+    retrieve_ms: float = 0.0
+    answer_ms: float = 0.0
+    error: str = ""  # the pipeline rejected the question (counted as a refusal)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -268,6 +274,9 @@ def score(
     confidence: float = 0.0,
     rank: int | None = None,
     run: str = "normal",
+    retrieve_ms: float = 0.0,
+    answer_ms: float = 0.0,
+    error: str = "",
 ) -> Outcome:
     """An ``Outcome`` from what a system said. ``rank`` defaults to the gold article's
     position in ``ranked`` (ids). Without gold spans the correct outcome is a refusal."""
@@ -294,6 +303,9 @@ def score(
         confidence=float(confidence),
         latency_ms=latency_ms,
         run=run,
+        retrieve_ms=retrieve_ms,
+        answer_ms=answer_ms,
+        error=error,
     )
 
 
@@ -316,6 +328,8 @@ class Summary:
     length_median: float
     p50_ms: float
     p95_ms: float
+    retrieve_p50_ms: float = float("nan")
+    answer_p50_ms: float = float("nan")
 
     def to_dict(self) -> dict:
         return {k: _round(v) for k, v in asdict(self).items()}
@@ -340,6 +354,8 @@ def summarize(outcomes: Sequence[Outcome]) -> Summary:
         length_median=median(lengths),
         p50_ms=percentile(lat, 50),
         p95_ms=percentile(lat, 95),
+        retrieve_p50_ms=percentile((o.retrieve_ms for o in outcomes), 50),
+        answer_p50_ms=percentile((o.answer_ms for o in outcomes), 50),
     )
 
 
@@ -361,32 +377,52 @@ def _round(v):
 # ---------------------------------------------------------------------- asking
 
 
-def ask_squad(pipe, q: SquadQuestion, *, k: int, mode: str | None, run: str = "normal") -> Outcome:
+def _timed_ask(pipe, question: str, history: list | None, k: int, mode: str | None):
+    """(answer or None, milliseconds, error text): a question the pipeline rejects
+    (``RagError``) is an error outcome, not a crash of the whole run."""
+    from .errors import RagError
+
     t0 = time.perf_counter()
-    a = pipe.ask(q.question, k=k, mode=mode)
-    ms = (time.perf_counter() - t0) * 1000
-    return score(
-        id=q.id,
-        question=q.question,
-        kind=a.qtype or "other",
-        gold_article=q.article_id,
-        gold=q.answers,
+    try:
+        a = pipe.ask(question, history=history, k=k, mode=mode)
+    except RagError as e:
+        return None, (time.perf_counter() - t0) * 1000, str(e)
+    return a, (time.perf_counter() - t0) * 1000, ""
+
+
+def _said(a, ms: float, error: str) -> dict:
+    """What the pipeline said, as ``score`` arguments."""
+    if a is None:
+        return dict(answer="", short="", refused=True, ranked=[], latency_ms=ms, error=error)
+    return dict(
         answer=a.text,
         short=short_of(a),
         refused=a.refused,
         ranked=[s.article.id for s in a.sources],
         latency_ms=ms,
         confidence=a.confidence,
+        retrieve_ms=float(a.timings.get("retrieve_ms", 0.0)),
+        answer_ms=float(a.timings.get("answer_ms", 0.0)),
+    )
+
+
+def ask_squad(pipe, q: SquadQuestion, *, k: int, mode: str | None, run: str = "normal") -> Outcome:
+    a, ms, error = _timed_ask(pipe, q.question, None, k, mode)
+    return score(
+        id=q.id,
+        question=q.question,
+        kind=(a.qtype if a is not None else "") or "other",
+        gold_article=q.article_id,
+        gold=q.answers,
         run=run,
+        **_said(a, ms, error),
     )
 
 
 def ask_qa(pipe, item: QaItem, *, k: int, mode: str | None) -> Outcome:
-    t0 = time.perf_counter()
-    a = pipe.ask(item.question, history=list(item.history) or None, k=k, mode=mode)
-    ms = (time.perf_counter() - t0) * 1000
+    a, ms, error = _timed_ask(pipe, item.question, list(item.history) or None, k, mode)
     rank = None
-    if item.article:
+    if item.article and a is not None:
         rank = next(
             (
                 s.n
@@ -401,13 +437,8 @@ def ask_qa(pipe, item: QaItem, *, k: int, mode: str | None) -> Outcome:
         kind=item.kind,
         gold_article=item.article,
         gold=item.expect,
-        answer=a.text,
-        short=short_of(a),
-        refused=a.refused,
-        ranked=[s.article.id for s in a.sources],
-        latency_ms=ms,
-        confidence=a.confidence,
         rank=rank,
+        **_said(a, ms, error),
     )
 
 
@@ -611,6 +642,7 @@ def eval_squad(
         chunks=len(Index.open(full)),
         questions=len(questions),
         skipped_unanswerable=data.skipped,
+        skipped_empty=data.empty,
         folds=folds if removed else None,
         index=str(full),
     )
@@ -740,6 +772,8 @@ SQUAD_COLUMNS = (
     ("len median", "length_median", "{:.0f}"),
     ("p50 ms", "p50_ms", "{:.0f}"),
     ("p95 ms", "p95_ms", "{:.0f}"),
+    ("retrieve p50", "retrieve_p50_ms", "{:.0f}"),
+    ("answer p50", "answer_p50_ms", "{:.0f}"),
 )
 QA_COLUMNS = (
     ("n", "n", "{:d}"),

@@ -12,6 +12,7 @@ from rag.cli import main
 from rag.config import Settings
 from rag.errors import InputError
 from rag.evaluate import (
+    ask_squad,
     eval_qa,
     eval_squad,
     fold_of,
@@ -31,7 +32,8 @@ def test_load_squad_makes_one_article_per_paragraph():
     data = load_squad(TINY)
     assert [a.id for a in data.articles] == ["T1_P0", "T2_P0", "T3_P0"]
     assert data.articles[1].title == "泡泡战士"
-    assert len(data.questions) == 5 and data.skipped == 1  # one question has no answer
+    assert len(data.questions) == 5
+    assert (data.skipped, data.empty) == (1, 1)  # one has no answer, one no question
     q = data.questions[1]
     assert (q.article_id, q.answers) == ("T1_P0", ("超22亿元", "22亿元"))
 
@@ -108,6 +110,16 @@ def test_score_counts_a_refusal_as_empty_and_unanswerables_as_correct_when_refus
     assert (s.n, s.r1, s.r5) == (3, pytest.approx(1 / 3), pytest.approx(2 / 3))
     assert (s.hit, s.refused) == (pytest.approx(1 / 3), pytest.approx(2 / 3))
     assert s.length_median == 11 and s.em == pytest.approx(100 / 3)
+
+
+def test_a_question_the_pipeline_rejects_is_an_error_outcome_not_a_crash():
+    class Rejecting:
+        def ask(self, question, **kw):
+            raise InputError("question is empty")
+
+    q = load_squad(TINY).questions[0]
+    o = ask_squad(Rejecting(), q, k=5, mode=None)
+    assert (o.refused, o.error, o.hit, o.rank) == (True, "question is empty", False, None)
 
 
 def test_folds_are_round_robin():

@@ -62,6 +62,7 @@ DEFAULT_CACHE = ".cache/eval"
 DEFAULT_OUT = "reports"
 DEFAULT_EVAL_K = 20
 DEFAULT_FOLDS = 8
+SWEEP = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6)  # min_confidence values
 
 DEFINITIONS = {
     "rank": "position of the gold article among Answer.sources (best first)",
@@ -587,8 +588,39 @@ class Report:
             out["removed"] = self.removed.to_dict()
             out["refused_when_gold_removed"] = _round(self.removed.refused)
             out["false_refusals"] = _round(self.summary.refused)
+            out["refusal_sweep"] = self.sweep()
         out["definitions"] = DEFINITIONS
         return out
+
+    def sweep(self, thresholds: Sequence[float] = SWEEP) -> list[dict]:
+        """Refusal rates had ``min_confidence`` been ``t`` (see ``refusal_sweep``)."""
+        normal = [o for o in self.outcomes if o.run == "normal"]
+        removed = [o for o in self.outcomes if o.run == "removed"]
+        return refusal_sweep(normal, removed, thresholds)
+
+
+def refusal_sweep(
+    normal: Sequence[Outcome], removed: Sequence[Outcome], thresholds: Sequence[float] = SWEEP
+) -> list[dict]:
+    """For each threshold ``t``: the share of questions refused on the normal run (false
+    refusals) and on the gold-removed run, had ``min_confidence`` been ``t``. Exact,
+    because the pipeline refuses exactly when an answer's confidence is below the
+    threshold (and an answer with no candidate sentence, or an error, is refused at any
+    threshold)."""
+
+    def refused_at(o: Outcome, t: float) -> bool:
+        if o.error or (o.refused and o.confidence == 0.0):
+            return True
+        return o.confidence < t
+
+    return [
+        {
+            "min_confidence": t,
+            "false_refusals": _round(rate(refused_at(o, t) for o in normal)),
+            "refused_removed": _round(rate(refused_at(o, t) for o in removed)),
+        }
+        for t in thresholds
+    ]
 
 
 def eval_squad(
@@ -821,6 +853,19 @@ def markdown(report: Report) -> str:
                 f"\n\nRefused with the gold paragraph removed: {report.removed.refused:.3f} "
                 f"(want ≥ 0.8); false refusals on the normal run: "
                 f"{report.summary.refused:.3f} (want ≤ 0.05)."
+            )
+            sweep = report.sweep()
+            body += (
+                "\n\nHad `min_confidence` been t (current "
+                f"{m['settings']['min_confidence']}):\n\n| t | "
+                + " | ".join(f"{r['min_confidence']:.2f}" for r in sweep)
+                + " |\n|---|"
+                + "---|" * len(sweep)
+                + "\n| false refusals | "
+                + " | ".join(fmt(r["false_refusals"], "{:.3f}") for r in sweep)
+                + " |\n| refused, gold removed | "
+                + " | ".join(fmt(r["refused_removed"], "{:.3f}") for r in sweep)
+                + " |"
             )
         if report.by_kind:
             body += "\n\nBy question type (normal run):\n\n" + table(

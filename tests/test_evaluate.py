@@ -19,6 +19,7 @@ from rag.evaluate import (
     load_qa,
     load_squad,
     markdown,
+    refusal_sweep,
     score,
     summarize,
 )
@@ -120,6 +121,31 @@ def test_a_question_the_pipeline_rejects_is_an_error_outcome_not_a_crash():
     q = load_squad(TINY).questions[0]
     o = ask_squad(Rejecting(), q, k=5, mode=None)
     assert (o.refused, o.error, o.hit, o.rank) == (True, "question is empty", False, None)
+
+
+def test_refusal_sweep_replays_the_threshold_on_confidences():
+    def o(conf, refused, run, error=""):
+        return score(
+            id="x",
+            question="q",
+            kind="k",
+            gold_article="A",
+            gold=["a"],
+            answer="",
+            short="",
+            refused=refused,
+            ranked=[],
+            latency_ms=1.0,
+            confidence=conf,
+            run=run,
+            error=error,
+        )
+
+    normal = [o(0.9, False, "normal"), o(0.4, False, "normal"), o(0.3, True, "normal")]
+    removed = [o(0.2, True, "removed"), o(0.45, False, "removed"), o(0.0, True, "removed")]
+    rows = refusal_sweep(normal, removed, [0.35, 0.5])
+    assert rows[0] == {"min_confidence": 0.35, "false_refusals": 0.3333, "refused_removed": 0.6667}
+    assert rows[1] == {"min_confidence": 0.5, "false_refusals": 0.6667, "refused_removed": 1.0}
 
 
 def test_folds_are_round_robin():

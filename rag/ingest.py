@@ -156,7 +156,9 @@ def load_file(
         data = path.read_bytes()
     except OSError as e:
         raise InputError(f"cannot read: {e.strerror or e}") from None
-    text = decode(data)
+    # JSONL: control characters inside JSON strings are data; each line's JSON is
+    # checked on its own, so garbage is reported line by line instead
+    text = decode(data, check_controls=suffix not in JSONL_SUFFIXES)
     if not text.strip():
         raise InputError("file is empty")
     if suffix in JSONL_SUFFIXES:
@@ -184,7 +186,7 @@ _MAGIC = {
 }
 
 
-def decode(data: bytes) -> str:
+def decode(data: bytes, *, check_controls: bool = True) -> str:
     """Bytes of a text file to ``str`` with ``\\n`` line ends.
 
     UTF-8 (with or without BOM) first, then UTF-16 with a BOM; otherwise GB18030 (a
@@ -192,7 +194,8 @@ def decode(data: bytes) -> str:
     guess. A legacy decoding is only accepted when the result reads as Chinese
     (``_plausible``): random bytes decode "successfully" as GB18030 more often than not,
     and ingesting that mojibake would be worse than refusing the file. Binary data
-    raises ``InputError``.
+    (known magic numbers, NUL bytes, or with ``check_controls`` more than 1% control,
+    private-use or U+FFFD characters) raises ``InputError``.
 
     >>> decode("中文\\r\\n".encode("gb18030"))
     '中文\\n'
@@ -221,7 +224,7 @@ def decode(data: bytes) -> str:
                 text = _legacy(data) or text
     if _SURROGATE.search(text):
         raise InputError("cannot decode: the text holds lone UTF-16 surrogates; save it as UTF-8")
-    bad = _unreadable(text)
+    bad = _unreadable(text) if check_controls else 0
     if bad > max(2, 0.01 * len(text)):
         raise InputError(
             f"binary data ({bad} control or unassigned characters in {len(text)}), not text"
@@ -627,5 +630,7 @@ def _derive_title(text: str, limit: int = 30) -> str:
     clauses = re.split(r"(?<=[,，])", first)
     while len(clauses) > 1 and re.match(r"^(作为|在|据|随着|为了|为|经过|当)", clauses[0]):
         clauses.pop(0)
-    first = "".join(clauses)
+    first = "".join(clauses).strip()
+    if not first:  # only punctuation: the text as it is, so no article goes untitled
+        first = " ".join(text.split())
     return first if len(first) <= limit else first[: limit - 1] + "…"

@@ -92,6 +92,8 @@ def live_generation(path: str | Path) -> Path | None:
     A ``CURRENT`` that cannot be read, or names no generation that exists, is an
     ``IndexFormatError``."""
     path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise IndexFormatError(f"index path {path} is not a folder")
     try:
         raw = (path / "CURRENT").read_bytes()
     except FileNotFoundError:
@@ -355,12 +357,12 @@ def build(
 
     t0 = time.perf_counter()
     path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise IndexFormatError(f"index path {path} is not a folder")
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise IndexFormatError(f"cannot create index folder {path}: {e.strerror or e}") from None
-    if not path.is_dir():
-        raise IndexFormatError(f"index path {path} is not a folder")
     lock = FileLock(str(path / ".build.lock"))
     try:
         lock.acquire(timeout=wait)

@@ -700,6 +700,17 @@ def test_damaged_index_is_a_clear_error_that_says_what_to_run(built, capsys, kin
     assert [p.name for p in Path("idx").glob("gen-*")] == [live_generation("idx").name]
 
 
+def test_index_path_that_is_a_file(env, capsys):
+    Path("page.txt").write_text(ZH, encoding="utf-8")
+    assert cli(capsys, "ask", "珠海？", "--index", "page.txt") == (
+        1,
+        "",
+        "rag: error: index path page.txt is not a folder\n",
+    )
+    rc, _, err = cli(capsys, "build", "page.txt", "--index", "page.txt", "-q")
+    assert (rc, err.splitlines()[-1]) == (1, "rag: error: index path page.txt is not a folder")
+
+
 def test_missing_tokens_file_still_answers_and_the_next_build_embeds_again(built, capsys):
     (built / "tokens.txt").unlink()
     rc, out, _ = cli(capsys, "ask", "珠海高新区签约了多少个项目？", "--index", "idx", "--json")

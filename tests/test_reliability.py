@@ -721,6 +721,27 @@ def test_index_path_that_is_a_file(env, capsys):
     assert (rc, err.splitlines()[-1]) == (1, "rag: error: index path page.txt is not a folder")
 
 
+def test_open_retries_when_a_build_swaps_the_generation_meanwhile(built, capsys, monkeypatch):
+    """A reader that has read the old generation's articles when a build swaps in a new
+    one and removes the old: it reads the new one instead of failing."""
+    import rag.index as ix
+
+    read_jsonl, raced = ix._read_jsonl, []
+
+    def racing_read(p):
+        rows = read_jsonl(p)
+        if not raced and p.name == "articles.jsonl" and p.parent == built:
+            raced.append(True)  # now another build runs to completion
+            _corpus(Path("news"), n=4)
+            assert cli(capsys, "build", "news", "--index", "idx", "-q")[0] == 0
+            assert not built.exists()
+        return rows
+
+    monkeypatch.setattr(ix, "_read_jsonl", racing_read)
+    index = Index.open("idx")
+    assert raced and sorted(index.articles) == ["n0", "n1", "n2", "n3"]
+
+
 def test_missing_tokens_file_still_answers_and_the_next_build_embeds_again(built, capsys):
     (built / "tokens.txt").unlink()
     rc, out, _ = cli(capsys, "ask", "珠海高新区签约了多少个项目？", "--index", "idx", "--json")

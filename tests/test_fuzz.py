@@ -181,7 +181,7 @@ def test_page_ingestion_loses_no_body_character(text):
     assert all(a.text.strip() and a.title for a in articles)
 
 
-@fuzz(120)
+@fuzz(80)
 @given(
     records=st.lists(
         st.fixed_dictionaries(
@@ -221,7 +221,7 @@ chinese_page = st.lists(
 ).map("".join)
 
 
-@fuzz(100)
+@fuzz(60)
 @given(
     text=chinese_page,
     encoding=st.sampled_from(["utf-8", "utf-8-sig", "utf-16", "gb18030", "gbk", "big5"]),
@@ -365,7 +365,7 @@ def _check_answer(a) -> None:
         assert a.quotes == ()
 
 
-@fuzz(200)
+@fuzz(150)
 @given(q=question, hist=history, mode=st.sampled_from(["hybrid", "dense", "bm25"]))
 def test_answers_quote_their_sources_verbatim_and_never_raise(fuzz_pipeline, q, hist, mode):
     try:
@@ -377,7 +377,7 @@ def test_answers_quote_their_sources_verbatim_and_never_raise(fuzz_pipeline, q, 
     _check_answer(a)
 
 
-@fuzz(150)
+@fuzz(100)
 @given(q=seed_question())
 def test_answers_to_seed_questions_quote_verbatim(fuzz_pipeline, q):
     _check_answer(fuzz_pipeline.ask(q))

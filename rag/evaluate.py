@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 import shutil
 import subprocess
 import sys
@@ -337,19 +338,22 @@ class Summary:
 
 
 def summarize(outcomes: Sequence[Outcome]) -> Summary:
-    ranks = [o.rank for o in outcomes]
+    """Ranks over questions with a gold article; hit, EM and F1 over questions with gold
+    answers; ``correct``, refusals and latency over all."""
+    ranks = [o.rank for o in outcomes if o.gold_article is not None]
+    answerable = [o for o in outcomes if o.gold]
     lengths = [o.length for o in outcomes if not o.refused]
     lat = [o.latency_ms for o in outcomes]
     return Summary(
         n=len(outcomes),
-        r1=recall_at(ranks, 1),
-        r5=recall_at(ranks, 5),
-        r20=recall_at(ranks, 20),
-        mrr=mrr(ranks),
-        hit=rate(o.hit for o in outcomes),
+        r1=recall_at(ranks, 1) if ranks else math.nan,
+        r5=recall_at(ranks, 5) if ranks else math.nan,
+        r20=recall_at(ranks, 20) if ranks else math.nan,
+        mrr=mrr(ranks) if ranks else math.nan,
+        hit=rate(o.hit for o in answerable),
         correct=rate(o.correct for o in outcomes),
-        em=100 * mean(o.em for o in outcomes),
-        f1=100 * mean(o.f1 for o in outcomes),
+        em=100 * mean(o.em for o in answerable),
+        f1=100 * mean(o.f1 for o in answerable),
         refused=rate(o.refused for o in outcomes),
         length_mean=mean(lengths),
         length_median=median(lengths),

@@ -108,9 +108,10 @@ def test_score_counts_a_refusal_as_empty_and_unanswerables_as_correct_when_refus
     )
     assert none.correct and none.rank is None
     s = summarize([right, refused, none])
-    assert (s.n, s.r1, s.r5) == (3, pytest.approx(1 / 3), pytest.approx(2 / 3))
-    assert (s.hit, s.refused) == (pytest.approx(1 / 3), pytest.approx(2 / 3))
-    assert s.length_median == 11 and s.em == pytest.approx(100 / 3)
+    # ranks over the two with a gold article, hit/EM over the two with gold answers
+    assert (s.n, s.r1, s.r5, s.mrr) == (3, 0.5, 1.0, 0.75)
+    assert (s.hit, s.em, s.correct) == (0.5, 50.0, pytest.approx(2 / 3))
+    assert s.refused == pytest.approx(2 / 3) and s.length_median == 11
 
 
 def test_a_question_the_pipeline_rejects_is_an_error_outcome_not_a_crash():

@@ -24,7 +24,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .extract import DATE, NUMBER, TIME_PHRASE, asked_unit, short_answer
+from .extract import (
+    DATE,
+    NUMBER,
+    TIME_PHRASE,
+    anchor_strength,
+    asked_unit,
+    focus_match,
+    short_answer,
+)
 from .index import Index
 from .question import Question
 from .retrieve import QueryEncoder
@@ -39,6 +47,49 @@ _AUTHOR_WORDS = re.compile(
 _WH_WORDS = re.compile(
     r"^(哪.*|多少.*|几.?|什么.*|谁|何.*|怎么.*|怎样|如何|为什么|为何|是否|第几|多[大高长重远宽深久])$"
 )
+
+
+# Sentence features and their weights (fitted on CMRC 2018 trial, see docs/BENCHMARKS.md).
+FEATURES = (
+    "kw",  # idf-weighted share of the question's words found in the sentence
+    "kw_nt",  # … counting only words the article's title does not already have
+    "bigram",  # share of the question's character bigrams found
+    "lcs",  # longest common substring with the question, relative to its length
+    "ctx",  # kw_nt of the best neighbouring sentence
+    "type",  # holds an answer of the asked type (number/date questions)
+    "no_type",  # number/date question and the sentence holds none
+    "first",  # the article's first sentence
+    "prior",  # 1/(1+rank) of the article
+    "in_hit",  # 1/(1+rank) of the retrieved chunk holding the sentence
+    "tiny",  # shorter than 8 characters
+    "dense",  # rescaled cosine to the question (English or no shared words only)
+    "anchor",  # repeats the question's wording on both sides of its question word
+    "art_cov",  # idf-weighted share of the question's words the whole article has
+    "focus",  # has the kind of word "什么<focus>" asks for (1/0; 0.5 when unknown)
+    "pos_type",  # has a person/place/organisation name for 谁/哪里/哪家 questions
+)
+_COL = {name: i for i, name in enumerate(FEATURES)}
+WEIGHTS = np.array(
+    [
+        0.55,
+        5.06,
+        1.29,
+        0.67,
+        -0.33,
+        1.66,
+        -1.03,
+        0.42,
+        3.68,
+        2.05,
+        -0.24,
+        1.5,
+        1.2,
+        1.07,
+        1.54,
+        1.43,
+    ]
+)
+_POS_TYPES = {"person": ("nr",), "place": ("ns",), "org": ("nt",)}
 
 
 @dataclass(frozen=True)
@@ -75,7 +126,7 @@ class Answerer:
             return self._refusal(q, [], {}, confidence=0.0)
         terms = self._terms(q)
         best_hit = {aid: h for aid, h in reversed([(h.chunk.article_id, h) for h in hits])}
-        sentences = self._score_sentences(q, terms, articles[: self.max_articles], hits)
+        sentences = self._score_sentences(q, terms, self._contenders(terms, articles), hits)
         if q.qtype == "author":
             picked = self._author_sentence(q, terms, articles[: self.max_articles])
             if picked is not None:
@@ -88,7 +139,7 @@ class Answerer:
         if confidence < self.min_confidence:
             return self._refusal(q, articles[:k], best_hit, confidence)
         spans = [(best.start, best.end)]
-        nxt = self._continuation(art, best)
+        nxt = None if q.qtype == "author" else self._continuation(art, best)
         if nxt is not None:
             spans.append(nxt)
         return self._compose(q, art, spans, articles[:k], best_hit, confidence)
@@ -100,6 +151,22 @@ class Answerer:
         for h in sorted(hits, key=lambda h: h.rank):
             seen.setdefault(h.chunk.article_id, None)
         return list(seen)
+
+    def _contenders(self, terms, article_ids: list[str]) -> list[str]:
+        """The leading articles that can hold the answer: those that cover the question's
+        words about as well as the best one does. An article that lacks the question's
+        subject (咸阳 in a question about 咸阳) does not get to answer it."""
+        leading = article_ids[: self.max_articles]
+        if not terms or len(leading) < 2:
+            return leading
+        total = sum(w for _, w in terms) or 1.0
+        cov = {}
+        for aid in leading:
+            art = self.index.articles[aid]
+            whole = fold(art.title + "\n" + art.author + "\n" + art.text)
+            cov[aid] = sum(w * _match(t, whole) for t, w in terms) / total
+        best = max(cov.values())
+        return [aid for aid in leading if cov[aid] >= best - 0.2]
 
     def _idf(self, t: str) -> float:
         n = max(len(self.index), 1)
@@ -132,76 +199,98 @@ class Answerer:
     def _score_sentences(
         self, q: Question, terms, article_ids: list[str], hits: list[Hit]
     ) -> list[_Sent]:
+        cands, feats = self.sentence_features(q, terms, article_ids, hits)
+        if not cands:
+            return []
+        scores = feats @ WEIGHTS
+        if q.qtype in _POS_TYPES:
+            # second stage: part-of-speech tagging is slow, so only the leaders get it
+            top = np.argsort(-scores, kind="stable")[:8]
+            for i in top:
+                feats[i, _COL["pos_type"]] = _pos_type_match(q.qtype, cands[i][3])
+            scores = feats @ WEIGHTS
+        out = [
+            _Sent(aid, a, b, s, float(sc), float(f[0]))
+            for (aid, a, b, s), sc, f in zip(cands, scores, feats, strict=True)
+        ]
+        out.sort(key=lambda x: (-x.score, x.article_id, x.start))
+        return out
+
+    def sentence_features(
+        self, q: Question, terms, article_ids: list[str], hits: list[Hit], pos: bool = False
+    ):
+        """Candidate sentences of the leading articles and their feature rows (columns
+        as in ``FEATURES``; ``pos_type`` only when ``pos`` is set)."""
         total = sum(w for _, w in terms) or 1.0
-        q_content = q.before + q.after
+        q_content = "".join(ch for ch in q.before + q.after if ch.isalnum())
         q_bigrams = set(char_ngrams(q_content)) if q_content else set()
-        hit_rank: dict[tuple[str, int], int] = {}
-        for h in hits:
-            hit_rank.setdefault((h.chunk.article_id, h.chunk.start), h.rank)
+        typed = q.qtype in ("number", "date")
         hit_spans: dict[str, list[tuple[int, int, int]]] = {}
         for h in hits:
             hit_spans.setdefault(h.chunk.article_id, []).append(
                 (h.chunk.start, h.chunk.end, h.rank)
             )
-
-        cands: list[tuple[str, int, int, str, float, float, float, float]] = []
+        cands: list[tuple[str, int, int, str]] = []
+        rows: list[np.ndarray] = []
         for arank, aid in enumerate(article_ids):
             art = self.index.articles[aid]
             title = fold(art.title)
-            prior = 1.0 / (1.0 + arank)
-            for a, b in sentence_spans(art.text):
+            whole = fold(art.title + "\n" + art.author + "\n" + art.text)
+            art_cov = sum(w * _match(t, whole) for t, w in terms) / total
+            spans = sentence_spans(art.text)
+            first_row = len(rows)
+            for i, (a, b) in enumerate(spans):
                 s = art.text[a:b]
                 fs = fold(s)
-                kw = sum(w * (0.35 if t in title else 1.0) for t, w in terms if t in fs) / total
-                bg = (len(q_bigrams & set(char_ngrams(s))) / len(q_bigrams)) if q_bigrams else 0.0
-                typ = _type_match(q, s)
+                f = np.zeros(len(FEATURES))
+                hit = [(t, w * _match(t, fs)) for t, w in terms]
+                f[_COL["kw"]] = sum(x for _, x in hit) / total
+                f[_COL["kw_nt"]] = sum(x for t, x in hit if t not in title) / total
+                if q_bigrams:
+                    f[_COL["bigram"]] = len(q_bigrams & set(char_ngrams(s))) / len(q_bigrams)
+                if q_content:
+                    f[_COL["lcs"]] = min(2.0 * _longest_common(q_content, fs) / len(q_content), 1.0)
+                if typed:
+                    t = _type_match(q, s)
+                    f[_COL["type"]] = t
+                    f[_COL["no_type"]] = 1.0 if t == 0.0 else 0.0
+                f[_COL["first"]] = 1.0 if i == 0 else 0.0
+                f[_COL["prior"]] = 1.0 / (1.0 + arank)
                 in_hit = min(
                     (r for (ca, cb, r) in hit_spans.get(aid, []) if ca <= a and b <= cb),
                     default=None,
                 )
-                near = 1.0 / (1.0 + in_hit) if in_hit is not None else 0.0
-                cands.append((aid, a, b, s, kw, bg, typ, prior + 0.3 * near))
-        if not cands:
-            return []
-        dense = np.zeros(len(cands))
-        max_kw = max(c[4] for c in cands)
-        if self.qenc is not None and (q.english or max_kw < 0.1):
-            dense = self._dense_scores(q, cands)
-        typed = q.qtype in ("number", "date")
-        scored = []
-        for i, ((aid, a, b, s, kw, bg, typ, prior), dn) in enumerate(
-            zip(cands, dense, strict=True)
-        ):
-            # a neighbour that names the topic lends some of its overlap (the answer
-            # sentence often refers to the topic only by 该/其 or not at all)
-            ctx = max(
-                (cands[j][4] for j in (i - 1, i + 1) if 0 <= j < len(cands) and cands[j][0] == aid),
-                default=0.0,
-            )
-            score = 0.45 * kw + 0.15 * ctx + 0.2 * bg + 0.15 * prior + 0.5 * dn
-            if typed:
-                score += 0.3 * typ - 0.15 * (1.0 - typ)
-            if len(s) < 8:
-                score -= 0.15
-            scored.append(_Sent(aid, a, b, s, score, kw))
-        scored.sort(key=lambda x: (-x.score, x.article_id, x.start))
-        return scored
+                f[_COL["in_hit"]] = 1.0 / (1.0 + in_hit) if in_hit is not None else 0.0
+                f[_COL["tiny"]] = 1.0 if len(s) < 8 else 0.0
+                f[_COL["anchor"]] = anchor_strength(s, q)
+                f[_COL["art_cov"]] = art_cov
+                f[_COL["focus"]] = focus_match(s, q)
+                if pos and q.qtype in _POS_TYPES:
+                    f[_COL["pos_type"]] = _pos_type_match(q.qtype, s)
+                rows.append(f)
+                cands.append((aid, a, b, s))
+            # a neighbour that holds the question's words lends some of its overlap (the
+            # answer sentence often refers to the topic only by 该/其 or not at all)
+            block = rows[first_row:]
+            for i, f in enumerate(block):
+                nb = [block[j][_COL["kw_nt"]] for j in (i - 1, i + 1) if 0 <= j < len(block)]
+                f[_COL["ctx"]] = max(nb, default=0.0)
+        feats = np.asarray(rows, dtype=np.float64).reshape(len(rows), len(FEATURES))
+        if cands and self.qenc is not None and (q.english or feats[:, 0].max() < 0.1):
+            feats[:, _COL["dense"]] = self._dense_scores(q, cands, feats[:, _COL["in_hit"]] > 0)
+        return cands, feats
 
-    def _dense_scores(self, q: Question, cands) -> np.ndarray:
+    def _dense_scores(self, q: Question, cands, in_hit: np.ndarray) -> np.ndarray:
         """Cosine of each sentence to the question, rescaled to 0..1 within the set.
-        Only the sentences of the leading article(s) are encoded, to bound latency."""
-        keep = [i for i, c in enumerate(cands) if c[7] > 1.0][
-            :12
-        ]  # sentences in hit chunks of the top article
+        Only sentences inside retrieved chunks are encoded (at most 12), to bound latency."""
+        keep = [i for i in range(len(cands)) if in_hit[i]][:12]
         out = np.zeros(len(cands))
         if not keep:
             return out
-        enc = self.qenc.encoder
-        vecs = enc.encode([cands[i][3] for i in keep])
+        vecs = self.qenc.encoder.encode([cands[i][3] for i in keep])
         sims = vecs @ self.qenc(q.query)
         lo, hi = float(sims.min()), float(sims.max())
-        scaled = (sims - lo) / (hi - lo) if hi > lo else np.ones_like(sims)
-        out[keep] = scaled
+        out[keep] = (sims - lo) / (hi - lo) if hi > lo else np.ones_like(sims)
         return out
 
     def _author_sentence(self, q: Question, terms, article_ids: list[str]) -> _Sent | None:
@@ -236,8 +325,8 @@ class Answerer:
         total = sum(w for _, w in terms) or 1.0
         hay_article = fold(art.title + "\n" + art.author + "\n" + art.text)
         hay_sent = fold(art.title + "\n" + best.text)
-        cov_article = sum(w for t, w in terms if t in hay_article) / total
-        cov_sent = sum(w for t, w in terms if t in hay_sent) / total
+        cov_article = sum(w * _match(t, hay_article) for t, w in terms) / total
+        cov_sent = sum(w * _match(t, hay_sent) for t, w in terms) / total
         dense = hit.dense if hit is not None and hit.dense is not None else None
         dn = min(max(((dense or 0.0) - 0.78) / 0.12, 0.0), 1.0) if dense is not None else 0.5
         if q.english:
@@ -262,20 +351,27 @@ class Answerer:
         short_span = None
         a0, b0 = spans[0]
         sent = art.text[a0:b0]
-        if q.qtype == "author" and art.author and art.author.split("、")[0] in sent:
-            short = art.author
+        ss = None
+        if q.qtype == "author" and art.author:
+            names = art.author.split("、")
+            if art.author in sent:
+                ss = (sent.index(art.author), sent.index(art.author) + len(art.author))
+            elif all(x in sent for x in names) and len(sent) <= 30:
+                ss = (0, len(sent))  # the byline line itself: 赵丁硕 本报记者 叶伟
+            elif names[0] in sent:
+                ss = (sent.index(names[0]), sent.index(names[0]) + len(names[0]))
         else:
             ss = short_answer(sent, q)
-            if ss is not None and ss[1] - ss[0] < len(sent):
-                short = sent[ss[0] : ss[1]]
-                short_span = (n, a0 + ss[0], a0 + ss[1])
+        if ss is not None:
+            short = sent[ss[0] : ss[1]]
+            short_span = (n, a0 + ss[0], a0 + ss[1])
+            if short != sent:
                 quotes.append(Quote(short, n, a0 + ss[0], a0 + ss[1]))
         for a, b in spans:
             quotes.append(Quote(art.text[a:b], n, a, b))
-        lines = []
-        if short and short != sent:
-            lines.append(f"{short}[{n}]")
-        lines.append("".join(f"{art.text[a:b]}" for a, b in spans) + f"[{n}]")
+        # one line per quote, each with its marker: every line is verbatim in source n
+        lines = [f"{short}[{n}]"] if short and short != sent else []
+        lines += [f"{art.text[a:b]}[{n}]" for a, b in spans]
         sources = self._sources(ids, best_hit, {n: [(q_.start, q_.end) for q_ in quotes]})
         return Answer(
             question=q.text,
@@ -327,12 +423,57 @@ class Answerer:
         return out
 
 
+def _match(term: str, text: str) -> float:
+    """1 when ``term`` occurs in ``text``; for a longer word, the share of its character
+    bigrams that occur when at least half do (总投资额 ~ 总投资); else 0.
+
+    >>> _match("总投资额", "总投资42.93亿元"), _match("咸阳", "珠海高新区")
+    (0.6666666666666666, 0.0)
+    """
+    if term in text:
+        return 1.0
+    if len(term) < 3:
+        return 0.0
+    grams = [term[i : i + 2] for i in range(len(term) - 1)]
+    share = sum(1 for g in grams if g in text) / len(grams)
+    return share if share >= 0.5 else 0.0
+
+
+def _longest_common(a: str, b: str) -> int:
+    """Length of the longest common substring.
+
+    >>> _longest_common("签约项目共有", "此次集中签约项目共有21个")
+    6
+    """
+    if not a or not b:
+        return 0
+    prev = [0] * (len(b) + 1)
+    best = 0
+    for ca in a:
+        cur = [0] * (len(b) + 1)
+        for j, cb in enumerate(b, start=1):
+            if ca == cb:
+                cur[j] = prev[j - 1] + 1
+                if cur[j] > best:
+                    best = cur[j]
+        prev = cur
+    return best
+
+
 def _window(text: str, a: int, b: int, pad: int = 80) -> tuple[int, int]:
     """Whole sentences around ``text[a:b]``, about ``pad`` characters each side."""
     spans = sentence_spans(text)
     lo = max([s for s, e in spans if s <= a and a - s <= pad] or [a])
     hi = min([e for s, e in spans if e >= b and e - b <= pad] or [b])
     return lo, hi
+
+
+def _pos_type_match(qtype: str, sentence: str) -> float:
+    """1 when the sentence holds a name of the kind a 谁/哪里/哪家 question asks for."""
+    import jieba.posseg as pseg
+
+    flags = _POS_TYPES[qtype]
+    return 1.0 if any(w.flag in flags and len(w.word) >= 2 for w in pseg.cut(sentence)) else 0.0
 
 
 def _type_match(q: Question, sentence: str) -> float:

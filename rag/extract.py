@@ -16,18 +16,43 @@ from __future__ import annotations
 import re
 
 from .question import Question
-from .text import fold_aligned
+from .text import fold, fold_aligned
 
-_NUM = r"(?:\d+(?:[.,]\d+)*|[零〇一二两三四五六七八九十百千万亿]+(?:点[零〇一二三四五六七八九]+)?)"
+_NUM = r"(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+(?:\.\d+)?|[零〇一二两三四五六七八九十百千万亿]+(?:点[零〇一二三四五六七八九]+)?)"
+_CURRENCY = (
+    r"亿元|万元|千元|元|美元|欧元|日元|日圆|港元|港币|澳元|加元|英镑|法郎|马克|卢布|比索|披索|韩元|"
+    r"新台币|台币|越南盾|里拉|美金|人民币"
+)
 _UNIT = (
-    r"(?:亿元|万元|千元|美元|欧元|日元|港元|元|人民币|平方公里|平方千米|平方米|立方米|公里|千米|厘米|毫米|米|"
-    r"公顷|亩|吨|公斤|千克|克|斤|个月|小时|分钟|秒|周年|年|天|日|月|周|岁|倍|%|％|‰|度|"
+    rf"(?:{_CURRENCY}|平方公里|平方千米|平方米|立方米|公里|千米|厘米|毫米|英尺|英寸|英里|米|"
+    r"公顷|亩|吨|公斤|千克|克|斤|磅|个月|小时|分钟|秒钟|秒|周年|年|天|日|月|周|岁|倍|%|％|‰|度|"
     r"个|家|项|名|人|位|次|场|所|台|件|种|条|篇|部|架|辆|艘|届|座|层|户|套|株|只|头|匹|本|册|页|张|"
-    r"处|支|批|期|轮|分|票|枚|块|门|集|站|款|类|亿|万|千|百)"
+    r"处|支|批|期|轮|分|票|枚|块|门|集|站|款|类|间|栋|幢|级|发|首|章|卷|辑|号|路|段|"
+    r"\s?(?:GHz|MHz|kHz|Hz|km/h|km|cm|mm|kg|mg|ml|KB|MB|GB|TB|kW|MW|W|V|m|g|t)(?![A-Za-z])|亿|万|千|百)"
 )
+_ONE_NUMBER = rf"{_NUM}(?:余|多)?(?:万|亿|千|百)?{_UNIT}?"
 NUMBER = re.compile(
-    rf"(?:约|近|超过|超|逾|达到|达|共|合计|总计|仅|不足|将近)?{_NUM}(?:余|多)?(?:万|亿|千|百)?{_UNIT}?(?:以上|左右|余|多)?"
+    rf"(?:约|近|超过|超|逾|达到|达|共|合计|总计|仅|不足|将近|大约|约为)?{_ONE_NUMBER}"
+    rf"(?:\s?(?:至|到|~|～|－|—|-)\s?{_ONE_NUMBER})?(?:以上|左右|余|多)?"
+    r"|\d+\s?[:：比]\s?\d+"
 )
+# which units a quantity question wants, from its own words
+_MEASURES = [
+    (r"面积|占地|多大", r"亩|平方|公顷"),
+    (r"体重|重量|多重|有多重", r"公斤|千克|克|吨|斤|磅|kg|g\b"),
+    (r"长度|多长|全长|身长|体长|长约|跑道", r"米|公里|英尺|英里|km|cm|mm|m\b"),
+    (r"高度|多高|身高|海拔|树高|高约", r"米|英尺|m\b"),
+    (r"人口|人数|多少人", r"人"),
+    (
+        r"资本|资金|投资|收入|营收|价格|票房|成本|造价|市值|金额|花费|售价|工资|薪|奖金|预算|经费",
+        _CURRENCY,
+    ),
+    (r"速度|频率|主频", r"GHz|MHz|Hz|km/h|公里|米每秒|马赫"),
+    (r"比例|比率|之比", r"[:：比]"),
+    (r"多少岁|年龄|几岁|享年", r"岁"),
+    (r"多久|多长时间|几年|多少年", r"年|月|天|小时|分钟|秒|周"),
+]
+_MEASURES_RE = [(re.compile(q), re.compile(u)) for q, u in _MEASURES]
 DATE = re.compile(
     r"(?:公元前?)?(?:\d{2,4}|[零〇一二三四五六七八九]{2,4})年(?:\d{1,2}|[一二三四五六七八九十]{1,3})月"
     r"(?:\d{1,2}|[一二三四五六七八九十]{1,3})[日号]"
@@ -47,7 +72,7 @@ _ORG = re.compile(
     r"委员会|中心|医院|银行|基金会|联合会|俱乐部|实验室|政府|管委会|局|部|厅|署|法院|检察院|学校|中学|小学)"
 )
 _CLAUSE_END = re.compile(r"[，,。；;！？!?：:、（）()“”\"\n]")
-_TRIM = "，,。；;！？!?：:、 \n“”\"'‘’"
+_TRIM = "，,。；;！？!?：:、 \n“”\"'‘’（）()—-－"
 _LEAD_FUNC = re.compile(
     r"^(?:是|为|在|于|由|被|将|把|对|向|的|了|有|即|约为|成为|称为|叫做|叫|名为|作为|达)+"
 )
@@ -67,18 +92,28 @@ def short_answer(sentence: str, q: Question) -> tuple[int, int] | None:
     folded = fold_aligned(sentence)
     if q.qtype in ("why", "how", "yesno"):
         return None
+    asked = fold(q.query)
+
+    def fresh(c: tuple[int, int]) -> bool:
+        # the answer is never something the question already says
+        text = "".join(ch for ch in folded[c[0] : c[1]] if ch.isalnum())
+        return bool(text) and text not in asked
+
     span = _align(folded, q)
-    typed = _typed_candidates(sentence, folded, q)
-    if span is not None:
-        a, b = span
-        if q.qtype in ("number", "date"):
-            inside = [c for c in typed if c[0] >= a and c[1] <= b]
+    if span is not None and not fresh(span):
+        span = None
+    typed = [c for c in _typed_candidates(sentence, folded, q) if fresh(c)]
+    if q.qtype in ("number", "date"):
+        if span is not None:
+            inside = [c for c in typed if c[0] >= span[0] and c[1] <= span[1]]
             if inside:
                 return inside[0]
-            if q.qtype == "date" and TIME_PHRASE.search(folded[a:b]):
+            if q.qtype == "date" and TIME_PHRASE.search(folded[span[0] : span[1]]):
                 return span
-            if typed:
-                return _nearest(typed, span)
+        if typed:
+            return _nearest(typed, span or _anchor_positions(folded, q))
+        return span
+    if span is not None:
         return span
     if typed:
         return _nearest(typed, _anchor_positions(folded, q))
@@ -89,9 +124,8 @@ def _typed_candidates(sentence: str, folded: str, q: Question) -> list[tuple[int
     t = q.qtype
     if t == "number":
         unit = asked_unit(q)
-        dates = (
-            [] if unit in ("年", "月", "天", "日") else [d.span() for d in DATE.finditer(folded)]
-        )
+        time_unit = unit in ("年", "月", "天", "日") or re.search(r"多久|几年|多少年", q.query)
+        dates = [] if time_unit else [d.span() for d in DATE.finditer(folded)]
         cands = []
         for m in NUMBER.finditer(folded):
             a, b = m.span()
@@ -101,10 +135,16 @@ def _typed_candidates(sentence: str, folded: str, q: Question) -> list[tuple[int
                 continue
             if not re.search(r"\d", m.group()) and not re.search(_UNIT + "$", m.group()):
                 continue  # a bare Chinese numeral (二季度, 一体式) is rarely the quantity asked
-            cands.append((a, b, unit and unit in m.group()))
-        if unit and any(c[2] for c in cands):
-            cands = [c for c in cands if c[2]]
-        return [(a, b) for a, b, _ in cands]
+            cands.append((a, b))
+        preferred = _preferred_units(q, unit)
+        if preferred is not None:
+            best = [c for c in cands if preferred.search(folded[c[0] : c[1]])]
+            if not best and unit:
+                # none in the unit asked for (多少个): only a figure in digits may still be it
+                best = [c for c in cands if re.search(r"\d", folded[c[0] : c[1]])]
+                return best
+            cands = best or cands
+        return cands
     if t == "date":
         return [m.span() for m in DATE.finditer(folded)] or [
             _tidy_span(folded, *m.span()) for m in TIME_PHRASE.finditer(folded)
@@ -117,6 +157,17 @@ def _typed_candidates(sentence: str, folded: str, q: Question) -> list[tuple[int
         spans = [m.span() for m in _ORG.finditer(folded)]
         return spans or _pos_spans(sentence, ("nt",))
     return []
+
+
+def _preferred_units(q: Question, unit: str) -> re.Pattern | None:
+    """The units a quantity question wants: the one it names (多少个), else the kind its
+    words imply (面积 → 亩/平方…, 体重 → 公斤/克…)."""
+    if unit:
+        return re.compile(re.escape(unit))
+    for qrx, urx in _MEASURES_RE:
+        if qrx.search(q.query):
+            return urx
+    return None
 
 
 def asked_unit(q: Question) -> str:
@@ -137,7 +188,23 @@ def _pos_spans(sentence: str, flags: tuple[str, ...]) -> list[tuple[int, int]]:
         pos = start + len(w.word)
         if w.flag in flags and len(w.word) >= 2:
             spans.append((start, pos))
+    if "nr" in flags:
+        # transliterated names: jieba splits 伊丽莎白·克伦贝格尔-乔西 at the dots
+        joined = []
+        for a, b in spans:
+            while True:
+                m = _NAME_JOIN.match(sentence, b)
+                if not m:
+                    break
+                b = m.end()
+            if joined and a < joined[-1][1]:
+                continue
+            joined.append((a, b))
+        spans = joined
     return spans
+
+
+_NAME_JOIN = re.compile(r"[·・•\-－][\u4e00-\u9fff]{1,8}")
 
 
 def _anchor_positions(folded: str, q: Question) -> tuple[int, int]:
@@ -170,21 +237,32 @@ def _nearest(cands: list[tuple[int, int]], span: tuple[int, int]) -> tuple[int, 
 
 
 def _find_suffix(folded: str, before: str, lo: int = 0) -> tuple[int, int] | None:
-    """The longest tail of ``before`` (>= 2 chars) found in ``folded``: its span."""
+    """The longest tail of ``before`` (>= 2 chars) found in ``folded``: its span.
+    A copula the text leaves out is tried without (该教堂是由 → 该教堂由)."""
     before = before.rstrip("的是了在")
-    for n in range(min(len(before), 12), 1, -1):
-        piece = before[-n:]
-        i = folded.find(piece, lo)
-        if i >= 0:
-            return i, i + n
-    return None
+    tries = [before]
+    if "是" in before[-4:]:
+        cut = before.rfind("是")
+        tries.append(before[:cut] + before[cut + 1 :])
+    best = None
+    for text in tries:
+        for n in range(min(len(text), 12), 1, -1):
+            i = folded.find(text[-n:], lo)
+            if i >= 0:
+                if best is None or n > best[1] - best[0]:
+                    best = (i, i + n)
+                break
+    return best
 
 
-def _find_prefix(folded: str, after: str, lo: int) -> tuple[int, int] | None:
+def _find_prefix(folded: str, after: str, lo: int, focus: str = "") -> tuple[int, int] | None:
     after = after.lstrip("的是了")
     tries = [after]
     if after[:1] in _PREPOSITIONS:
         tries.append(after[1:])  # 向公众开放 in the question, 对公众开放 in the text
+    if focus and after.startswith(focus) and len(after) > len(focus) + 1:
+        # 哪个国家的赛车手: the text names the country, then says 赛车手
+        tries.append(after[len(focus) :].lstrip("的是了"))
     for text in tries:
         for n in range(min(len(text), 12), 1, -1):
             piece = text[:n]
@@ -197,26 +275,118 @@ def _find_prefix(folded: str, after: str, lo: int) -> tuple[int, int] | None:
 _PREPOSITIONS = set("向对在于给与和跟同从把被将为以")
 
 
-def _align(folded: str, q: Question) -> tuple[int, int] | None:
+# What a sentence that answers "什么<focus>" / "多<measure>" tends to contain.
+_FOCUS_CUES = [
+    (r"颜色|色彩|色", r"[红橙黄绿青蓝紫黑白灰褐棕金银粉]色|色"),
+    (r"为食|食物|吃|食性", r"为食|食|吃|捕食|摄食|饵"),
+    (r"职务|职位|官职|职业|工作|身份|头衔", r"任|担任|出任|职|长|主席|书记|委员|家|师|员|教授"),
+    (r"奖|奖项|荣誉", r"奖|荣誉|称号"),
+    (r"面积|多大|大小|占地", r"亩|平方|公顷|面积|占地"),
+    (r"体重|重量|多重", r"公斤|千克|克|吨|斤|重"),
+    (r"高度|身高|多高", r"米|高"),
+    (r"长度|多长|全长", r"米|长|公里"),
+    (r"人口", r"人口|万人|人"),
+    (r"朝代|时代|年代|时期", r"[朝代宋唐元明清汉晋隋魏周秦]|时期|年代|世纪"),
+    (r"国家|国籍", r"国"),
+    (r"语言|语", r"语|文"),
+    (r"学位|学历", r"学士|硕士|博士|学位"),
+    (r"地区|地方|区域|分布|位置", r"分布|位于|产于|原产|地区|境内|在"),
+    (r"目的|用途|作用|功能|功效", r"为了|目的|以便|旨在|用于|用来|可以|能够|作用"),
+    (r"原因|理由", r"因为|由于|因此|所以|原因|导致"),
+    (r"意思|含义|意义", r"意思|意为|意指|指|含义|意义|象征"),
+    (r"材料|成分|原料", r"由|制成|成分|原料|材料|含有"),
+    (r"多久|时间|多长时间", r"年|月|天|日|小时|分钟|周|期间"),
+    (r"多远|距离", r"公里|千米|米|距离|距"),
+]
+_FOCUS_CUES_RE = [(re.compile(f), re.compile(c)) for f, c in _FOCUS_CUES]
+
+
+def focus_match(sentence: str, q: Question) -> float:
+    """1.0 when the sentence has the kind of word a "什么<focus>" question wants
+    (a colour for 什么颜色, a measure for 多重), 0.0 when it lacks it, 0.5 when the
+    question has no known focus.
+
+    >>> from rag.question import analyze
+    >>> q = analyze("蓝线裸顶鲷的身体是什么颜色的？")
+    >>> focus_match("本鱼体呈银灰色。", q), focus_match("蓝线裸顶鲷是辐鳍鱼纲的鱼类。", q)
+    (1.0, 0.0)
+    """
+    if not q.focus:
+        return 0.5
+    for frx, crx in _FOCUS_CUES_RE:
+        if frx.search(q.focus):
+            return 1.0 if crx.search(sentence) else 0.0
+    return 0.5
+
+
+def anchor_strength(sentence: str, q: Question) -> float:
+    """How much of the question's wording right around its question word the sentence
+    repeats: 1.0 when both sides (up to 6 characters each) are found, in order.
+
+    >>> from rag.question import analyze
+    >>> anchor_strength("生命数耗完即算为踢爆。", analyze("生命数耗完即算为什么？"))
+    1.0
+    """
+    folded = fold_aligned(sentence)
+    want = min(len(q.before), 6) + min(len(q.after), 6)
+    if not want:
+        return 0.0
     left = _find_suffix(folded, q.before) if q.before else None
     right = _find_prefix(folded, q.after, left[1] if left else 0) if q.after else None
+    got = min((left[1] - left[0]) if left else 0, 6) + min((right[1] - right[0]) if right else 0, 6)
+    return min(got / want, 1.0)
+
+
+def _align(folded: str, q: Question) -> tuple[int, int] | None:
+    left = _find_suffix(folded, q.before) if q.before else None
+    right = _find_prefix(folded, q.after, left[1] if left else 0, q.focus) if q.after else None
+    span = None
     if left and right and right[0] - left[1] >= 1:
-        a, b = left[1], right[0]
-    elif left and not q.after:
-        a = left[1]
-        m = _CLAUSE_END.search(folded, a + 1)
-        b = m.start() if m else len(folded)
-    elif right and not q.before.strip():
-        m = next(reversed(list(_CLAUSE_END.finditer(folded, 0, right[0]))), None)
-        a, b = (m.end() if m else 0), right[0]
-    elif left and right is None:
+        span = _tidy(folded, left[1], right[0])
+    if span is None and left and right and right[0] >= left[1]:
+        # nothing between the two (迎来了|两台…设备——乒乓球机器人): the answer follows
+        # the rest of the question's wording
+        tail = _find_suffix(folded, q.after, right[0])
+        start = max(right[1], tail[1]) if tail else right[1]
+        span = _tidy(folded, start, _clause_end(folded, start))
+    elif span is None and left and (right is None or not q.after):
         # the words after the question word are missing: answer runs to the clause end
-        a = left[1]
-        m = _CLAUSE_END.search(folded, a + 1)
-        b = m.start() if m else len(folded)
-    else:
-        return None
-    return _tidy(folded, a, b)
+        span = _tidy(folded, left[1], _clause_end(folded, left[1]))
+        if span is not None and (q.qtype == "list" or q.wh.startswith("哪些")):
+            span = _extend_list(folded, span)
+        elif span is not None and q.qtype == "person":
+            # an open-ended span stops after the first name in it (王晓|表示)
+            names = [c for c in _typed_candidates(folded, folded, q) if span[0] <= c[0] < span[1]]
+            if names:
+                span = (span[0], min(max(names[0][1], span[0] + 1), span[1]))
+    elif span is None and right and not q.before.strip():
+        m = next(reversed(list(_CLAUSE_END.finditer(folded, 0, right[0]))), None)
+        span = _tidy(folded, m.end() if m else 0, right[0])
+    if span is not None and q.wh.startswith("哪") and q.focus and q.qtype in ("org", "place"):
+        # 哪所大学 → 北京航空航天大学: the head noun belongs to the name
+        a, b = span
+        if folded.startswith(q.focus, b):
+            span = (a, b + len(q.focus))
+    return span
+
+
+def _clause_end(folded: str, start: int) -> int:
+    m = _CLAUSE_END.search(folded, start + 1)
+    return m.start() if m else len(folded)
+
+
+def _extend_list(folded: str, span: tuple[int, int]) -> tuple[int, int]:
+    """Run a list answer on to the end of its enumeration (…、…、…等)."""
+    a, b = span
+    m = re.compile(r"[。；;！？!?\n]").search(folded, b)
+    end = m.start() if m else len(folded)
+    if "、" not in folded[a:end]:
+        return span
+    tail = folded[a:end]
+    cut = tail.rfind("等")
+    if cut > b - a:
+        end = a + cut
+    return (a, end) if end - a <= 120 else span
 
 
 def _tidy_span(folded: str, a: int, b: int) -> tuple[int, int]:
@@ -236,6 +406,11 @@ def _tidy(folded: str, a: int, b: int) -> tuple[int, int] | None:
     m = _TAIL_FUNC.search(folded[a:b])
     if m and m.start() > 0:
         b = a + m.start()
-    if b <= a or b - a > 40:
+    if b <= a or b - a > 60 or not any(ch.isalnum() for ch in folded[a:b]):
+        return None
+    if _ONLY_FUNC.fullmatch(folded[a:b]):
         return None
     return a, b
+
+
+_ONLY_FUNC = re.compile(r"[的了是在于为和与及对向将把被由也都就]+")

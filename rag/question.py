@@ -28,16 +28,19 @@ _WH = [
         r"多久|第几|百分之几|how many|how much|how long|how big|what percentage|what number",
     ),
     ("person", r"谁|哪位|哪个人|什么人|何人|姓名|名字|who|whom|whose"),
-    ("place", r"哪里|哪儿|在哪|何地|何处|哪个地方|什么地方|哪个城市|哪个国家|哪个省|位于|where"),
+    (
+        "place",
+        r"哪里|哪儿|在哪(?![一二两三四五六七八九十几个位种])|何地|何处|哪个地方|什么地方|哪个城市|哪个国家|哪个省|位于|where",
+    ),
     (
         "org",
         r"哪家|哪所|哪个机构|哪个单位|哪个公司|什么公司|什么机构|哪个企业|哪个组织|哪个部门|which company|"
         r"which organi[sz]ation|which university",
     ),
     ("list", r"哪些|哪几|哪[两二三四五六七八九十]|which|what (?:are|were)"),
-    ("what", r"什么|啥|哪个|哪种|哪一|何种|what|which"),
-    ("how", r"怎么|怎样|如何|how"),
     ("why", r"为什么|为何|why"),
+    ("how", r"怎么|怎样|如何|how"),
+    ("what", r"什么|啥|哪个|哪种|哪一|何种|what|which"),
     ("yesno", r"是否|是不是|有没有|吗[？?]?$"),
 ]
 _WH_RE = [(t, re.compile(p, re.I)) for t, p in _WH]
@@ -57,6 +60,7 @@ class Question:
     before: str = ""  # the question's words before its question word (folded)
     after: str = ""  # … and after it
     wh: str = ""  # the question word itself (多少个, 哪天, 谁)
+    focus: str = ""  # the noun the question word asks about (什么颜色 -> 颜色)
     english: bool = False
     # for English questions: the corpus's Chinese words for each English word (crosslingual)
     groups: tuple[tuple[str, ...], ...] = ()
@@ -89,8 +93,26 @@ def analyze(text: str, history: list | None = None) -> Question:
         before=before,
         after=after,
         wh=wh,
-        english=not is_chinese(query),
+        focus=focus_word(wh, before, after),
+        english=not is_chinese(query) and bool(re.search(r"[A-Za-z]{2,}", query)),
     )
+
+
+def focus_word(wh: str, before: str, after: str) -> str:
+    """The word the question word asks about: the first word after it (什么颜色, 哪所大学),
+    or for 多大/多高-style questions the measure itself.
+
+    >>> focus_word("什么", "蓝线裸顶鲷的身体是", "颜色"), focus_word("多重", "它有", "")
+    ('颜色', '多重')
+    """
+    if wh.startswith("多") and len(wh) == 2 and wh[1] in "大高长重远宽深久":
+        return wh
+    if after and wh.startswith(("什么", "哪", "何种", "啥")):
+        from .text import words
+
+        w = [x for x in words(after) if not re.fullmatch(r"[一二两三四五六七八九十几\d]+\w?", x)]
+        return w[0] if w else ""
+    return ""
 
 
 def question_type(folded: str) -> str:
@@ -137,12 +159,21 @@ _ENTITY_SUFFIX = (
     "研究所|医院|银行|省|市|区|县|镇|村"
 )
 _ENTITY = re.compile(
-    rf"[\u4e00-\u9fff（）()A-Za-z0-9]{{1,16}}?(?:{_ENTITY_SUFFIX})"
+    rf"[^\s的与和及是在哪什么多少谁它其该那这，,。？?！!、]{{1,16}}(?:{_ENTITY_SUFFIX})"
     rf"|[\u4e00-\u9fffA-Za-z]{{2,8}}(?=的|[签举开召推发建设])"
 )
 
 
 def _history_questions(history: list) -> list[str]:
+    """The user's earlier questions, each resolved against the ones before it, so a
+    chain of follow-ups keeps its subject."""
+    resolved: list[str] = []
+    for t in _raw_history(history)[-20:]:
+        resolved.append(_resolve_one(t, resolved[-1]) if resolved else t)
+    return resolved
+
+
+def _raw_history(history: list) -> list[str]:
     out = []
     for h in history:
         if isinstance(h, str):
@@ -174,11 +205,13 @@ def resolve_followup(question: str, history: list) -> str:
     >>> resolve_followup("它的总投资额是多少？", ["咸阳高新区签约了多少个项目？"])
     '咸阳高新区的总投资额是多少？'
     """
-    q = question.strip()
     prevs = _history_questions(history)
-    if not prevs or not q:
+    return _resolve_one(question.strip(), prevs[-1]) if prevs else question.strip()
+
+
+def _resolve_one(q: str, prev: str) -> str:
+    if not q:
         return q
-    prev = prevs[-1]
     m = _ELLIPSIS.match(q)
     if m and len(q) <= 24:
         new = m.group("x").strip(" ，,")

@@ -87,8 +87,9 @@ class HybridRetriever:
             fused[r] = fused.get(r, 0.0) + 1.0 / (self.rrf_k + rank + 1)
         for rank, (r, _) in enumerate(bm25):
             fused[r] = fused.get(r, 0.0) + w_kw / (self.rrf_k + rank + 1)
-        order = sorted(fused, key=lambda r: (-fused[r], r))[:k]
         dscore = dict(dense)
+        # exact RRF ties (rank 1 + rank 2 either way) go to the denser match
+        order = sorted(fused, key=lambda r: (-fused[r], -dscore.get(r, -1.0), r))[:k]
         bscore = dict(bm25)
         missing = [r for r in order if r not in dscore]
         if missing:

@@ -353,14 +353,7 @@ def _check_answer(a) -> None:
             m = re.fullmatch(r"(.*)\[(\d+)\]", ln, re.S)
             assert m, ln
             art = a.sources[int(m.group(2)) - 1].article
-            # known exceptions, xfailed in test_reliability.py: an author short answer is
-            # the ``author`` field (names joined with 、), and two quotes on one line
-            # lose the line break between them
-            assert (
-                m.group(1) in art.text
-                or m.group(1) == art.author
-                or m.group(1) in art.text.replace("\n", "")
-            ), ln
+            assert m.group(1) in art.text, ln
     else:
         assert a.quotes == ()
 

@@ -531,22 +531,12 @@ def test_rag_ask_in_a_real_process_with_argv_that_is_not_utf8(seeded):
 AUTHOR_Q = "西部科学城那篇报道的作者是谁？"  # the article's byline: 赵丁硕 本报记者 叶伟
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="rag/answer.py (not ours): an author short answer is the author field, names "
-    "joined with 、 ('赵丁硕、叶伟[1]'), which is not verbatim in the article",
-)
 def test_author_short_answer_is_verbatim_in_its_source(fake_pipeline):
     a = fake_pipeline.ask(AUTHOR_Q)
     short = a.text.split("\n")[0].rsplit("[", 1)[0]
     assert short in a.sources[0].article.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="rag/answer.py (not ours): two quotes on one answer line lose the line break "
-    "between them ('赵丁硕 本报记者 叶伟5月30日,…'), so the line is not verbatim",
-)
 def test_each_answer_line_is_verbatim_in_its_source(fake_pipeline):
     a = fake_pipeline.ask(AUTHOR_Q)
     assert [q.text for q in a.quotes][:1] == ["赵丁硕 本报记者 叶伟"]  # the quotes are fine

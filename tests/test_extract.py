@@ -1,0 +1,144 @@
+"""Short-answer extraction, one question type at a time, on hand-made sentences."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.extract import anchor_strength, focus_match, short_answer
+from rag.question import analyze
+
+
+def span_text(sentence: str, question: str, history=None) -> str | None:
+    sp = short_answer(sentence, analyze(question, history))
+    return None if sp is None else sentence[sp[0] : sp[1]]
+
+
+@pytest.mark.parametrize(
+    "sentence,question,expected",
+    [
+        # number with its unit; the unit the question asks in wins
+        (
+            "近日,珠海高新区举行5月重点项目入驻签约仪式,共落地重点项目16个,项目计划总投资额超22亿元。",
+            "珠海高新区5月落地了多少个重点项目？",
+            "16个",
+        ),
+        (
+            "此次集中签约项目共有21个,总投资42.93亿元,涵盖电子信息等多个领域。",
+            "咸阳高新区签约项目的总投资是多少？",
+            "42.93亿元",
+        ),
+        ("为高校毕业生提供免费创业工位700余个。", "将提供多少个免费创业工位？", "700余个"),
+        ("新增青年见习岗位超过2000个;", "新增多少个青年见习岗位？", "超过2000个"),
+        # a date inside the number's sentence is not the quantity
+        ("5月30日,咸阳高新区集中签约项目21个。", "咸阳高新区签约了几个项目？", "21个"),
+        # the measure the question implies (体重 → weight units) beats other numbers
+        (
+            "成年的尤金袋鼠有三个亚种,体型很小,约只有8公斤重。",
+            "尤金袋鼠的体重大约是多少？",
+            "8公斤",
+        ),
+        # ranges and thousands separators
+        ("生长于海拔100米至2,800米的地区。", "五月艾生长的地区海拔约是多少米？", "100米至2,800米"),
+        ("男子的平均年收入为31,875美元。", "男子的平均年收入是多少？", "31,875美元"),
+    ],
+)
+def test_numbers(sentence, question, expected):
+    assert span_text(sentence, question) == expected
+
+
+@pytest.mark.parametrize(
+    "sentence,question,expected",
+    [
+        (
+            "5月27日,中关村发展集团与北京航空航天大学签署战略合作协议。",
+            "合作协议是哪天签的？",
+            "5月27日",
+        ),
+        ("卡塞雷斯城是罗马人在公元前25年建立的。", "卡塞雷斯城是何时建立的？", "公元前25年"),
+        (
+            "这两台智能运动设备将在大运会结束后对公众开放。",
+            "智能运动设备什么时候向公众开放？",
+            "大运会结束后",
+        ),
+        # a date the question already names is not the answer
+        (
+            "2013年3月当选全国政协副主席,2014年5月退休。",
+            "2013年3月当选后，他哪一年退休？",
+            "2014年5月",
+        ),
+    ],
+)
+def test_dates(sentence, question, expected):
+    assert span_text(sentence, question) == expected
+
+
+@pytest.mark.parametrize(
+    "sentence,question,expected",
+    [
+        (
+            "鹏钛存储技术(南京)有限公司中国芯片事业部总经理王晓表示。",
+            "中国芯片事业部总经理是谁？",
+            "王晓",
+        ),
+        ("该教堂由建筑师博罗米尼设计。", "该教堂是由谁设计的？", "建筑师博罗米尼"),
+    ],
+)
+def test_people(sentence, question, expected):
+    assert span_text(sentence, question) == expected
+
+
+@pytest.mark.parametrize(
+    "sentence,question,expected",
+    [
+        (
+            "中关村发展集团与北京航空航天大学签署战略合作协议。",
+            "中关村发展集团与哪所大学签署了战略合作协议？",
+            "北京航空航天大学",
+        ),
+        ("宏都阿里山公司与宏都建设同样位于嘉义市。", "宏都阿里山公司总部位于哪里？", "嘉义市"),
+        ("蒂亚戈·蒙泰罗,葡萄牙赛车手。", "蒂亚戈·蒙泰罗是哪个国家的赛车手？", "葡萄牙"),
+    ],
+)
+def test_places_and_organisations(sentence, question, expected):
+    assert span_text(sentence, question) == expected
+
+
+@pytest.mark.parametrize(
+    "sentence,question,expected",
+    [
+        (
+            "共落地重点项目16个,涵盖集成电路、新能源、智能制造、生物医药与医疗器械等领域。",
+            "珠海高新区签约的重点项目涵盖哪些领域？",
+            "集成电路、新能源、智能制造、生物医药与医疗器械",
+        ),
+        (
+            "成都高新体育中心迎来了两台“成都造”智能运动设备——乒乓球机器人和体感互动瑜伽屏。",
+            "成都高新体育中心迎来了哪两台智能运动设备？",
+            "乒乓球机器人和体感互动瑜伽屏",
+        ),
+        ("生命数耗完即算为踢爆。", "生命数耗完即算为什么？", "踢爆"),
+        (
+            "本鱼分布于西太平洋区,包括菲律宾、印尼、琉球群岛等海域。",
+            "此鱼分布在哪些地区？",
+            "西太平洋区,包括菲律宾、印尼、琉球群岛",
+        ),
+    ],
+)
+def test_what_and_lists(sentence, question, expected):
+    assert span_text(sentence, question) == expected
+
+
+def test_why_and_how_have_no_short_answer():
+    assert span_text("因为呋塞米有遮盖其他用药痕迹之疑虑。", "为什么呋塞米被列入禁药名单？") is None
+
+
+def test_traditional_question_extracts_from_simplified_text():
+    assert span_text("此次集中签约项目共有21个。", "咸陽高新區簽約了多少個項目？") == "21个"
+
+
+def test_focus_and_anchor_features():
+    q = analyze("蓝线裸顶鲷的身体是什么颜色的？")
+    assert (focus_match("本鱼体呈银灰色。", q), focus_match("属肉食性。", q)) == (1.0, 0.0)
+    assert focus_match("任何句子", analyze("他为什么离开？")) == 0.5
+    assert anchor_strength("生命数耗完即算为踢爆。", analyze("生命数耗完即算为什么？")) == 1.0
+    assert anchor_strength("毫不相干。", analyze("生命数耗完即算为什么？")) == 0.0

@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import pytest
+
+from rag.question import analyze, question_type, resolve_followup, split_on_wh, subject_of
+
+
+@pytest.mark.parametrize(
+    "q,qtype",
+    [
+        ("咸阳高新区签约了多少个项目？", "number"),
+        ("合作协议是哪天签的？", "date"),
+        ("成都高新体育中心的设备什么时候开放？", "date"),
+        ("总经理是谁？", "person"),
+        ("公司总部在哪里？", "place"),
+        ("与哪所大学签署了协议？", "org"),
+        ("涵盖哪些领域？", "list"),
+        ("优化了哪五大服务内容？", "list"),
+        ("生命数耗完即算为什么？", "what"),
+        ("为什么2008年总决赛被誉为梦幻对决？", "why"),
+        ("珠海高新区那篇报道的作者是谁？", "author"),
+        ("How many projects were signed?", "number"),
+        ("Who wrote the article?", "author"),
+    ],
+)
+def test_question_types(q, qtype):
+    assert analyze(q).qtype == qtype
+
+
+def test_split_and_focus():
+    assert split_on_wh("蓝线裸顶鲷的身体是什么颜色的") == ("蓝线裸顶鲷的身体是", "什么", "颜色")
+    q = analyze("中关村发展集团与哪所大学签署了战略合作协议？")
+    assert (q.before, q.wh, q.after, q.focus) == (
+        "中关村发展集团与",
+        "哪所",
+        "大学签署了战略合作协议",
+        "大学",
+    )
+    assert analyze("火炬开发区优化了哪五大服务内容？").after == "五大服务内容"
+
+
+def test_traditional_questions_are_folded_for_matching():
+    q = analyze("咸陽高新區簽約項目涵蓋哪些領域？")
+    assert q.query == "咸陽高新區簽約項目涵蓋哪些領域？"  # searched as asked, folded when matched
+    assert (q.before, q.after) == ("咸阳高新区签约项目涵盖", "领域")
+
+
+@pytest.mark.parametrize(
+    "question,history,expected",
+    [
+        (
+            "那咸阳高新区呢？",
+            ["珠海高新区签约的重点项目涵盖哪些领域？"],
+            "咸阳高新区签约的重点项目涵盖哪些领域？",
+        ),
+        (
+            "它的总投资额是多少？",
+            ["咸阳高新区二季度签约了多少个项目？"],
+            "咸阳高新区的总投资额是多少？",
+        ),
+        (
+            "那中关村的合作协议是哪天签的？",
+            ["咸阳高新区的集中签约活动是哪天举行的？"],
+            "中关村的合作协议是哪天签的？",
+        ),
+        # a chain of follow-ups keeps its subject
+        (
+            "那珠海高新区呢？",
+            ["咸阳高新区二季度签约了多少个项目？", "它的总投资额是多少？"],
+            "珠海高新区的总投资额是多少？",
+        ),
+        # history as chat messages; assistant turns are ignored
+        (
+            "那咸阳高新区呢？",
+            [
+                {"role": "user", "content": "珠海高新区落地了多少个项目？"},
+                {"role": "assistant", "content": "16个[1]"},
+            ],
+            "咸阳高新区落地了多少个项目？",
+        ),
+        # a whole question is left alone
+        (
+            "西部科学城将新增多少个岗位？",
+            ["珠海高新区落地了多少个项目？"],
+            "西部科学城将新增多少个岗位？",
+        ),
+    ],
+)
+def test_followups(question, history, expected):
+    assert resolve_followup(question, history) == expected
+
+
+def test_subject_of():
+    assert subject_of("珠海高新区签约的重点项目涵盖哪些领域？") == "珠海高新区"
+    assert subject_of("中关村发展集团与北航签约") == "中关村发展集团"

@@ -45,8 +45,17 @@ def test_ask_rebuilds_when_the_corpus_changed(workdir, capsys):
     assert main(["build", "-q"]) == 0
     capsys.readouterr()
     (workdir / "seeds" / "extra.jsonl").write_text(
-        json.dumps({"id": "n1", "title": "深圳高新区引进独角兽", "text": "深圳高新区今年引进了3家独角兽企业。"},
-                   ensure_ascii=False) + "\n", encoding="utf-8")
+        json.dumps(
+            {
+                "id": "n1",
+                "title": "深圳高新区引进独角兽",
+                "text": "深圳高新区今年引进了3家独角兽企业。",
+            },
+            ensure_ascii=False,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     assert main(["ask", "深圳高新区今年引进了多少家独角兽企业？", "--json", "-q"]) == 0
     out = capsys.readouterr()
     assert "1 new, 0 changed, 0 removed, 7 unchanged" in out.err
@@ -57,15 +66,29 @@ def test_ask_rebuilds_when_the_corpus_changed(workdir, capsys):
 def test_batch_answers_every_line_and_reports_bad_ones(workdir, capsys):
     assert main(["build", "-q"]) == 0
     inp = workdir / "q.jsonl"
-    inp.write_text("\n".join([
-        json.dumps({"id": "a", "question": "珠海高新区5月落地了多少个重点项目？"}, ensure_ascii=False),
-        "{broken",
-        json.dumps({"id": "c", "question": 42}),
-        "",
-        json.dumps({"id": "d", "question": "那咸阳高新区呢？", "history": ["珠海高新区签约的重点项目涵盖哪些领域？"]},
-                   ensure_ascii=False),
-        json.dumps({"id": "e", "question": ""}),
-    ]), encoding="utf-8")
+    inp.write_text(
+        "\n".join(
+            [
+                json.dumps(
+                    {"id": "a", "question": "珠海高新区5月落地了多少个重点项目？"},
+                    ensure_ascii=False,
+                ),
+                "{broken",
+                json.dumps({"id": "c", "question": 42}),
+                "",
+                json.dumps(
+                    {
+                        "id": "d",
+                        "question": "那咸阳高新区呢？",
+                        "history": ["珠海高新区签约的重点项目涵盖哪些领域？"],
+                    },
+                    ensure_ascii=False,
+                ),
+                json.dumps({"id": "e", "question": ""}),
+            ]
+        ),
+        encoding="utf-8",
+    )
     assert main(["batch", str(inp), "--out", str(workdir / "out.jsonl")]) == 1
     assert "3 of 5 lines failed" in capsys.readouterr().err
     rows = [json.loads(x) for x in (workdir / "out.jsonl").read_text(encoding="utf-8").splitlines()]

@@ -31,7 +31,13 @@ def test_manifest_records_encoder_chunking_and_fingerprints(fake_index_dir, seed
     assert m["articles"] == {a.id: a.fingerprint() for a in seed_articles}
     gen = live_generation(fake_index_dir)
     assert sorted(p.name for p in gen.iterdir()) == [
-        "articles.jsonl", "bm25", "chunks.jsonl", "dense.faiss", "manifest.json", "tokens.txt"]
+        "articles.jsonl",
+        "bm25",
+        "chunks.jsonl",
+        "dense.faiss",
+        "manifest.json",
+        "tokens.txt",
+    ]
 
 
 def test_save_load_same_hits(tmp_path, seed_articles, fake_index_dir):
@@ -40,8 +46,11 @@ def test_save_load_same_hits(tmp_path, seed_articles, fake_index_dir):
     build(seed_articles, tmp_path / "copy", enc)
     b = Index.open(tmp_path / "copy")
     for q in ["珠海高新区签约项目", "青年见习岗位", "公益便民集市"]:
-        for R in (lambda i: DenseRetriever(i, QueryEncoder(enc)), BM25Retriever,
-                  lambda i: HybridRetriever(i, QueryEncoder(enc))):
+        for R in (
+            lambda i: DenseRetriever(i, QueryEncoder(enc)),
+            BM25Retriever,
+            lambda i: HybridRetriever(i, QueryEncoder(enc)),
+        ):
             ha = [(h.chunk.id, round(h.score, 6)) for h in R(a).retrieve(q, 5)]
             hb = [(h.chunk.id, round(h.score, 6)) for h in R(b).retrieve(q, 5)]
             assert ha == hb and ha
@@ -57,8 +66,12 @@ def test_bm25_finds_exact_chunks(fake_pipeline):
 def test_hybrid_ignores_keywords_the_corpus_lacks(fake_pipeline):
     idx = fake_pipeline.index
     qenc = fake_pipeline.qenc
-    dense = [h.chunk.id for h in DenseRetriever(idx, qenc).retrieve("What activity did they hold?", 5)]
-    hybrid = [h.chunk.id for h in HybridRetriever(idx, qenc).retrieve("What activity did they hold?", 5)]
+    dense = [
+        h.chunk.id for h in DenseRetriever(idx, qenc).retrieve("What activity did they hold?", 5)
+    ]
+    hybrid = [
+        h.chunk.id for h in HybridRetriever(idx, qenc).retrieve("What activity did they hold?", 5)
+    ]
     assert hybrid == dense
 
 
@@ -96,13 +109,17 @@ def test_add_mode_keeps_existing_articles(tmp_path, seed_articles):
 
 
 def test_missing_and_damaged_index_errors_say_what_to_run(tmp_path, fake_index_dir, seed_articles):
-    with pytest.raises(IndexFormatError, match=r"no index at .*nowhere; build one with: rag build --index"):
+    with pytest.raises(
+        IndexFormatError, match=r"no index at .*nowhere; build one with: rag build --index"
+    ):
         Index.open(tmp_path / "nowhere")
     path = tmp_path / "idx"
     build(seed_articles, path, HashEncoder(32))
     gen = live_generation(path)
     (gen / "chunks.jsonl").unlink()
-    with pytest.raises(IndexFormatError, match=r"is missing chunks.jsonl; rebuild it with: rag build --index"):
+    with pytest.raises(
+        IndexFormatError, match=r"is missing chunks.jsonl; rebuild it with: rag build --index"
+    ):
         Index.open(path)
     m = json.loads((gen / "manifest.json").read_text())
     (gen / "manifest.json").write_text(json.dumps(dict(m, format=99)))
@@ -124,5 +141,8 @@ def test_second_concurrent_build_is_refused(tmp_path, seed_articles):
 
     path = tmp_path / "idx"
     path.mkdir()
-    with FileLock(str(path / ".build.lock")), pytest.raises(IndexBusyError, match="another build is writing"):
+    with (
+        FileLock(str(path / ".build.lock")),
+        pytest.raises(IndexBusyError, match="another build is writing"),
+    ):
         build(seed_articles, path, HashEncoder(32))

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -10,34 +11,73 @@ from rag.ingest import decode, load, load_file, parse_jsonl, parse_page
 
 def test_seed_page_splits_into_its_seven_articles(seed_articles):
     assert [(a.id, a.kind, a.title, a.column, a.author) for a in seed_articles] == [
-        ("000_d81e7fddda0856ce.txt#0", "article", "中山火炬开发区打造特色党群服务圈", "党建在高新", "李嘉浩"),
-        ("000_d81e7fddda0856ce.txt#1", "caption",
-         "成都高新体育中心迎来了两台“成都造”智能运动设备——乒乓球…", "", "梁磊"),
-        ("000_d81e7fddda0856ce.txt#2", "article", "珠海高新区：5月签约落地重点项目16个", "", "朱高新"),
+        (
+            "000_d81e7fddda0856ce.txt#0",
+            "article",
+            "中山火炬开发区打造特色党群服务圈",
+            "党建在高新",
+            "李嘉浩",
+        ),
+        (
+            "000_d81e7fddda0856ce.txt#1",
+            "caption",
+            "成都高新体育中心迎来了两台“成都造”智能运动设备——乒乓球…",
+            "",
+            "梁磊",
+        ),
+        (
+            "000_d81e7fddda0856ce.txt#2",
+            "article",
+            "珠海高新区：5月签约落地重点项目16个",
+            "",
+            "朱高新",
+        ),
         ("000_d81e7fddda0856ce.txt#3", "article", "咸阳高新区：双招双引项目集中签约21个", "", ""),
-        ("000_d81e7fddda0856ce.txt#4", "article", "中关村发展集团：携手北航共建未来产业科技园", "", "张伟"),
-        ("000_d81e7fddda0856ce.txt#5", "caption",
-         "烟台高新区马山街道海天社区联合祥瑞理想城物业、“双报到”单…", "", ""),
-        ("000_d81e7fddda0856ce.txt#6", "article",
-         "西部科学城重庆高新区“两城汇”“双创季”活动启动 让更多青年才俊逐梦科学城", "", "赵丁硕、叶伟"),
+        (
+            "000_d81e7fddda0856ce.txt#4",
+            "article",
+            "中关村发展集团：携手北航共建未来产业科技园",
+            "",
+            "张伟",
+        ),
+        (
+            "000_d81e7fddda0856ce.txt#5",
+            "caption",
+            "烟台高新区马山街道海天社区联合祥瑞理想城物业、“双报到”单…",
+            "",
+            "",
+        ),
+        (
+            "000_d81e7fddda0856ce.txt#6",
+            "article",
+            "西部科学城重庆高新区“两城汇”“双创季”活动启动 让更多青年才俊逐梦科学城",
+            "",
+            "赵丁硕、叶伟",
+        ),
     ]
 
 
 def test_seed_articles_keep_source_and_position(seed_articles):
     assert [a.position for a in seed_articles] == list(range(7))
     assert all(a.path.endswith("seeds/000_d81e7fddda0856ce.txt") for a in seed_articles)
-    raw = decode(open(seed_articles[0].path, "rb").read())
+    raw = decode(Path(seed_articles[0].path).read_bytes())
     # each article's block in the file starts with its heading or first line
-    assert raw[seed_articles[0].start:].startswith("# 中山火炬开发区打造特色党群服务圈")
-    assert raw[seed_articles[2].start:].startswith("## 珠海高新区")
-    assert raw[seed_articles[5].start:].startswith("图片来源:烟台高新区")
+    assert raw[seed_articles[0].start :].startswith("# 中山火炬开发区打造特色党群服务圈")
+    assert raw[seed_articles[2].start :].startswith("## 珠海高新区")
+    assert raw[seed_articles[5].start :].startswith("图片来源:烟台高新区")
     assert raw[: seed_articles[6].end].endswith("打造‘科学家的家、创业者的城’。”")
 
 
 def test_broken_lines_are_rejoined_without_space(seed_articles):
     text = "\n".join(a.text for a in seed_articles)
-    for joined in ("商圈市场、商住小区党群阵地", "在构建科技成果转化服务平台", "务实功、出实招",
-                   "创业项目将给予全周期扶持服务", "实现人才供给与产业需求", "等11项支持高校毕业生"):
+    for joined in (
+        "商圈市场、商住小区党群阵地",
+        "在构建科技成果转化服务平台",
+        "务实功、出实招",
+        "创业项目将给予全周期扶持服务",
+        "实现人才供给与产业需求",
+        "等11项支持高校毕业生",
+    ):
         assert joined in text
     assert "商\n住" not in text
 
@@ -81,16 +121,26 @@ def test_inline_byline_after_benbaoxun():
 
 
 def test_jsonl_records_and_their_problems():
-    text = "\n".join([
-        json.dumps({"id": "a1", "title": "标题", "text": "正文。", "author": "张三", "date": "2023-05-30"}),
-        "",
-        "{not json",
-        json.dumps({"id": "a2", "title": "无正文"}),
-        json.dumps({"id": "a3", "title": 5, "text": "x"}),
-        json.dumps({"id": "a1", "title": "重复", "text": "y"}),
-        json.dumps([1, 2]),
-        json.dumps({"id": 7, "text": "没有标题的正文。第二句。"}),
-    ])
+    text = "\n".join(
+        [
+            json.dumps(
+                {
+                    "id": "a1",
+                    "title": "标题",
+                    "text": "正文。",
+                    "author": "张三",
+                    "date": "2023-05-30",
+                }
+            ),
+            "",
+            "{not json",
+            json.dumps({"id": "a2", "title": "无正文"}),
+            json.dumps({"id": "a3", "title": 5, "text": "x"}),
+            json.dumps({"id": "a1", "title": "重复", "text": "y"}),
+            json.dumps([1, 2]),
+            json.dumps({"id": 7, "text": "没有标题的正文。第二句。"}),
+        ]
+    )
     arts, problems = parse_jsonl(text, path="x.jsonl")
     assert [(a.id, a.title, a.author, a.date, a.position) for a in arts] == [
         ("a1", "标题", "张三", "2023-05-30", 0),
@@ -107,8 +157,11 @@ def test_jsonl_records_and_their_problems():
 
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030", "gbk", "big5"])
 def test_decode_detects_chinese_encodings(encoding):
-    text = "# 標題\r\n\r\n中關村發展集團與北京航空航天大學簽署合作協議。\r\n" if encoding == "big5" else \
-        "# 标题\r\n\r\n中关村发展集团与北京航空航天大学签署合作协议。\r\n"
+    text = (
+        "# 標題\r\n\r\n中關村發展集團與北京航空航天大學簽署合作協議。\r\n"
+        if encoding == "big5"
+        else "# 标题\r\n\r\n中关村发展集团与北京航空航天大学签署合作协议。\r\n"
+    )
     assert decode(text.encode(encoding)) == text.replace("\r\n", "\n")
 
 

@@ -10,15 +10,20 @@ from rag.pipeline import Pipeline, clean_question
 
 from .conftest import ROOT
 
-DEV = [json.loads(line) for line in open(ROOT / "tests" / "data" / "seed_qa_dev.jsonl", encoding="utf-8")]
+DEV = [
+    json.loads(line)
+    for line in (ROOT / "tests" / "data" / "seed_qa_dev.jsonl")
+    .read_text(encoding="utf-8")
+    .splitlines()
+]
 
 
 def _check_verbatim(answer):
     for q in answer.quotes:
         src = answer.sources[q.source - 1]
         assert q.text in src.passage
-        assert src.article.text[q.start:q.end] == q.text
-        assert src.article.text[src.start:src.end] == src.passage
+        assert src.article.text[q.start : q.end] == q.text
+        assert src.article.text[src.start : src.end] == src.passage
     for line in answer.text.split("\n"):
         if not answer.refused:
             body = line.rsplit("[", 1)[0]
@@ -62,8 +67,12 @@ def test_answer_json_shape(fake_pipeline):
     assert set(d) >= {"question", "answer", "short_answer", "refused", "sources", "quotes"}
     assert d["question"] == "西部(重庆)科学城将新增多少个青年见习岗位？"
     assert not d["refused"] and d["short_answer"] == "超过2000个"
-    assert d["quotes"][0] == {"text": "超过2000个", "source": 1, "start": d["quotes"][0]["start"],
-                              "end": d["quotes"][0]["end"]}
+    assert d["quotes"][0] == {
+        "text": "超过2000个",
+        "source": 1,
+        "start": d["quotes"][0]["start"],
+        "end": d["quotes"][0]["end"],
+    }
     s = d["sources"][0]
     assert s["doc_id"] == "000_d81e7fddda0856ce.txt#6" and s["author"] == "赵丁硕、叶伟"
     assert set(s) >= {"doc_id", "title", "author", "text", "score"}
@@ -86,18 +95,23 @@ def test_k_and_mode_are_respected(fake_pipeline):
         fake_pipeline.ask("问题", mode="fuzzy")
 
 
-@pytest.mark.parametrize("bad,msg", [
-    ("", "question is empty"),
-    ("   \x00 ", "question is empty"),
-    ("问" * 1001, "question is 1001 characters long; the limit is 1000"),
-    (None, "question must be text, not NoneType"),
-])
+@pytest.mark.parametrize(
+    "bad,msg",
+    [
+        ("", "question is empty"),
+        ("   \x00 ", "question is empty"),
+        ("问" * 1001, "question is 1001 characters long; the limit is 1000"),
+        (None, "question must be text, not NoneType"),
+    ],
+)
 def test_bad_questions_get_clear_errors(fake_pipeline, bad, msg):
     with pytest.raises(InputError, match=msg):
         fake_pipeline.ask(bad)
 
 
-@pytest.mark.parametrize("odd", ["？？？", "😀😀", "<script>alert(1)</script>", "'; DROP TABLE articles; --"])
+@pytest.mark.parametrize(
+    "odd", ["？？？", "😀😀", "<script>alert(1)</script>", "'; DROP TABLE articles; --"]
+)
 def test_odd_questions_are_answered_or_refused(fake_pipeline, odd):
     a = fake_pipeline.ask(odd)
     assert isinstance(a.text, str) and a.text

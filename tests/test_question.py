@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.question import analyze, question_type, resolve_followup, split_on_wh, subject_of
+from rag.question import analyze, resolve_followup, split_on_wh, subject_of
 
 
 @pytest.mark.parametrize(

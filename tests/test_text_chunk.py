@@ -8,7 +8,12 @@ from rag.types import Article
 def test_sentence_spans_keep_closing_quotes_and_split_lines():
     t = "他说：“今年做好。”我们！真的？是的；然后……\n新的一段"
     assert [t[a:b] for a, b in sentence_spans(t)] == [
-        "他说：“今年做好。”", "我们！", "真的？", "是的；", "然后……", "新的一段",
+        "他说：“今年做好。”",
+        "我们！",
+        "真的？",
+        "是的；",
+        "然后……",
+        "新的一段",
     ]
 
 
@@ -18,7 +23,16 @@ def test_decimal_points_do_not_end_sentences():
 
 
 def test_tokens_fold_traditional_and_drop_question_words():
-    assert tokens("咸陽高新區簽約項目涵蓋哪些領域？") == ["咸阳", "高新", "新区", "高新区", "签约", "项目", "涵盖", "领域"]
+    assert tokens("咸陽高新區簽約項目涵蓋哪些領域？") == [
+        "咸阳",
+        "高新",
+        "新区",
+        "高新区",
+        "签约",
+        "项目",
+        "涵盖",
+        "领域",
+    ]
     assert fold("ＡＢＣ１２３") == "abc123"
 
 
@@ -27,7 +41,7 @@ def test_chunk_offsets_round_trip_on_the_seed_page(seed_articles):
         chunks = chunk_article(art, size=120, overlap=30)
         assert chunks, art.id
         for c in chunks:
-            assert art.text[c.start:c.end] == c.text
+            assert art.text[c.start : c.end] == c.text
             assert c.article_id == art.id and c.title == art.title
         # chunks cover the whole article text (ignoring whitespace between them)
         covered = set()

@@ -47,6 +47,7 @@ FULL = {"build_chunks": 320, "scales": (1_000, 10_000, 100_000), "questions": 10
 QUICK = {"build_chunks": 48, "scales": (1_000, 10_000), "questions": 30}
 NOISE = 0.01  # per-dimension std of the noise added to a synthetic chunk vector
 SEED = 20240601
+SECTIONS = ("build", "threads", "scale", "cold", "peers")
 
 
 # ---------------------------------------------------------------------- results
@@ -392,6 +393,60 @@ def _worker() -> int:
     return 0
 
 
+# ---------------------------------------------------------------------- threads
+
+
+def bench_threads(questions: list[str], encoder_spec: str | None) -> list[dict]:
+    """Bare query-encoding latency in fresh processes: the encoder's default threads
+    and ``OMP_NUM_THREADS=1``, each with the machine as it is and with one extra
+    CPU-bound process running (what another user of a 2-core box looks like)."""
+    rows = []
+    for busy in (False, True):
+        burner = None
+        if busy:
+            burner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        try:
+            for threads in (None, "1"):
+                env = dict(os.environ, HF_HUB_OFFLINE=os.environ.get("HF_HUB_OFFLINE", "1"))
+                env.pop("OMP_NUM_THREADS", None)
+                if threads:
+                    env["OMP_NUM_THREADS"] = threads
+                job = {"questions": questions, "encoder": encoder_spec}
+                r = subprocess.run(
+                    [sys.executable, "-m", "rag.bench", "--probe"],
+                    input=json.dumps(job, ensure_ascii=False),
+                    capture_output=True,
+                    text=True,
+                    env=env,
+                )
+                if r.returncode != 0:
+                    raise RuntimeError(f"bench probe failed: {r.stderr.strip()[-300:]}")
+                res = json.loads(r.stdout.strip().splitlines()[-1])
+                rows.append({"threads": threads or "default", "extra_busy_process": busy, **res})
+        finally:
+            if burner is not None:
+                burner.kill()
+                burner.wait()
+    return rows
+
+
+def _probe() -> int:
+    """In a fresh process: time bare query encodings (after one warm-up)."""
+    from .embed import load_encoder
+    from .metrics import percentile
+
+    job = json.loads(sys.stdin.read())
+    enc = load_encoder(job["encoder"])
+    enc.encode(["预热"], query=True)
+    lat = []
+    for q in job["questions"]:
+        t = time.perf_counter()
+        enc.encode([q], query=True)
+        lat.append((time.perf_counter() - t) * 1000)
+    print(json.dumps({"n": len(lat), "p50_ms": percentile(lat, 50), "p95_ms": percentile(lat, 95)}))
+    return 0
+
+
 # ---------------------------------------------------------------------- cold start
 
 
@@ -519,7 +574,7 @@ def run_bench(
     cfg = QUICK if quick else FULL
     scales = scales or cfg["scales"]
     nq = questions or cfg["questions"]
-    only = only or {"build", "scale", "cold", "peers"}
+    only = only or set(SECTIONS)
     cache = Path(cache)
     cache.mkdir(parents=True, exist_ok=True)
     settings = Settings.from_env()
@@ -544,6 +599,9 @@ def run_bench(
         with tempfile.TemporaryDirectory(prefix="rag-bench-") as tmp:
             b = bench_build(list(data.articles), encoder, settings, cfg["build_chunks"], Path(tmp))
         result["build"] = b.to_dict() | {"load_avg": load_avg()}
+    if "threads" in only:
+        _note(progress, "query encoding, threads and a busy neighbour")
+        result["threads"] = bench_threads([q[0] for q in qs[:10]], encoder.id)
     seed_dir = None
     if "scale" in only or "cold" in only:
         seed_dir = seed_index(settings, encoder, cache)
@@ -629,6 +687,20 @@ def markdown(r: dict) -> str:
             "",
             f"Build throughput / bare encoder: **{b['ratio']:.3f}** (target ≥ 0.9).",
         ]
+    if "threads" in r:
+        out += [
+            "",
+            "Bare query encoding (fresh process, 10 CMRC questions), by OpenMP threads, "
+            "with the machine as it was and with one extra CPU-bound process:",
+            "",
+            "| threads | extra busy process | p50 ms | p95 ms |",
+            "|---|---|---|---|",
+        ]
+        for t in r["threads"]:
+            out.append(
+                f"| {t['threads']} | {'yes' if t['extra_busy_process'] else 'no'} | "
+                f"{t['p50_ms']:.1f} | {t['p95_ms']:.1f} |"
+            )
     if "scale" in r:
         out += [
             "",
@@ -696,9 +768,9 @@ def _scales(text: str) -> tuple[int, ...]:
 
 def cmd_bench(args) -> int:
     only = set(args.only.split(",")) if args.only else None
-    bad = (only or set()) - {"build", "scale", "cold", "peers"}
+    bad = (only or set()) - set(SECTIONS)
     if bad:
-        raise InputError(f"--only takes build, scale, cold, peers; not {', '.join(sorted(bad))}")
+        raise InputError(f"--only takes {', '.join(SECTIONS)}; not {', '.join(sorted(bad))}")
     result = run_bench(
         quick=args.quick,
         squad=args.squad,
@@ -728,7 +800,7 @@ def add_cli(subparsers) -> None:
     p.add_argument("--cache", default=DEFAULT_CACHE, metavar="DIR", help="generated corpora")
     p.add_argument("--scales", type=_scales, metavar="N,N", help="chunk counts, e.g. 1k,10k")
     p.add_argument("--questions", type=int, metavar="N", help="questions per measurement")
-    p.add_argument("--only", metavar="LIST", help="some of build,scale,cold,peers")
+    p.add_argument("--only", metavar="LIST", help="some of " + ",".join(SECTIONS))
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=cmd_bench)
 
@@ -736,4 +808,6 @@ def add_cli(subparsers) -> None:
 if __name__ == "__main__":
     if sys.argv[1:] == ["--worker"]:
         sys.exit(_worker())
+    if sys.argv[1:] == ["--probe"]:
+        sys.exit(_probe())
     sys.exit("usage: python -m rag.bench --worker  (internal; use `rag bench`)")

@@ -121,12 +121,16 @@ def test_markdown_shows_each_section():
                 "peak_rss_mb": 150.0,
             }
         ],
+        "threads": [
+            {"threads": "default", "extra_busy_process": True, "p50_ms": 1650.0, "p95_ms": 1700.0}
+        ],
         "cold": {"runs_s": [3.0], "median_s": 3.0, "chunks": 29, "answer": "16个[1]"},
         "peers_questions": 2,
         "peers": {"ours": {"summary": summary}},
     }
     md = markdown(r)
     assert "**0.900**" in md and "| 1,000 | 300 (40) |" in md
+    assert "| default | yes | 1650.0 | 1700.0 |" in md
     assert "median **3.00 s**" in md and "| ours | 0.500 |" in md
 
 

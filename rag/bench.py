@@ -565,7 +565,10 @@ def run_bench(
     only: set[str] | None = None,
     cold_runs: int | None = None,
     progress: bool = True,
+    save=None,
 ) -> dict:
+    """Run the sections in ``only`` (default all); ``save(result)`` is called after
+    each one, so an interrupted run keeps what it measured."""
     from .config import Settings
     from .embed import load_encoder
     from .evaluate import DEFAULT_CACHE as EVAL_CACHE
@@ -590,7 +593,14 @@ def run_bench(
         "encoder": encoder.id,
         "encoder_description": getattr(encoder, "description", encoder.id),
         "load_avg_start": load_avg(),
+        "omp_num_threads": os.environ.get("OMP_NUM_THREADS") or "default",
     }
+
+    def done() -> None:
+        result["load_avg_end"] = load_avg()
+        if save is not None:
+            save(result)
+
     full = cached_index(data.articles, encoder, settings, EVAL_CACHE, progress)
     qs = [[q.question, list(q.answers)] for q in data.questions[:nq]]
 
@@ -599,9 +609,11 @@ def run_bench(
         with tempfile.TemporaryDirectory(prefix="rag-bench-") as tmp:
             b = bench_build(list(data.articles), encoder, settings, cfg["build_chunks"], Path(tmp))
         result["build"] = b.to_dict() | {"load_avg": load_avg()}
+        done()
     if "threads" in only:
         _note(progress, "query encoding, threads and a busy neighbour")
         result["threads"] = bench_threads([q[0] for q in qs[:10]], encoder.id)
+        done()
     seed_dir = None
     if "scale" in only or "cold" in only:
         seed_dir = seed_index(settings, encoder, cache)
@@ -629,6 +641,7 @@ def run_bench(
                 )
                 | {"load_avg": load_avg()}
             )
+            done()
     if "cold" in only:
         _note(progress, "cold start")
         c = bench_cold(seed_dir, cold_runs or (1 if quick else 3))
@@ -639,6 +652,7 @@ def run_bench(
             "answer": c.answer,
             "question": COLD_QUESTION,
         }
+        done()
     if "peers" in only:
         _note(progress, "peers")
         pq = list(data.questions if not quick else data.questions[:100])
@@ -649,7 +663,7 @@ def run_bench(
             name: {"summary": s.to_dict(), **(extra or {})} for name, (s, extra) in peers.items()
         }
         result["peers_questions"] = len(pq)
-    result["load_avg_end"] = load_avg()
+    done()
     return result
 
 
@@ -669,7 +683,7 @@ def markdown(r: dict) -> str:
         "",
         f"Machine: {m['cpus']} CPUs ({m['cpu_model']}), {m['ram_gib']} GiB RAM, no GPU, "
         f"Python {m['python']}. Load average at start {r['load_avg_start']}, "
-        f"at end {r['load_avg_end']}.",
+        f"at end {r.get('load_avg_end')}. OpenMP threads: {r.get('omp_num_threads', 'default')}.",
     ]
     if "build" in r:
         b = r["build"]
@@ -771,6 +785,14 @@ def cmd_bench(args) -> int:
     bad = (only or set()) - set(SECTIONS)
     if bad:
         raise InputError(f"--only takes {', '.join(SECTIONS)}; not {', '.join(sorted(bad))}")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    name = "bench-quick" if args.quick else "bench"
+
+    def save(result: dict) -> None:
+        (out / f"{name}.json").write_text(json.dumps(result, ensure_ascii=False, indent=1) + "\n")
+        (out / f"{name}.md").write_text(markdown(result), encoding="utf-8")
+
     result = run_bench(
         quick=args.quick,
         squad=args.squad,
@@ -779,14 +801,9 @@ def cmd_bench(args) -> int:
         questions=args.questions,
         only=only,
         progress=not args.quiet,
+        save=save,
     )
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    name = "bench-quick" if args.quick else "bench"
-    (out / f"{name}.json").write_text(json.dumps(result, ensure_ascii=False, indent=1) + "\n")
-    md = markdown(result)
-    (out / f"{name}.md").write_text(md, encoding="utf-8")
-    print(md)
+    print(markdown(result))
     print(f"wrote {out / name}.json, {out / name}.md", file=sys.stderr)
     return 0
 

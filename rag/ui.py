@@ -16,6 +16,7 @@ of source n of that answer in the sources panel.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import os
@@ -37,7 +38,10 @@ from .types import Answer, Source  # noqa: E402
 
 TITLE = "rag — 中文新闻问答"
 UPLOAD_SUFFIXES = (".txt", ".md", ".jsonl")
-MAX_TURNS = 20  # answers whose sources the panel keeps
+MAX_TURNS = 20  # answers whose sources the panel keeps (and earlier questions a chat keeps)
+MAX_UPLOAD_FILES = 20  # files one upload may add; RAG_MAX_UPLOAD_FILES changes it
+NAME_BYTES = 120  # an uploaded file's stored stem, at most, in UTF-8 bytes
+QUEUE_SIZE = 64  # events waiting in the queue (not counting those running); more are refused
 
 EXAMPLES = [
     "珠海高新区5月签约落地了多少个重点项目？",
@@ -353,19 +357,23 @@ def status_html(
 
 def safe_filename(name: str) -> str | None:
     """A safe base name for an uploaded file, or None when its type is not accepted:
-    directories dropped, odd characters replaced, no leading dot, at most 100 characters.
+    directories dropped (``/`` and ``\\``), characters other than letters, digits, ``-``
+    and ``.`` (control characters, spaces, NUL, ``<>:"|?*``) replaced by ``_``, no
+    leading dot, the suffix in lower case, the stem cut to ``NAME_BYTES`` UTF-8 bytes
+    (file systems allow 255 bytes, not characters).
 
     >>> safe_filename("../../etc/passwd.txt"), safe_filename("C:\\\\x\\\\新闻 稿.md")
     ('passwd.txt', '新闻_稿.md')
-    >>> safe_filename("evil.sh") is None, safe_filename("..jsonl")
-    (True, 'upload.jsonl')
+    >>> safe_filename("evil.sh") is None, safe_filename("..jsonl"), safe_filename("A.TXT")
+    (True, 'upload.jsonl', 'A.txt')
     """
     base = re.split(r"[\\/]", name or "")[-1]
     stem, dot, suffix = base.rpartition(".")
     suffix = "." + suffix.lower()
     if not dot or suffix not in UPLOAD_SUFFIXES:
         return None
-    stem = re.sub(r"[^\w\-.\u3400-\u9fff]+", "_", stem).strip("._ ")[:96]
+    stem = re.sub(r"[^\w\-.\u3400-\u9fff]+", "_", stem).strip("._ ")
+    stem = stem.encode("utf-8")[:NAME_BYTES].decode("utf-8", "ignore").rstrip("._ ")
     return (stem or "upload") + suffix
 
 
@@ -380,8 +388,9 @@ def upload_report_html(
     parts = []
     if report is not None:
         r = report
+        names = "、".join(esc(f) for f in added_files)
         parts.append(
-            f'<div class="rag-up-ok">已加入 {len(added_files)} 个文件：新增 {r.added} 篇、'
+            f'<div class="rag-up-ok">已加入 {len(added_files)} 个文件（{names}）：新增 {r.added} 篇、'
             f"更新 {r.updated} 篇文章，嵌入 {r.embedded_chunks} 段"
             f"（{r.seconds:.1f} 秒）。"
             + (f"索引现有 {int(total_articles)} 篇文章。" if total_articles is not None else "")
@@ -434,6 +443,24 @@ def default_upload_dir(settings: Settings) -> Path:
     return Path(os.environ.get("RAG_UPLOAD_DIR") or Path(settings.index_dir) / "uploads")
 
 
+def max_upload_files(env: dict[str, str] | None = None) -> int:
+    """Files one upload may add: ``RAG_MAX_UPLOAD_FILES``, else ``MAX_UPLOAD_FILES``.
+
+    >>> max_upload_files({"RAG_MAX_UPLOAD_FILES": "3"}), max_upload_files({})
+    (3, 20)
+    """
+    raw = (os.environ if env is None else env).get("RAG_MAX_UPLOAD_FILES", "").strip()
+    if not raw:
+        return MAX_UPLOAD_FILES
+    try:
+        n = int(raw)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise InputError(f"RAG_MAX_UPLOAD_FILES must be a whole number of at least 1, not {raw!r}")
+    return n
+
+
 @dataclass
 class AddResult:
     files: list[str] = field(default_factory=list)
@@ -454,7 +481,13 @@ class Backend:
     new ``Pipeline`` replaces the old one in one assignment: questions asked meanwhile
     are answered from the old one, never from a half-swapped state."""
 
-    def __init__(self, source, upload_dir: str | Path | None = None, warm_up: bool = True):
+    def __init__(
+        self,
+        source,
+        upload_dir: str | Path | None = None,
+        warm_up: bool = True,
+        max_files: int | None = None,
+    ):
         from .pipeline import Pipeline
 
         self._ready = threading.Event()
@@ -473,6 +506,7 @@ class Backend:
         else:
             self.settings = source if isinstance(source, Settings) else Settings.from_env()
         self.upload_dir = Path(upload_dir) if upload_dir else default_upload_dir(self.settings)
+        self.max_files = max_files if max_files is not None else max_upload_files()
 
     @property
     def ready(self) -> bool:
@@ -532,13 +566,19 @@ class Backend:
             self._ready.set()
 
     def _upload_files(self) -> list[str]:
+        """The kept uploads, newest first (so that when two hold the same JSONL id, a
+        rebuild keeps the newer record, as the live index did); links are not followed."""
         if not self.upload_dir.is_dir():
             return []
-        return [
-            str(p)
-            for p in sorted(self.upload_dir.iterdir())
-            if p.is_file() and p.suffix.lower() in UPLOAD_SUFFIXES
+        files = [
+            p
+            for p in self.upload_dir.iterdir()
+            if p.is_file()
+            and not p.is_symlink()
+            and not p.name.startswith(".")
+            and p.suffix.lower() in UPLOAD_SUFFIXES
         ]
+        return [str(p) for p in sorted(files, key=lambda p: (-p.stat().st_mtime_ns, p.name))]
 
     def wait(self, timeout: float | None = 900.0):
         """The pipeline, once loaded; ``RagError`` if loading failed or timed out."""
@@ -562,10 +602,18 @@ class Backend:
         progress: Callable[[int, int], None] | None = None,
         names: Sequence[str] | None = None,
     ) -> AddResult:
-        """Add the articles of ``files`` to the index, embedding only those. Each file
-        is checked first (accepted type, size, readable, has articles); the good ones
-        are copied into the upload folder under a safe name, so that a rebuild of the
-        index from its corpus can add them back."""
+        """Add the articles of ``files`` to the index, embedding only those.
+
+        Each file is checked first (at most ``max_files`` per call, accepted type, size,
+        readable, has articles), and each one refused gets one line in
+        ``result.problems``; the good ones are still added. A good file is copied into
+        the upload folder (so that a rebuild of the index from its corpus can add it
+        back) under ``safe_filename`` of its name (``names[i]`` when given, else the
+        file's own name); nothing is written anywhere else. A kept upload is never
+        overwritten: a file whose name is taken (ignoring case) by a different file is
+        kept as ``name-2.txt``, ``name-3.txt``…, an identical one is not copied again.
+        The copy is written to a temporary file in the folder and renamed into place,
+        so a link planted at the destination is replaced, never written through."""
         from .ingest import load_file
         from .pipeline import Pipeline, build
 
@@ -574,15 +622,19 @@ class Backend:
         copies: dict[str, str] = {}  # copy path -> safe name shown
         created: set[str] = set()  # copies that did not exist before this upload
         self.upload_dir.mkdir(parents=True, exist_ok=True)
+        folder = self.upload_dir.resolve()
         for i, f in enumerate(files):
-            shown = (names[i] if names and i < len(names) else None) or Path(f).name
+            shown = shown_name((names[i] if names and i < len(names) else None) or Path(f).name)
+            if i >= self.max_files:
+                result.problems.append(
+                    f"{shown}: 一次最多上传 {self.max_files} 个文件，这个文件没有加入"
+                    "（RAG_MAX_UPLOAD_FILES 可以改这个上限）"
+                )
+                continue
             safe = safe_filename(shown)
             if safe is None:
                 result.problems.append(f"{shown}: 只接受 .txt、.md、.jsonl 文件")
                 continue
-            while safe in copies.values():  # two files of the same name in one upload
-                stem, _, suffix = safe.rpartition(".")
-                safe = f"{stem}-2.{suffix}"
             try:
                 articles, problems = load_file(f, name=safe, max_file_mb=self.settings.max_file_mb)
             except InputError as e:
@@ -592,11 +644,18 @@ class Backend:
                 result.problems += [_problem_line(safe, p.line, p.message) for p in problems]
                 result.problems.append(f"{safe}: 没有可用的文章")
                 continue
-            dest = self.upload_dir / safe
-            if not dest.exists():
+            dest, same = self._place(safe, f, taken={n.lower() for n in copies.values()})
+            if dest.parent.resolve() != folder:  # never expected: safe names have no parts
+                result.problems.append(f"{safe}: 文件名不安全，没有加入")
+                continue
+            if not same:
+                try:
+                    _copy_into(f, dest)
+                except OSError as e:
+                    result.problems.append(f"{safe}: 无法保存（{e.strerror or e}）")
+                    continue
                 created.add(str(dest))
-            shutil.copyfile(f, dest)
-            copies[str(dest)] = safe
+            copies[str(dest)] = dest.name
         if not copies:
             return result
         with self._write:
@@ -608,9 +667,11 @@ class Backend:
                     add=True,
                     encoder=pipe.encoder,
                 )
-            except RagError as e:
+            except Exception as e:
                 for c in created:
                     Path(c).unlink(missing_ok=True)
+                if not isinstance(e, RagError):
+                    raise
                 result.problems.append(str(e).replace(str(self.upload_dir) + os.sep, ""))
                 return result
             for p in problems:
@@ -622,6 +683,52 @@ class Backend:
         result.report = report
         result.total_articles = new.info()["articles"]
         return result
+
+    def _place(self, safe: str, source: str | Path, taken: set[str]) -> tuple[Path, bool]:
+        """Where the upload ``safe`` goes, and whether an identical file is already
+        there: the first of ``safe``, ``stem-2.suffix``, … whose name (ignoring case)
+        is neither in ``taken`` (this upload's names, lower case) nor a kept file with
+        other content."""
+        import filecmp
+
+        kept = {p.name.lower(): p for p in self.upload_dir.iterdir()}
+        stem, _, suffix = safe.rpartition(".")
+        name, n = safe, 1
+        while True:
+            if name.lower() not in taken:
+                old = kept.get(name.lower())
+                if old is None:
+                    return self.upload_dir / name, False
+                if old.is_file() and not old.is_symlink() and filecmp.cmp(old, source, False):
+                    return old, True
+            n += 1
+            name = f"{stem}-{n}.{suffix}"
+
+
+def _copy_into(source: str | Path, dest: Path) -> None:
+    """Copy ``source`` to ``dest`` through a temporary file beside it and a rename: no
+    half-written file is ever visible, and a link at ``dest`` is replaced, not followed."""
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".upload-", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
+            shutil.copyfileobj(src, out)
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def shown_name(name: str, limit: int = 120) -> str:
+    """A file name as messages show it: characters that are not printable (control
+    characters, NUL, halves of surrogate pairs) as escapes, cut to ``limit`` characters.
+
+    >>> shown_name("a\\x00b\\x1b[31m.txt"), shown_name("新" * 200 + ".txt", 5)
+    ('a\\\\x00b\\\\x1b[31m.txt', '新新新新新…')
+    """
+    out = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in name)
+    return out if len(out) <= limit else out[:limit] + "…"
 
 
 def _problem_line(name: str, line: int | None, message: str) -> str:
@@ -696,14 +803,51 @@ if (!window.__ragCiteHandler) {
 """
 
 
+# The upload picker offers only the accepted types (the file_types Gradio would check).
+ACCEPT_JS = """
+if (!window.__ragAccept) {
+  const accept = () => document.querySelectorAll('#rag-upload input[type=file]').forEach(
+    i => { if (i.getAttribute('accept') !== '%s') i.setAttribute('accept', '%s'); });
+  window.__ragAccept = new MutationObserver(accept);
+  window.__ragAccept.observe(document.body, {childList: true, subtree: true});
+  accept();
+}
+""" % ((",".join(UPLOAD_SUFFIXES),) * 2)
+
+
 def _new_state() -> dict:
     return {"questions": [], "turns": [], "next": 1}
 
 
-def build_app(source=None, upload_dir: str | Path | None = None, warm_up: bool = True):
+def _discard_staged(paths: Iterable[str]) -> None:
+    """Remove the copies Gradio made of uploaded files in its temp folder
+    (``GRADIO_TEMP_DIR``, default ``<tmp>/gradio/<sha256>/<name>``) once the upload is
+    handled: what is kept lives in the upload folder only. Paths elsewhere are left."""
+    from gradio.utils import get_upload_folder
+
+    staging = Path(get_upload_folder()).resolve()
+    for p in paths:
+        path = Path(p).resolve()
+        if path.parent.parent != staging:
+            continue
+        path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # the <sha256> folder, when nothing else is in it
+            path.parent.rmdir()
+
+
+def build_app(
+    source=None,
+    upload_dir: str | Path | None = None,
+    warm_up: bool = True,
+    queue_size: int = QUEUE_SIZE,
+):
     """The Gradio app over a ``Pipeline`` (ready at once), a ``Settings`` or None
     (``Settings.from_env()``; loaded, or first built, in the background), or a
-    ``Backend``. Launch it with ``launch(demo)`` to get the page's style."""
+    ``Backend``. Launch it with ``launch(demo)`` to get the page's style.
+
+    Questions (``/ask``, the chat) share one queue slot pair: two are answered at a
+    time, up to ``queue_size`` more wait, and beyond that a caller is refused at once
+    ("Queue is full"); uploads run one at a time."""
     import gradio as gr
 
     backend = (
@@ -738,7 +882,7 @@ def build_app(source=None, upload_dir: str | Path | None = None, warm_up: bool =
             {"role": "assistant", "content": answer_html(answer, turn)},
         ]
         state = {
-            "questions": [*state["questions"], message],
+            "questions": [*state["questions"], message][-MAX_TURNS:],
             "turns": [*state["turns"], (turn, answer)][-MAX_TURNS:],
             "next": turn + 1,
         }
@@ -760,6 +904,8 @@ def build_app(source=None, upload_dir: str | Path | None = None, warm_up: bool =
             result = backend.add(paths, progress=cb)
         except RagError as e:
             return error_html(str(e)), backend.status(), None
+        finally:
+            _discard_staged(paths)
         return result.html(), backend.status(), None
 
     def poll():
@@ -785,7 +931,9 @@ def build_app(source=None, upload_dir: str | Path | None = None, warm_up: bool =
         out["encoder"] = pipe.encoder.id
         return out
 
-    with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
+    # delete_cache: Gradio's temp copies of uploads the handler never saw (refused
+    # requests, abandoned pages) go after an hour, and all of them when the app stops
+    with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
         state = gr.State(_new_state())
         gr.HTML(
             '<div class="rag-header"><h1><span class="rag-logo">报</span> 中文新闻问答</h1>'
@@ -801,6 +949,7 @@ def build_app(source=None, upload_dir: str | Path | None = None, warm_up: bool =
                     elem_id="rag-chat",
                     height=520,
                     render_markdown=False,
+                    latex_delimiters=[],  # "$$x$$" in a question or article stays as typed
                     sanitize_html=True,
                     allow_tags=False,
                     feedback_options=None,
@@ -841,17 +990,22 @@ def build_app(source=None, upload_dir: str | Path | None = None, warm_up: bool =
                         "上传 `.txt` / `.md` 报纸版面或 `.jsonl` 记录（每行 "
                         '`{"id", "title", "text"}`）。只嵌入新文章，已有的不会重算。'
                     )
+                    # no file_types: Gradio would refuse a whole upload for one wrong
+                    # file; Backend.add names each refused file and keeps the others.
+                    # The picker still offers only these types (ACCEPT_JS).
                     files = gr.File(
                         file_count="multiple",
-                        file_types=list(UPLOAD_SUFFIXES),
-                        label="上传文件",
+                        label=f"上传文件（一次最多 {backend.max_files} 个）",
                         elem_id="rag-upload",
                     )
                     upload_status = gr.HTML("", elem_id="rag-upload-status", js_on_load=None)
             with gr.Column(scale=4, min_width=320):
                 gr.HTML('<h3 class="rag-sources-title">来源</h3>', js_on_load=None)
                 sources = gr.HTML(
-                    EMPTY_SOURCES, elem_id="rag-sources", js_on_load=CLICK_JS, padding=False
+                    EMPTY_SOURCES,
+                    elem_id="rag-sources",
+                    js_on_load=CLICK_JS + ACCEPT_JS,
+                    padding=False,
                 )
 
         ask_outputs = [chatbot, state, sources, msg]
@@ -897,7 +1051,7 @@ def build_app(source=None, upload_dir: str | Path | None = None, warm_up: bool =
             show_progress="hidden",
             api_visibility="private",
         )
-    demo.queue(max_size=64)
+    demo.queue(max_size=queue_size, default_concurrency_limit=1)
     demo.rag_backend = backend  # for tests and embedding
     return demo
 
@@ -911,7 +1065,8 @@ def launch(demo, **kwargs):
         css=CSS,
         theme=gr.themes.Soft(primary_hue="red", neutral_hue="stone"),
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
-        max_file_size=f"{backend.settings.max_file_mb:g}mb" if backend else None,
+        # bytes, as rag.ingest counts them (gradio only parses whole numbers of "mb")
+        max_file_size=int(backend.settings.max_file_mb * 1024 * 1024) if backend else None,
         footer_links=["api", "settings"],
     )
     options.update(kwargs)

@@ -833,6 +833,12 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def _positive(text: str) -> int:
+    from .evaluate import _positive as positive
+
+    return positive(text)
+
+
 def add_cli(subparsers) -> None:
     """Add ``rag bench`` to the ``rag`` command's subparsers."""
     p = subparsers.add_parser("bench", help="measure build speed, latency, memory, peers")
@@ -841,7 +847,7 @@ def add_cli(subparsers) -> None:
     p.add_argument("--out", default="reports", metavar="DIR", help="report folder")
     p.add_argument("--cache", default=DEFAULT_CACHE, metavar="DIR", help="generated corpora")
     p.add_argument("--scales", type=_scales, metavar="N,N", help="chunk counts, e.g. 1k,10k")
-    p.add_argument("--questions", type=int, metavar="N", help="questions per measurement")
+    p.add_argument("--questions", type=_positive, metavar="N", help="questions per measurement")
     p.add_argument("--only", metavar="LIST", help="some of " + ",".join(SECTIONS))
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=cmd_bench)

@@ -465,6 +465,10 @@ def warm_up(pipe, english: bool = False) -> None:
         pipe.ask(q)
 
 
+def _no_chinese(text: str) -> bool:
+    return not any("\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
 def run_all(
     items: Sequence,
     ask: Callable[[object], Outcome],
@@ -737,7 +741,7 @@ def eval_qa(
         lambda it: ask_qa(pipe, it, k=k, mode=mode),
         progress=progress,
         desc="eval",
-        warmup=lambda: warm_up(pipe, english=True),
+        warmup=lambda: warm_up(pipe, english=any(_no_chinese(it.question) for it in items)),
     )
     meta = _meta(
         "qa",

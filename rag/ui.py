@@ -360,7 +360,8 @@ def safe_filename(name: str) -> str | None:
     directories dropped (``/`` and ``\\``), characters other than letters, digits, ``-``
     and ``.`` (control characters, spaces, NUL, ``<>:"|?*``) replaced by ``_``, no
     leading dot, the suffix in lower case, the stem cut to ``NAME_BYTES`` UTF-8 bytes
-    (file systems allow 255 bytes, not characters).
+    (file systems allow 255 bytes, not characters), Windows device names (``CON``,
+    ``NUL``, ``COM1``…) prefixed with ``_``.
 
     >>> safe_filename("../../etc/passwd.txt"), safe_filename("C:\\\\x\\\\新闻 稿.md")
     ('passwd.txt', '新闻_稿.md')
@@ -374,7 +375,14 @@ def safe_filename(name: str) -> str | None:
         return None
     stem = re.sub(r"[^\w\-.\u3400-\u9fff]+", "_", stem).strip("._ ")
     stem = stem.encode("utf-8")[:NAME_BYTES].decode("utf-8", "ignore").rstrip("._ ")
+    if stem.split(".")[0].upper() in _WINDOWS_DEVICES:  # "CON.txt" is a device there
+        stem = "_" + stem
     return (stem or "upload") + suffix
+
+
+_WINDOWS_DEVICES = {"CON", "PRN", "AUX", "NUL"} | {
+    f"{p}{i}" for p in ("COM", "LPT") for i in range(1, 10)
+}
 
 
 def upload_report_html(
@@ -548,8 +556,9 @@ class Backend:
             self.phase = "正在加载模型…"
             self.progress = None
             pipe = Pipeline.load(settings=s)
-            if self.warm_up:
-                pipe.ask(EXAMPLES[0])  # loads the encoder and jieba before the first reader
+            if self.warm_up:  # before the first reader: the encoder and jieba, then the
+                pipe.ask(EXAMPLES[0])  # English bridge (CC-CEDICT, seconds to load)
+                pipe.ask(EXAMPLES[-1])
             self.pipe = pipe
             self.phase = "ready"
             info = pipe.info()
@@ -624,14 +633,15 @@ class Backend:
         self.upload_dir.mkdir(parents=True, exist_ok=True)
         folder = self.upload_dir.resolve()
         for i, f in enumerate(files):
-            shown = shown_name((names[i] if names and i < len(names) else None) or Path(f).name)
+            given = (names[i] if names and i < len(names) else None) or Path(f).name
+            shown = shown_name(given)
             if i >= self.max_files:
                 result.problems.append(
                     f"{shown}: 一次最多上传 {self.max_files} 个文件，这个文件没有加入"
                     "（RAG_MAX_UPLOAD_FILES 可以改这个上限）"
                 )
                 continue
-            safe = safe_filename(shown)
+            safe = safe_filename(given)
             if safe is None:
                 result.problems.append(f"{shown}: 只接受 .txt、.md、.jsonl 文件")
                 continue

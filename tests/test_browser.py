@@ -122,31 +122,44 @@ def test_ask_see_citation_click_marker_see_highlight(page, tmp_path):
 def test_uploaded_article_shows_as_text_and_refusals_look_different(page, tmp_path):
     from playwright.sync_api import expect
 
+    from tests.test_ui import PAYLOADS
+
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     evil = tmp_path / "evil.jsonl"
+    payloads = " ".join(PAYLOADS)  # script, img/svg handlers, javascript: links, LaTeX …
     record = {
         "id": "evil-1",
-        "title": "火星<script>window.__xss=1</script>基地",
+        "title": f"火星<script>window.__xss=1</script>基地 {payloads}",
         "author": '<img src=x onerror="window.__xss=2">',
-        "text": '火星基地今年建成了3个温室。<img src=x onerror="window.__xss=3"> **不是粗体**',
+        "text": f"火星基地今年建成了3个温室。{PAYLOADS[2]}{PAYLOADS[8]} **不是粗体**",
     }
     evil.write_text(json.dumps(record, ensure_ascii=False) + "\n", encoding="utf-8")
     page.get_by_text("添加文章").click()
-    page.locator("#rag-upload input[type=file]").set_input_files(str(evil))
+    upload = page.locator("#rag-upload input[type=file]")
+    expect(upload).to_have_attribute("accept", ".txt,.md,.jsonl")  # the picker's filter
+    upload.set_input_files(str(evil))
     expect(page.locator("#rag-upload-status .rag-up-ok")).to_contain_text("新增 1 篇")
 
-    ask(page, '火星基地今年建成了几个温室？<img src=x onerror="window.__xss=4">')
+    question = f"火星基地今年建成了几个温室？{PAYLOADS[1]}{PAYLOADS[8]}{PAYLOADS[6]}"
+    ask(page, question)
     answer = page.locator("#rag-chat .rag-answer").last
     expect(answer.locator(".rag-short")).to_have_text("3个[1]")
     card = page.locator("#src-1-1")
     expect(card.locator(".rag-title")).to_have_text(record["title"])
     expect(card.locator(".rag-src-meta")).to_contain_text(record["author"])
     expect(card.locator(".rag-passage")).to_contain_text("**不是粗体**")
-    expect(page.locator("#rag-chat")).to_contain_text('<img src=x onerror="window.__xss=4">')
-    assert (
-        page.locator("#rag-sources img, #rag-chat .rag-answer img, #rag-sources script").count()
-        == 0
+    expect(card.locator(".rag-passage")).to_contain_text(PAYLOADS[2] + PAYLOADS[8])
+    user = page.locator("#rag-chat [data-testid=user]").last
+    expect(user).to_have_text(question)  # as typed: no markdown, no LaTeX, no HTML
+    live = ", ".join(  # elements the payloads would make if any were live
+        f"{where} {tag}"
+        for where in ("#rag-chat .message-content", "#rag-sources")
+        for tag in ("img", "svg", "iframe", "script", "style", "base", ".katex", "a[href^=java]")
     )
-    assert page.evaluate("window.__xss") is None
+    found = page.locator(live).evaluate_all("els => els.map(e => e.outerHTML.slice(0, 300))")
+    assert found == []
+    assert page.evaluate("window.__xss") is None and dialogs == []
 
     ask(page, "今天天气怎么样？")
     refusal = page.locator("#rag-chat .rag-answer").last

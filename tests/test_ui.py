@@ -3,12 +3,105 @@ escaping). No server, no browser."""
 
 from __future__ import annotations
 
+import html
+import re
+from html.parser import HTMLParser
+
 import pytest
 
 from rag import ui
 from rag.types import Answer, Article, Quote, Source
 
 EVIL = "<script>alert(1)</script><img src=x onerror=alert(1)>"
+
+# What a hostile question, title, author or article text may hold (also used by
+# tests/test_web_reliability.py and tests/test_browser.py).
+PAYLOADS = [
+    EVIL,
+    '<img src=x onerror="window.__xss=1">',
+    "<svg onload=window.__xss=2><circle r=9></circle></svg>",
+    '<a href="javascript:window.__xss=3">点我</a>',
+    '"><iframe src="javascript:window.__xss=4"></iframe>',
+    "'><body onload=window.__xss=5>",
+    "[点我](javascript:window.__xss=6) ![x](x onerror=window.__xss=7)",
+    "&lt;script&gt;window.__xss=8&lt;/script&gt; &amp; &#60;b&#62; &#x3C;i&#x3E;",
+    "$$\\href{javascript:window.__xss=9}{点我}$$ $x^2$ \\(y\\)",
+    "<style>*{display:none}</style><base href=//evil.example/>",
+    "**粗体** _斜体_ `代码` # 标题 <!-- 注释 --> ]]>",
+    "\u202e\u200b<b>零宽与反向</b>",
+]
+
+# Markup our formatting functions write, and nothing else: any other tag or attribute
+# in their output came from the data.
+OUR_TAGS = {
+    "div",
+    "a",
+    "mark",
+    "strong",
+    "b",
+    "br",
+    "span",
+    "section",
+    "details",
+    "summary",
+    "article",
+    "progress",
+    "ul",
+    "li",
+    "h3",
+    "h1",
+    "p",
+}
+OUR_ATTRS = {"class", "id", "href", "title", "open", "max", "value"}
+
+
+class _Markup(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.bad: list[str] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag not in OUR_TAGS:
+            self.bad.append(f"<{tag}>")
+        for name, value in attrs:
+            if name not in OUR_ATTRS:
+                self.bad.append(f"<{tag} {name}=>")
+            elif name == "href" and not re.fullmatch(r"#src-\d+-\d+", value or ""):
+                self.bad.append(f"<{tag} href={value!r}>")
+
+    def handle_comment(self, data):
+        self.bad.append("<!--")
+
+    def handle_decl(self, decl):
+        self.bad.append(f"<!{decl}>")
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def live_markup(fragment: str) -> list[str]:
+    """Tags, attributes and links in an HTML fragment that our formatting does not
+    write (so came from data that should have been escaped); empty when it is safe."""
+    p = _Markup()
+    p.feed(fragment)
+    p.close()
+    return p.bad
+
+
+def shown_text(fragment: str) -> str:
+    """The text a browser shows for an HTML fragment (entities decoded)."""
+    p = _Markup()
+    p.feed(fragment)
+    p.close()
+    return "".join(p.text)
+
+
+def test_live_markup_finds_what_it_should():
+    assert live_markup('<div class="rag-x"><a href="#src-1-2">[2]</a><br></div>') == []
+    assert live_markup(EVIL) == ["<script>", "<img>", "<img src=>", "<img onerror=>"]
+    assert live_markup('<a href="javascript:x">') == ["<a href='javascript:x'>"]
+    assert live_markup(html.escape(EVIL)) == [] and shown_text(html.escape(EVIL)) == EVIL
 
 
 def _article(text: str, title: str = "珠海高新区：5月签约落地重点项目16个", author: str = "朱高新"):
@@ -138,16 +231,19 @@ def test_source_card_title_author_passage_highlight():
 
 
 @pytest.mark.parametrize("field", ["text", "title", "author"])
-def test_article_html_is_escaped_everywhere(field):
-    text = f"共落地项目16个。{EVIL}之后。"
+@pytest.mark.parametrize("payload", PAYLOADS, ids=range(len(PAYLOADS)))
+def test_article_html_is_escaped_everywhere(field, payload):
+    text = f"共落地项目16个。{payload}之后。"
     kwargs = {"text": text, "title": "标题", "author": "作者"}
-    kwargs[field] = text if field == "text" else EVIL
+    kwargs[field] = text if field == "text" else payload
     art = Article(id="x", **kwargs)
     sent = (0, len(text))
     ans = _answer(art, sent, (text.index("16个"), text.index("16个") + 3))
-    html = ui.sources_panel_html([(1, ans)]) + ui.answer_html(ans, 1)
-    assert "<script" not in html and "<img" not in html
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;" in html
+    out = ui.sources_panel_html([(1, ans)]) + ui.answer_html(ans, 1)
+    assert live_markup(out) == []
+    assert payload.replace("\n", "") in shown_text(out)  # shown exactly as written
+    if payload == EVIL:
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;" in out
 
 
 def test_question_and_errors_are_escaped():
@@ -160,6 +256,33 @@ def test_question_and_errors_are_escaped():
     assert "<img" not in ui.error_html(EVIL)
     assert "<script" not in ui.status_html("x", error=EVIL)
     assert "<script" not in ui.upload_report_html([], None, [f"{EVIL}.txt: bad"])
+
+
+@pytest.mark.parametrize("payload", PAYLOADS, ids=range(len(PAYLOADS)))
+def test_every_payload_is_text_in_questions_errors_status_and_upload_reports(payload):
+    followup = Answer(
+        question=payload,
+        text="资料中没有找到相关答案。",
+        short_answer=None,
+        refused=True,
+        query=f"咸阳{payload}",
+    )
+
+    class Report:
+        added = updated = embedded_chunks = 1
+        seconds = 0.1
+
+    pieces = {
+        "question": ui.user_html(payload),
+        "panel": ui.sources_panel_html([(1, followup)]),
+        "error": ui.error_html(payload),
+        "status": ui.status_html(payload) + ui.status_html("x", error=payload),
+        "ready": ui.status_html("ready", {"articles": 1, "chunks": 1, "encoder": payload}),
+        "upload": ui.upload_report_html([f"{payload}.txt"], Report(), [f"{payload}: bad"]),
+    }
+    for where, out in pieces.items():
+        assert live_markup(out) == [], where
+        assert payload in shown_text(out).replace("\n", ""), where
 
 
 def test_sources_panel_newest_open_first_older_folded():
@@ -180,6 +303,48 @@ def test_safe_filename():
     assert ui.safe_filename("a.pdf") is None
     assert ui.safe_filename("noext") is None
     assert ui.safe_filename("") is None
+
+
+@pytest.mark.parametrize(
+    "name, safe",
+    [
+        ("../../etc/passwd.txt", "passwd.txt"),
+        ("/abs/path.md", "path.md"),
+        ("..\\..\\win.txt", "win.txt"),
+        ("a/../../b.jsonl", "b.jsonl"),
+        ("C:\\Users\\x\\新闻.TXT", "新闻.txt"),
+        ("a\x00b.txt", "a_b.txt"),
+        ("c\x01\x1b[31m\r\n.txt", "c_31m.txt"),
+        ("新" * 300 + ".txt", "新" * 40 + ".txt"),
+        ("x" * 300 + ".md", "x" * 120 + ".md"),
+        ("新闻.txt", "新闻.txt"),
+        (".bashrc.txt", "bashrc.txt"),
+        ("...txt", "upload.txt"),
+        (".txt", "upload.txt"),
+        ("a.txt.", None),
+        ("a.txt.exe", None),
+        ("a.exe.txt", "a.exe.txt"),
+        ("page.html", None),
+        ("x.svg", None),
+        ("evil.exe", None),
+        ("a.txt\x00.exe", None),
+        ("a.exe\x00.txt", "a.exe.txt"),
+        ("..", None),
+        ("CON.txt", "_CON.txt"),
+        ("nul.tar.md", "_nul.tar.md"),
+        ("com1.jsonl", "_com1.jsonl"),
+        ("console.txt", "console.txt"),
+        ("\udcff\udcfe.txt", "upload.txt"),
+        ("名字 with spaces & $(rm -rf).md", "名字_with_spaces_rm_-rf.md"),
+    ],
+)
+def test_safe_filename_hostile_names(name, safe):
+    got = ui.safe_filename(name)
+    assert got == safe
+    if got is not None:
+        assert "/" not in got and "\\" not in got and not got.startswith(".")
+        assert len(got.encode()) <= ui.NAME_BYTES + len(".jsonl")
+        assert got.isprintable()
 
 
 def test_parse_history():

@@ -29,7 +29,9 @@ class Settings:
     mode: str = "hybrid"
     rrf_k: int = 60
     batch_size: int = 32
-    min_confidence: float = 0.35  # below this the answer is refused (see docs/BENCHMARKS.md)
+    min_confidence: float = (
+        0.30  # below this the answer is refused (fitted; see docs/BENCHMARKS.md)
+    )
     max_question_chars: int = 1000  # longer questions are refused with an InputError
     max_file_mb: float = 50.0  # larger corpus files are skipped with a problem report
 

@@ -76,7 +76,9 @@ _TRIM = "，,。；;！？!?：:、 \n“”\"'‘’（）()—-－"
 _LEAD_FUNC = re.compile(
     r"^(?:是|为|在|于|由|被|将|把|对|向|的|了|有|即|约为|成为|称为|叫做|叫|名为|作为|达)+"
 )
-_TAIL_FUNC = re.compile(r"(?:的|了|等|等等|之一|上|中|里|时|对|向|在|将|于|举行|举办|开展)+$")
+_TAIL_FUNC = re.compile(
+    r"(?:的|了|等(?:多个|多种|多项|多家|多所|多方面|一系列|在内)?|等等|之一|上|中|里|时|对|向|在|将|于|举行|举办|开展)+$"
+)
 
 
 def short_answer(sentence: str, q: Question) -> tuple[int, int] | None:
@@ -112,6 +114,8 @@ def short_answer(sentence: str, q: Question) -> tuple[int, int] | None:
                 return span
         if typed:
             return _nearest(typed, span or _anchor_positions(folded, q))
+        if q.qtype == "number":
+            return None  # a quantity question's answer is a number, and there is none
         return span
     if span is not None:
         return span
@@ -328,13 +332,25 @@ def anchor_strength(sentence: str, q: Question) -> float:
     1.0
     """
     folded = fold_aligned(sentence)
-    want = min(len(q.before), 6) + min(len(q.after), 6)
+    before, after = q.before[-8:], q.after[:8]
+    want = min(len(before), 6) + min(len(after), 6)
     if not want:
         return 0.0
-    left = _find_suffix(folded, q.before) if q.before else None
-    right = _find_prefix(folded, q.after, left[1] if left else 0) if q.after else None
-    got = min((left[1] - left[0]) if left else 0, 6) + min((right[1] - right[0]) if right else 0, 6)
+    # the longest stretch of each side the sentence repeats (五个方面开展合作 ~ 五大方面开展)
+    got = min(_common_run(before, folded), 6) + min(_common_run(after, folded), 6)
     return min(got / want, 1.0)
+
+
+def _common_run(a: str, b: str) -> int:
+    """Length of the longest common substring of ``a`` and ``b`` (both short-ish)."""
+    best = 0
+    for i in range(len(a)):
+        for j in range(i + best + 1, len(a) + 1):
+            if a[i:j] in b:
+                best = j - i
+            else:
+                break
+    return best
 
 
 def _align(folded: str, q: Question) -> tuple[int, int] | None:

@@ -325,8 +325,8 @@ class Answerer:
 
     def _dense_scores(self, q: Question, cands, in_hit: np.ndarray) -> np.ndarray:
         """Cosine of each sentence to the question, rescaled to 0..1 within the set.
-        Only sentences inside retrieved chunks are encoded (at most 12), to bound latency."""
-        keep = [i for i in range(len(cands)) if in_hit[i]][:12]
+        Only sentences inside retrieved chunks are encoded (at most 8), to bound latency."""
+        keep = [i for i in range(len(cands)) if in_hit[i]][:8]
         out = np.zeros(len(cands))
         if not keep:
             return out
@@ -412,10 +412,10 @@ class Answerer:
     def _compose(
         self, q: Question, art: Article, spans, article_ids, best_hit, confidence
     ) -> Answer:
-        ids = list(article_ids)
-        if art.id not in ids:
-            ids = [art.id] + ids[:-1] if ids else [art.id]
-        n = ids.index(art.id) + 1
+        # the article quoted comes first: it is the one the answer stage judged best
+        others = [i for i in article_ids if i != art.id]
+        ids = [art.id] + others[: max(len(article_ids) - 1, 0)]
+        n = 1
         quotes: list[Quote] = []
         short = None
         short_span = None

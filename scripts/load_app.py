@@ -73,6 +73,8 @@ class Report:
     encoder: str
     errors: int = 0
     error_messages: list[str] = field(default_factory=list)
+    # questions asked more than once in the burst whose answers differ (cross-talk)
+    inconsistent: list[str] = field(default_factory=list)
     refused: int = 0
     latency_s: dict[str, float] = field(default_factory=dict)
     wall_s: float = 0.0  # first submission to last answer
@@ -252,6 +254,10 @@ def run(
         t = time.perf_counter()
         warm.submit(QUESTIONS[7][0], api_name="/ask").result(timeout=left())
         report.start_s["first_english_answer_call"] = round(time.perf_counter() - t, 2)
+        for key, i in (("alone_zh", 2), ("alone_zh_hant", 6), ("alone_en", 8)):
+            t = time.perf_counter()
+            warm.submit(QUESTIONS[i][0], api_name="/ask").result(timeout=left())
+            report.start_s[key] = round(time.perf_counter() - t, 2)
         report.rss_mb["before_burst"] = round(sampler.rss() / 2**20, 1)
 
         # 3. the burst: n clients (sessions) connect, then all ask at once
@@ -325,6 +331,11 @@ def run(
     report.errors = len(errors)
     report.error_messages = sorted({r.error for r in errors})[:10]
     report.refused = sum(1 for r in results if r.refused)
+    seen: dict[tuple[str, str], set] = {}
+    for r in results:
+        if r.error is None and r.seconds is not None:
+            seen.setdefault((r.question, r.endpoint), set()).add((r.refused, r.short_answer))
+    report.inconsistent = sorted(q for (q, _), answers in seen.items() if len(answers) > 1)
     report.machine["load_avg_after"] = [round(x, 2) for x in os.getloadavg()]
     report.total_s = round(time.perf_counter() - t_begin, 2)
     report.within_bound = report.total_s <= timeout + 15  # + shutdown
@@ -341,6 +352,7 @@ def table(r: Report) -> str:
         ("questions at once", r.questions),
         ("errors", r.errors),
         ("refused (no answer in the articles)", r.refused),
+        ("repeated questions answered differently", len(r.inconsistent)),
         ("latency p50 / p95 / max (s)", f"{lat.get('p50')} / {lat.get('p95')} / {lat.get('max')}"),
         ("all answered in (s)", r.wall_s),
         ("throughput (questions/s)", r.throughput_qps),
@@ -352,6 +364,11 @@ def table(r: Report) -> str:
         (
             "start: HTTP up / first answer (s)",
             f"{r.start_s.get('http_up')} / {r.start_s.get('first_answer')}",
+        ),
+        (
+            "one question alone: zh / zh-Hant / en (s)",
+            f"{r.start_s.get('alone_zh')} / {r.start_s.get('alone_zh_hant')} / "
+            f"{r.start_s.get('alone_en')}",
         ),
         ("first English question after start (s)", r.start_s.get("first_english_answer_call")),
         ("encoder", r.encoder),

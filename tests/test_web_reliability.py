@@ -384,6 +384,7 @@ def test_load_20_questions_at_once_against_a_real_app_process(tmp_path):
     assert p.returncode == 0, p.stdout + p.stderr
     r = json.loads(out.read_text(encoding="utf-8"))
     assert r["errors"] == 0 and r["within_bound"] and took < 130
+    assert r["inconsistent"] == []  # the same question got the same answer every time
     assert len([x for x in r["results"] if x["seconds"] is not None]) == 20
     assert 0 < r["latency_s"]["p50"] <= r["latency_s"]["p95"] <= r["latency_s"]["max"]
     assert r["rss_mb"]["peak_sampled"] > 100 and r["encoder"].startswith("fake")

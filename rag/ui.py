@@ -829,13 +829,12 @@ def _new_state() -> dict:
     return {"questions": [], "turns": [], "next": 1}
 
 
-def _discard_staged(paths: Iterable[str]) -> None:
+def _discard_staged(paths: Iterable[str], staging: str | Path) -> None:
     """Remove the copies Gradio made of uploaded files in its temp folder
     (``GRADIO_TEMP_DIR``, default ``<tmp>/gradio/<sha256>/<name>``) once the upload is
-    handled: what is kept lives in the upload folder only. Paths elsewhere are left."""
-    from gradio.utils import get_upload_folder
-
-    staging = Path(get_upload_folder()).resolve()
+    handled: what is kept lives in the upload folder only. ``staging`` is that folder
+    (the component's ``GRADIO_CACHE``); paths elsewhere are left."""
+    staging = Path(staging).resolve()
     for p in paths:
         path = Path(p).resolve()
         if path.parent.parent != staging:
@@ -901,10 +900,10 @@ def build_app(
     def clear():
         return [], _new_state(), EMPTY_SOURCES, ""
 
-    def upload(files, progress=gr.Progress()):
-        if not files:
+    def upload(uploaded, progress=gr.Progress()):
+        if not uploaded:
             return gr.update(), backend.status(), None
-        paths = [f if isinstance(f, str) else getattr(f, "name", str(f)) for f in files]
+        paths = [f if isinstance(f, str) else getattr(f, "name", str(f)) for f in uploaded]
         progress(0, desc="正在读取文件…")
 
         def cb(done: int, total: int) -> None:
@@ -915,7 +914,7 @@ def build_app(
         except RagError as e:
             return error_html(str(e)), backend.status(), None
         finally:
-            _discard_staged(paths)
+            _discard_staged(paths, files.GRADIO_CACHE)
         return result.html(), backend.status(), None
 
     def poll():

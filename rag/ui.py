@@ -1087,13 +1087,12 @@ def main() -> None:
     in the console and on the page), then the app on GRADIO_SERVER_NAME:GRADIO_SERVER_PORT
     (default 127.0.0.1:7860)."""
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    t0 = time.perf_counter()
     try:
-        settings = Settings.from_env()
-    except RagError as e:
+        demo = build_app(Settings.from_env())
+    except RagError as e:  # a bad RAG_* setting
         print(f"rag: error: {e}", file=sys.stderr)
         raise SystemExit(1) from None
-    t0 = time.perf_counter()
-    demo = build_app(settings)
     print(f"rag: page ready in {time.perf_counter() - t0:.1f}s", file=sys.stderr, flush=True)
     launch(demo)
 

@@ -378,3 +378,17 @@ def test_follow_up_shows_how_it_was_understood():
         '<div class="rag-turn-query">按上文理解为：咸阳&lt;高新区&gt;签约了多少个项目？</div>'
         in panel
     )
+
+
+def test_max_upload_files_setting():
+    assert ui.max_upload_files({}) == ui.MAX_UPLOAD_FILES == 20
+    assert ui.max_upload_files({"RAG_MAX_UPLOAD_FILES": " 3 "}) == 3
+    for bad in ("0", "-1", "many", "2.5"):
+        with pytest.raises(ui.InputError, match="RAG_MAX_UPLOAD_FILES must be a whole number"):
+            ui.max_upload_files({"RAG_MAX_UPLOAD_FILES": bad})
+
+
+def test_shown_name_escapes_what_cannot_be_printed():
+    assert ui.shown_name("a\x00b\x1b[31m\u202e.txt") == "a\\x00b\\x1b[31m\\u202e.txt"
+    assert ui.shown_name("新闻.txt") == "新闻.txt"
+    assert ui.shown_name("x" * 200) == "x" * 120 + "…"

@@ -92,6 +92,7 @@ WEIGHTS = np.array(
 )
 _POS_TYPES = {"person": ("nr",), "place": ("ns",), "org": ("nt",)}
 UNIT_MARGIN = 2.5
+DENSE_LEADERS = 3  # sentences given a dense score for English / no-shared-word questions
 # quote the neighbouring sentence too when it scores within this of the best (halved
 # when the best is already long); 1.0 traded +1.2 points of answer hit on CMRC for +3
 # characters of median answer (BENCHMARKS.md)
@@ -345,17 +346,20 @@ class Answerer:
                 f[_COL["ctx"]] = max(nb, default=0.0)
         feats = np.asarray(rows, dtype=np.float64).reshape(len(rows), len(FEATURES))
         if cands and self.qenc is not None and (q.english or feats[:, 0].max() < 0.1):
-            feats[:, _COL["dense"]] = self._dense_scores(q, cands, feats[:, _COL["in_hit"]] > 0)
+            # dense similarity of each sentence, for the leaders of a first pass only:
+            # encoding every candidate would cost ~50 ms a sentence on this CPU
+            first = feats @ WEIGHTS
+            lead = [int(i) for i in np.argsort(-first, kind="stable")[:DENSE_LEADERS]]
+            feats[:, _COL["dense"]] = self._dense_scores(q, cands, lead)
         return cands, feats
 
-    def _dense_scores(self, q: Question, cands, in_hit: np.ndarray) -> np.ndarray:
-        """Cosine of each sentence to the question, rescaled to 0..1 within the set.
-        Only sentences inside retrieved chunks are encoded (at most 8), to bound latency."""
-        keep = [i for i in range(len(cands)) if in_hit[i]][:8]
+    def _dense_scores(self, q: Question, cands, keep: list[int]) -> np.ndarray:
+        """Cosine of the ``keep`` sentences to the question, rescaled to 0..1 among them
+        (0 for the others)."""
         out = np.zeros(len(cands))
         if not keep:
             return out
-        vecs = self.qenc.encoder.encode([cands[i][3] for i in keep])
+        vecs = self.qenc.encoder.encode([cands[i][3][:80] for i in keep])
         sims = vecs @ self.qenc(q.query)
         lo, hi = float(sims.min()), float(sims.max())
         out[keep] = (sims - lo) / (hi - lo) if hi > lo else np.ones_like(sims)

@@ -1,0 +1,70 @@
+"""Scripts and languages: Traditional/Simplified both ways, and English questions."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.config import Settings
+from rag.crosslingual import Bridge, content_words
+from rag.embed import HashEncoder
+from rag.index import build
+from rag.pipeline import Pipeline
+from rag.text import fold, to_simplified, tokens
+from rag.types import Article
+
+TRAD = Article(
+    id="t1",
+    title="臺北科技園區簽約十二個項目",
+    text="本報訊 臺北科技園區日前舉行簽約儀式，共簽約項目12個，總投資額達35億元。\n王小明",
+    author="王小明",
+)
+SIMP = Article(
+    id="s1",
+    title="珠海高新区签约重点项目16个",
+    text="本报讯 珠海高新区举行签约仪式,共落地重点项目16个,涵盖集成电路、新能源等领域。",
+)
+
+
+@pytest.fixture(scope="module")
+def mixed(tmp_path_factory):
+    path = tmp_path_factory.mktemp("mixed")
+    build([TRAD, SIMP], path, HashEncoder(128))
+    return Pipeline.load(path, Settings(index_dir=str(path)))
+
+
+def test_conversion_helpers():
+    assert to_simplified("臺北科技園區簽約") == "台北科技园区签约"
+    assert fold("簽約項目ＡＢＣ") == "签约项目abc"
+    assert tokens("簽約項目") == tokens("签约项目") == ["签约", "项目"]
+
+
+def test_simplified_question_over_traditional_article_quotes_it_unchanged(mixed):
+    a = mixed.ask("台北科技园区签约了多少个项目？")
+    assert a.sources[0].article.id == "t1"
+    assert a.short_answer == "12個"  # verbatim from the Traditional text
+    assert "共簽約項目12個" in a.text
+    for q in a.quotes:
+        assert TRAD.text[q.start : q.end] == q.text
+
+
+def test_traditional_question_over_simplified_article(mixed):
+    a = mixed.ask("珠海高新區簽約了多少個重點項目？")
+    assert a.sources[0].article.id == "s1"
+    assert a.short_answer == "16个"
+
+
+def test_english_words_map_to_the_corpus_words():
+    vocab = {"社区", "活动", "举行", "烟台", "海天", "集市", "中关村"}
+    bridge = Bridge(lambda t: t in vocab, lambda: sorted(vocab))
+    groups = bridge.translate("What activity did Haitian Community in Yantai hold?")
+    flat = {w for g in groups for w in g}
+    assert {"海天", "烟台", "社区", "活动", "举行"} <= flat
+    assert bridge.translate("Zhongguancun") == [["中关村"]]
+    assert content_words("Who won the cup?") == ["won", "cup"]
+
+
+def test_punctuation_or_emoji_is_not_treated_as_english(mixed):
+    from rag.question import analyze
+
+    assert not analyze("？？？").english and not analyze("😀😀").english
+    assert analyze("How many projects?").english

@@ -243,6 +243,17 @@ class Pipeline:
         )
         return answer
 
+    def warm_up(self) -> None:
+        """Load what a first question would otherwise wait for: the encoder, jieba and
+        its part-of-speech tagger, and the English word bridge (CC-CEDICT, seconds)."""
+        from .answer import _pos_type_match
+        from .crosslingual import glossary
+
+        self.qenc("预热")
+        _pos_type_match("person", "记者张伟报道")
+        glossary()
+        self._bridge_english(analyze("warm up"))
+
     def _bridge_english(self, q):
         from dataclasses import replace
 

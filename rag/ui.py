@@ -556,9 +556,8 @@ class Backend:
             self.phase = "正在加载模型…"
             self.progress = None
             pipe = Pipeline.load(settings=s)
-            if self.warm_up:  # before the first reader: the encoder and jieba, then the
-                pipe.ask(EXAMPLES[0])  # English bridge (CC-CEDICT, seconds to load)
-                pipe.ask(EXAMPLES[-1])
+            if self.warm_up:  # before the first reader: encoder, jieba, tagger, English bridge
+                pipe.warm_up()
             self.pipe = pipe
             self.phase = "ready"
             info = pipe.info()

@@ -11,7 +11,8 @@ Layout of an index directory::
         articles.jsonl     one Article per line
         chunks.jsonl       one Chunk per line, row i = FAISS id i = BM25 doc i
         tokens.txt         each chunk's keyword tokens (reused by incremental builds)
-        dense.faiss        faiss.IndexFlatIP over L2-normalised vectors
+        dense.faiss        exact inner-product search over L2-normalised vectors,
+                           stored as float16 (faiss IndexScalarQuantizer QT_fp16)
         bm25/              bm25s.BM25.save() output
 
 A build writes a new generation beside the live one and then replaces ``CURRENT``
@@ -230,6 +231,9 @@ class Index:
     def _open_generation(cls, path: Path) -> Index:
         import bm25s
         import faiss
+
+        # one query at a time scans faster on one thread (15 vs 22 ms at 100k chunks)
+        faiss.omp_set_num_threads(1)
 
         manifest = read_manifest(path)
         if manifest is None:
@@ -504,7 +508,7 @@ def _build_locked(
         with open(gen / "tokens.txt", "w", encoding="utf-8") as f:
             for t in toks:
                 f.write(" ".join(t) + "\n")
-        dense = faiss.IndexFlatIP(dim)
+        dense = _new_dense(dim)
         if len(vecs):
             dense.add(np.ascontiguousarray(vecs, dtype=np.float32))
         faiss.write_index(dense, str(gen / "dense.faiss"))
@@ -629,6 +633,20 @@ def _embed(
     if bar is not None:
         bar.close()
     return np.concatenate(out).astype(np.float32, copy=False)
+
+
+def _new_dense(dim: int):
+    """Exact inner-product search over vectors kept as float16: half the memory of
+    float32 and a 100k-chunk scan in ~9 ms instead of ~15 ms, with the same top 10 in
+    998 of 1,000 cases (BENCHMARKS.md)."""
+    import faiss
+
+    index = faiss.IndexScalarQuantizer(
+        dim, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT
+    )
+    if not index.is_trained:
+        index.train(np.zeros((1, dim), dtype=np.float32))
+    return index
 
 
 def _save_bm25(target: Path, toks: list[list[str]]) -> None:

@@ -13,6 +13,7 @@ how well the question is matched.
 from __future__ import annotations
 
 import functools
+from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
 import numpy as np
@@ -63,6 +64,9 @@ class BM25Retriever:
         return [Hit(self.index.chunks[r], s, i, bm25=s) for i, (r, s) in enumerate(res)]
 
 
+_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="rag-keywords")
+
+
 class HybridRetriever:
     def __init__(
         self, index: Index, query_encoder: QueryEncoder, rrf_k: int = 60, depth: int = 50
@@ -74,11 +78,18 @@ class HybridRetriever:
 
     def retrieve(self, query: str, k: int, keywords: str | None = None) -> list[Hit]:
         idx = self.index
-        qvec = self.qenc(query)
-        qtok = keyword_tokens(keywords if keywords is not None else query)
         depth = max(k, self.depth)
+        text = keywords if keywords is not None else query
+
+        def keyword_side():
+            qtok = keyword_tokens(text)
+            return qtok, idx.search_bm25(qtok, depth)
+
+        # the encoder releases the GIL while it runs, so the keyword side runs meanwhile
+        pending = _POOL.submit(keyword_side)
+        qvec = self.qenc(query)
         dense = idx.search_dense(qvec, depth)
-        bm25 = idx.search_bm25(qtok, depth)
+        qtok, bm25 = pending.result()
         known = idx.known(qtok)
         # the keyword side counts as much as the share of the question it understood
         w_kw = len(set(known)) / len(set(qtok)) if qtok else 0.0

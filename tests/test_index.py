@@ -94,7 +94,7 @@ def test_incremental_build_embeds_only_changed_articles(tmp_path, seed_articles)
     assert not any(c.article_id.endswith("#6") for c in idx.chunks)
     # reused vectors are the same as freshly computed ones
     fresh = HashEncoder(64).encode([f"{c.title}\n{c.text}" for c in idx.chunks])
-    assert np.allclose(idx.vectors(), fresh, atol=1e-6)
+    assert np.allclose(idx.vectors(), fresh, atol=1e-3)  # stored as float16
     # only the live generation is left on disk
     assert len(list(path.glob("gen-*"))) == 1
 

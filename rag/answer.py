@@ -466,7 +466,9 @@ class Answerer:
             short_span = (n, a0 + ss[0], a0 + ss[1])
             if short != sent:
                 quotes.append(Quote(short, n, a0 + ss[0], a0 + ss[1]))
-        for a, b in spans:
+        # quotes best first (the short answer, the best sentence, then its neighbour);
+        # the answer's lines keep the article's order
+        for a, b in sorted(spans, key=lambda sp: sp != (a0, b0)):
             quotes.append(Quote(art.text[a:b], n, a, b))
         # one line per quote, each with its marker: every line is verbatim in source n
         lines = [f"{short}[{n}]"] if short and short != sent else []

@@ -141,6 +141,7 @@ class Answerer:
         self.qenc = query_encoder
         self.min_confidence = min_confidence
         self.max_articles = max_articles
+        self._fold_cache: dict[str, str] = {}
 
     # ------------------------------------------------------------------ public
 
@@ -150,7 +151,12 @@ class Answerer:
             return self._refusal(q, [], {}, confidence=0.0)
         terms = self._terms(q)
         best_hit = {aid: h for aid, h in reversed([(h.chunk.article_id, h) for h in hits])}
-        sentences = self._score_sentences(q, terms, self._contenders(terms, articles), hits)
+        # an article that never names the question's place, organisation or person (合肥
+        # in a question about 合肥高新区) cannot answer it, however well the rest matches
+        named = [aid for aid in articles if self._names_in(q, aid)]
+        if not named:
+            return self._refusal(q, articles[:k], best_hit, confidence=0.0)
+        sentences = self._score_sentences(q, terms, self._contenders(terms, named), hits)
         if q.qtype == "author":
             picked = self._author_sentence(q, terms, articles[: self.max_articles])
             if picked is not None:
@@ -206,11 +212,28 @@ class Answerer:
         total = sum(w for _, w in terms) or 1.0
         cov = {}
         for aid in leading:
-            art = self.index.articles[aid]
-            whole = fold(art.title + "\n" + art.author + "\n" + art.text)
+            whole = self._folded(aid)
             cov[aid] = sum(w * _match(t, whole) for t, w in terms) / total
         best = max(cov.values())
         return [aid for aid in leading if cov[aid] >= best - 0.2]
+
+    def _names_in(self, q: Question, article_id: str) -> bool:
+        """Whether the article has every proper name of the question (a longer name
+        may match in part: 南京江北 ~ 江北)."""
+        if not q.names:
+            return True
+        whole = self._folded(article_id)
+        return all(_match(name, whole) > 0.0 for name in q.names)
+
+    def _folded(self, article_id: str) -> str:
+        got = self._fold_cache.get(article_id)
+        if got is None:
+            art = self.index.articles[article_id]
+            got = fold(art.title + "\n" + art.author + "\n" + art.text)
+            if len(self._fold_cache) > 4096:
+                self._fold_cache.clear()
+            self._fold_cache[article_id] = got
+        return got
 
     def _idf(self, t: str) -> float:
         n = max(len(self.index), 1)
@@ -296,7 +319,7 @@ class Answerer:
             # say nothing about which sentence answers; a news headline states the key
             # fact, so its words still count half
             in_title = 0.5 if len(title) > 12 else 0.0
-            whole = fold(art.title + "\n" + art.author + "\n" + art.text)
+            whole = self._folded(aid)
             art_cov = sum(w * _match(t, whole) for t, w in terms) / total
             spans = sentence_spans(art.text)
             first_row = len(rows)
@@ -401,7 +424,7 @@ class Answerer:
 
     def confidence_features(self, q: Question, terms, art: Article, best: _Sent, hit: Hit | None):
         total = sum(w for _, w in terms) or 1.0
-        hay_article = fold(art.title + "\n" + art.author + "\n" + art.text)
+        hay_article = self._folded(art.id)
         hay_sent = fold(art.title + "\n" + best.text)
         found = [(t, w, _match(t, hay_article)) for t, w in terms]
         cov_article = sum(w * m for _, w, m in found) / total
@@ -472,7 +495,7 @@ class Answerer:
             quotes.append(Quote(art.text[a:b], n, a, b))
         # one line per quote, each with its marker: every line is verbatim in source n
         lines = [f"{short}[{n}]"] if short and short != sent else []
-        lines += [f"{art.text[a:b]}[{n}]" for a, b in spans]
+        lines += [f"{art.text[a:b]}[{n}]" for a, b in _joined(sorted(spans))]
         sources = self._sources(ids, best_hit, {n: [(q_.start, q_.end) for q_ in quotes]})
         return Answer(
             question=q.text,
@@ -564,6 +587,22 @@ def _longest_common(a: str, b: str) -> int:
             best = j - i
             j += 1
     return best
+
+
+def _joined(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted spans with the ones that touch merged: two sentences quoted back to back
+    are one passage of the article (and an answer running across them reads whole).
+
+    >>> _joined([(0, 5), (5, 9), (12, 20)])
+    [(0, 9), (12, 20)]
+    """
+    out: list[tuple[int, int]] = []
+    for a, b in spans:
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(b, out[-1][1]))
+        else:
+            out.append((a, b))
+    return out
 
 
 def _window(text: str, a: int, b: int, pad: int = 80) -> tuple[int, int]:

@@ -65,6 +65,9 @@ class Question:
     # for English questions: the corpus's Chinese words for each English word (crosslingual)
     groups: tuple[tuple[str, ...], ...] = ()
     content_words: int = 0  # English content words in the question
+    # proper names the question is about (places, organisations, people); an article
+    # that has none of a name's words cannot answer it
+    names: tuple[str, ...] = ()
 
     @property
     def keywords(self) -> str:
@@ -86,6 +89,15 @@ def analyze(text: str, history: list | None = None) -> Question:
     folded = fold(query)
     qtype = question_type(folded)
     before, wh, after = split_on_wh(folded)
+    english = not is_chinese(query) and bool(re.search(r"[A-Za-z]{2,}", query))
+    names = () if english else proper_names(folded)
+    if history and query != text.strip():
+        # 那咸阳高新区呢？: the entity the follow-up switches to is what it is about
+        m = _ELLIPSIS.match(text.strip())
+        new = fold(m.group("x").strip(" ，,")) if m else ""
+        for name in proper_names(new) or ((new,) if len(new) >= 2 else ()):
+            if name not in names:
+                names = (*names, name)
     return Question(
         text=text,
         query=query,
@@ -94,8 +106,11 @@ def analyze(text: str, history: list | None = None) -> Question:
         after=after,
         wh=wh,
         focus=focus_word(wh, before, after),
-        english=not is_chinese(query) and bool(re.search(r"[A-Za-z]{2,}", query)),
+        english=english,
+        names=names,
     )
+
+
 
 
 def focus_word(wh: str, before: str, after: str) -> str:
@@ -228,3 +243,58 @@ def _resolve_one(q: str, prev: str) -> str:
     if q.startswith("那") and len(q) > 4:
         return q[1:]
     return q
+
+
+# ------------------------------------------------------------------ names
+
+_NAME_FLAGS = ("ns", "nt", "nrt")  # not nr: jieba guesses it for any unknown word
+# words that end the name of a place or an organisation (合肥|高新区, 中关村发展|集团):
+# the words before them are the name; alone they say nothing about which one
+_GENERIC = (
+    "高新区|开发区|新区|科学城|园区|工业园区|科技园区|科技园|工业园|产业园|集团|公司|有限公司|"
+    "大学|学院|省|市|县|镇|村|区|街道|社区|自治区|州"
+)
+_GENERIC_WORD = re.compile(rf"^(?:{_GENERIC})$")
+_GENERIC_END = re.compile(rf"(?:{_GENERIC})$")
+# first halves of generic names (科技|园区, 工业|园区): not names either
+_GENERIC_STEM = re.compile(r"^(?:科技|工业|产业|高新|经济|技术|开发|发展|创新|软件|国家级|总|分|子|母)$")
+_NOT_NAME_FLAGS = ("m", "x", "uj", "ul", "p", "v", "r", "c", "d", "t", "q", "f", "u", "y", "e")
+
+
+def proper_names(folded: str) -> tuple[str, ...]:
+    """Names of places, organisations and people in a (folded) question: words jieba
+    tags as such (two characters or more), and the words right before a generic entity
+    word (``合肥`` of ``合肥高新区``). Generic entity words themselves are not names.
+
+    >>> proper_names("合肥高新区今年的gdp增长了多少？")
+    ('合肥',)
+    """
+    import jieba.posseg as pseg
+
+    from .text import STOPWORDS, _jieba
+
+    _jieba()
+    out: dict[str, None] = {}
+    tagged = [(w.word, w.flag) for w in pseg.cut(folded)]
+
+    def plain(w: str, flag: str) -> bool:
+        return not (
+            flag in _NOT_NAME_FLAGS or _WH_SPAN.search(w) or w in STOPWORDS or not w.strip()
+        )
+
+    for i, (w, flag) in enumerate(tagged):
+        if _GENERIC_WORD.match(w) or (_GENERIC_END.search(w) and flag not in _NAME_FLAGS):
+            # the name is the (at most two) content words before it
+            run = ""
+            for pw, pflag in reversed(tagged[max(i - 2, 0) : i]):
+                if not plain(pw, pflag) or _GENERIC_WORD.match(pw):
+                    break
+                run = pw + run
+            if not run and not _GENERIC_WORD.match(w):
+                # one word holding both: 苹果公司 -> 苹果
+                run = _GENERIC_END.sub("", w)
+            if len(run) >= 2 and not _GENERIC_STEM.match(run):
+                out.setdefault(run, None)
+        elif flag in _NAME_FLAGS and len(w) >= 2 and plain(w, "n"):
+            out.setdefault(w, None)
+    return tuple(out)

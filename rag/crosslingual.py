@@ -83,6 +83,33 @@ def glossary() -> dict[str, dict[str, float]]:
     return rev
 
 
+_CALENDAR = frozenset(
+    """january february march april may june july august september october november december
+    monday tuesday wednesday thursday friday saturday sunday""".split()
+)
+
+
+def _looks_like_name(word: str, gl: dict[str, dict[str, float]]) -> bool:
+    """A capitalised word that is a name rather than a common word: the dictionary has
+    no entry for it, or only a few (Huawei → 华为; Area has a hundred).
+
+    >>> gl = {"huawei": {"华为": 1.0}, "area": {"地区": 1.0, "区域": 1.0, "面积": 0.5, "地域": 1.0}}
+    >>> words = ("Huawei's", "Area's", "May", "Binjiang", "the", "High-area")
+    >>> [w for w in words if _looks_like_name(w, gl)]
+    ["Huawei's", 'Binjiang']
+    """
+    low = word.lower().strip("'").removesuffix("'s")
+    if not word[:1].isupper() or low in _EN_STOP or low in _CALENDAR or len(low) < 2:
+        return False
+    for part in low.split("-"):  # High-tech: a common word in parts
+        entries: dict[str, float] = {}
+        for v in _variants(part):
+            entries.update(gl.get(v, {}))
+        if len(entries) > 3:
+            return False
+    return True
+
+
 def content_words(question: str) -> list[str]:
     """The English words of a question that carry meaning.
 
@@ -120,6 +147,14 @@ class Bridge:
 
         Words without a match are left out. Adjacent words are also tried together
         (``high tech`` → 高科技, ``Zhong guan cun`` → 中关村)."""
+        return self.translate_with_names(question, per_word)[0]
+
+    def translate_with_names(
+        self, question: str, per_word: int = 4
+    ) -> tuple[list[list[str]], list[str]]:
+        """``translate``, plus the question's proper names that the corpus does not have
+        in any form: capitalised words that the dictionary knows only as names (Huawei →
+        华为, Tesla) or not at all, with no match by translation, pinyin or as written."""
         words = [w for w in _EN_WORD.findall(question)]
         groups: list[list[str]] = []
         used: set[int] = set()
@@ -151,4 +186,12 @@ class Bridge:
             if cands:
                 best = sorted(cands, key=lambda c: (-cands[c], -len(c), c))[:per_word]
                 groups.append(best)
-        return groups
+                used.add(i)
+        missing = [
+            w
+            for i, w in enumerate(words)
+            if i not in used
+            and _looks_like_name(w, gl)
+            and not self._known(w.lower().removesuffix("'s"))
+        ]
+        return groups, missing

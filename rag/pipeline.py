@@ -261,9 +261,14 @@ class Pipeline:
 
         if self._bridge is None:
             self._bridge = Bridge(self.index.has, self.index.vocabulary)
-        groups = self._bridge.translate(q.query)
+        groups, missing = self._bridge.translate_with_names(q.query)
+        # a name the corpus has in no form (Huawei) is required like a Chinese question's
+        # names: no article has it, so the answer is a refusal
         return replace(
-            q, groups=tuple(tuple(g) for g in groups), content_words=len(content_words(q.query))
+            q,
+            groups=tuple(tuple(g) for g in groups),
+            content_words=len(content_words(q.query)),
+            names=tuple(w.lower().removesuffix("'s") for w in missing),
         )
 
     def add(self, paths: list[str | Path], progress=True) -> tuple[BuildReport, list[Problem]]:

@@ -111,8 +111,6 @@ def analyze(text: str, history: list | None = None) -> Question:
     )
 
 
-
-
 def focus_word(wh: str, before: str, after: str) -> str:
     """The word the question word asks about: the first word after it (什么颜色, 哪所大学),
     or for 多大/多高-style questions the measure itself.
@@ -121,7 +119,8 @@ def focus_word(wh: str, before: str, after: str) -> str:
     ('颜色', '多重')
     """
     if wh.startswith("多") and len(wh) == 2 and wh[1] in "大高长重远宽深久":
-        return wh
+        m = re.search(r"(规模|产值|总值|营业额|销售额|交易额|市值)[^，,]{0,4}$", before)
+        return m.group(1) if wh == "多大" and m else wh
     if after and wh.startswith(("什么", "哪", "何种", "啥")):
         from .text import words
 
@@ -257,7 +256,9 @@ _GENERIC = (
 _GENERIC_WORD = re.compile(rf"^(?:{_GENERIC})$")
 _GENERIC_END = re.compile(rf"(?:{_GENERIC})$")
 # first halves of generic names (科技|园区, 工业|园区): not names either
-_GENERIC_STEM = re.compile(r"^(?:科技|工业|产业|高新|经济|技术|开发|发展|创新|软件|国家级|总|分|子|母)$")
+_GENERIC_STEM = re.compile(
+    r"^(?:科技|工业|产业|高新|经济|技术|开发|发展|创新|软件|国家级|总|分|子|母)$"
+)
 _NOT_NAME_FLAGS = ("m", "x", "uj", "ul", "p", "v", "r", "c", "d", "t", "q", "f", "u", "y", "e")
 
 

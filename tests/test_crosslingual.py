@@ -68,3 +68,18 @@ def test_punctuation_or_emoji_is_not_treated_as_english(mixed):
 
     assert not analyze("？？？").english and not analyze("😀😀").english
     assert analyze("How many projects?").english
+
+
+def test_english_names_the_corpus_lacks_are_reported():
+    vocab = {"社区", "活动", "举行", "烟台", "海天", "收入", "营收", "gdp"}
+    bridge = Bridge(lambda t: t in vocab, lambda: sorted(vocab))
+    _, missing = bridge.translate_with_names("What was Huawei's revenue and GDP in May?")
+    assert missing == ["Huawei's"]  # GDP is in the corpus as written; May is a month
+    _, missing = bridge.translate_with_names("What activity did Haitian Community hold?")
+    assert missing == []  # Haitian → 海天 by pinyin
+
+
+def test_english_question_about_a_missing_name_is_refused(mixed):
+    a = mixed.ask("How many projects did Tesla sign?")
+    assert a.refused
+    assert not mixed.ask("How many projects did Zhuhai sign?").refused

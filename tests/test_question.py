@@ -93,3 +93,26 @@ def test_followups(question, history, expected):
 def test_subject_of():
     assert subject_of("珠海高新区签约的重点项目涵盖哪些领域？") == "珠海高新区"
     assert subject_of("中关村发展集团与北航签约") == "中关村发展集团"
+
+
+@pytest.mark.parametrize(
+    "question, history, names",
+    [
+        ("合肥高新区今年的GDP增长了多少？", None, ("合肥",)),  # the word before 高新区
+        ("苹果公司2023年第二季度的营收是多少？", None, ("苹果",)),  # one word holding both
+        ("苏州工业园区对创新药项目最高给予多少资金支持？", None, ("苏州工业园区",)),
+        ("特斯拉2023年在中国卖了多少辆车？", None, ("特斯拉", "中国")),
+        ("中关村发展集团与哪所大学签署了战略合作协议？", None, ("中关村", "中关村发展")),
+        ("西部(重庆)科学城将投入多少资金促进青年就业？", None, ("重庆",)),
+        ("光谷企业今年上半年的研发经费增长了多少？", None, ()),  # no name: nothing required
+        ("元皇后是哪位帝王的皇后？", None, ()),  # jieba's nr guesses are not names
+        (
+            "那南京江北新区呢？",
+            ["西安高新区孵化器首批入驻了多少家企业？"],
+            ("南京", "江北", "南京江北"),
+        ),
+        ("What was Huawei's revenue?", None, ()),  # English: the pipeline's bridge decides
+    ],
+)
+def test_proper_names(question, history, names):
+    assert analyze(question, history).names == names

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .extract import (
+    COUNT_UNIT,
     DATE,
     NUMBER,
     TIME_PHRASE,
@@ -111,8 +112,9 @@ CONF_FEATURES = (
     "anchor",
     "english",
     "no_terms",
+    "unit_miss",  # 多少个/几家 and the sentence has no number in that unit
 )
-CONF_WEIGHTS = np.array([1.94, 2.33, 2.11, -0.46, -1.43, 0.18, 0.13, 0.39, 0.0])
+CONF_WEIGHTS = np.array([1.94, 2.33, 2.11, -0.46, -1.43, 0.18, 0.13, 0.39, 0.0, 0.0])
 CONF_BIAS = -3.82
 
 
@@ -166,6 +168,10 @@ class Answerer:
         best = sentences[0]
         art = self.index.articles[best.article_id]
         confidence = self._confidence(q, terms, art, best, best_hit.get(art.id))
+        if _uncounted(q, best.text):
+            # 多少家/几个 and the best sentence has no count at all (only money, a share
+            # or a measure): the corpus does not say how many
+            confidence = min(confidence, self.min_confidence / 2)
         if confidence < self.min_confidence:
             return self._refusal(q, articles[:k], best_hit, confidence)
         spans = [(best.start, best.end)]
@@ -445,6 +451,11 @@ class Answerer:
         else:
             typed = 0.5
         anchor = anchor_strength(best.text, q) if not q.english else 0.0
+        unit_miss = (
+            1.0
+            if q.qtype == "number" and asked_unit(q) and _type_match(q, best.text) < 0.7
+            else 0.0
+        )
         return np.array(
             [
                 cov_article,
@@ -456,6 +467,7 @@ class Answerer:
                 anchor,
                 1.0 if q.english else 0.0,
                 1.0 if not terms else 0.0,
+                unit_miss,
             ]
         )
 
@@ -619,6 +631,19 @@ def _pos_type_match(qtype: str, sentence: str) -> float:
 
     flags = _POS_TYPES[qtype]
     return 1.0 if any(w.flag in flags and len(w.word) >= 2 for w in pseg.cut(sentence)) else 0.0
+
+
+def _uncounted(q: Question, sentence: str) -> bool:
+    """A question counting things (多少个, 几家) and a sentence with no count to give.
+
+    >>> from rag.question import analyze
+    >>> q = analyze("广州开发区今年新引进了多少个项目？")
+    >>> _uncounted(q, "对企业最高给予2000万元补助。"), _uncounted(q, "新引进项目32个。")
+    (True, False)
+    """
+    if q.qtype != "number" or not COUNT_UNIT.fullmatch(asked_unit(q) or "-"):
+        return False
+    return short_answer(sentence, q) is None
 
 
 def _type_match(q: Question, sentence: str) -> float:

@@ -30,6 +30,16 @@ _UNIT = (
     r"处|支|批|期|轮|分|票|枚|块|门|集|站|款|类|间|栋|幢|级|发|首|章|卷|辑|号|路|段|"
     r"\s?(?:GHz|MHz|kHz|Hz|km/h|km|cm|mm|kg|mg|ml|KB|MB|GB|TB|kW|MW|W|V|m|g|t)(?![A-Za-z])|亿|万|千|百)"
 )
+# classifiers that count things (多少个项目, 几家企业)
+COUNT_UNIT = re.compile(
+    r"个|家|项|名|人|位|次|场|所|台|件|种|条|篇|部|架|辆|艘|届|座|层|户|套|株|只|头|匹|本|册|"
+    r"页|张|处|支|批|轮|票|枚|块|门|集|站|款|类|间|栋|幢|首|章|卷|辑"
+)
+# … and what a count is not: money, measures, shares, durations, 亿亿-sized magnitudes
+_MEASURED = re.compile(
+    rf"(?:{_CURRENCY}|平方|立方|米|公里|公顷|亩|吨|克|斤|磅|%|％|‰|度|倍|个月|小时|分钟|秒|岁|"
+    r"年|月|天|周|亿亿)$"
+)
 _ONE_NUMBER = rf"{_NUM}(?:余|多)?(?:万|亿|千|百)?{_UNIT}?"
 NUMBER = re.compile(
     rf"(?:约|近|超过|超|逾|达到|达|共|合计|总计|仅|不足|将近|大约|约为)?{_ONE_NUMBER}"
@@ -146,8 +156,11 @@ def _typed_candidates(sentence: str, folded: str, q: Question) -> list[tuple[int
         if preferred is not None:
             best = [c for c in cands if preferred.search(folded[c[0] : c[1]])]
             if not best and unit:
-                # none in the unit asked for (多少个): only a figure in digits may still be it
+                # none in the unit asked for (多少个): only a figure in digits may still be
+                # it, and for a count (个/家/项) not an amount of money or a measure
                 best = [c for c in cands if re.search(r"\d", folded[c[0] : c[1]])]
+                if COUNT_UNIT.fullmatch(unit):
+                    best = [c for c in best if not _MEASURED.search(folded[c[0] : c[1]])]
                 return best
             cands = best or cands
         return cands

@@ -38,7 +38,10 @@ SUFFIXES = TEXT_SUFFIXES + JSONL_SUFFIXES
 
 _HEADING = re.compile(r"^(#{1,6})\s*(.+?)\s*#*\s*$")
 _PHOTO_CREDIT = re.compile(r"^(?:图片来源|图片提供|图源)\s*[:：]\s*(.+)$")
-_PHOTOGRAPHER = re.compile(r"^(.{1,20}?)\s*[/／]\s*摄(?:影)?$")
+# 梁磊/摄, 许杰 摄, （许杰 摄）, 记者 许杰摄
+_PHOTOGRAPHER = re.compile(r"^(.{1,20}?)\s*(?:[/／]\s*)?摄(?:影)?$")
+# what may wrap a byline line: ■ 本报记者 周静, （本报记者 林晓 通讯员 黄华）
+_BYLINE_WRAP = re.compile(r"^[■□●○◎▲△★☆◆◇▪•·\-—\s]+|^[（(【\[]\s*|\s*[）)】\]]$")
 _ROLES = (
     "本报记者|本报通讯员|特约记者|见习记者|实习记者|记者|通讯员|实习生|特约撰稿|撰稿|编辑|"
     "责任编辑|本报评论员|评论员|文|图|摄影|摄"
@@ -47,6 +50,7 @@ _ROLE = re.compile(rf"^(?:{_ROLES})$")
 _NAME = re.compile(r"^[\u4e00-\u9fff·]{2,5}$")
 _INLINE_BYLINE = re.compile(rf"(?:本报讯|讯|电)\s*[（(]\s*((?:{_ROLES})[^（()）]{{1,40}})[）)]")
 _FINAL_END = re.compile(r"[。！？!?…；;][”’」』）)】》\"']*$|[”」』]$")
+_CAPTION_LEAD = re.compile(r"^(?:图为|[上下左右中]图(?:为)?)\s*[:：,，]?\s*")
 _EMPHASIS = re.compile(r"(\*\*|__)(.+?)\1")
 _LEAD_TIME = re.compile(r"^(?:近日|日前|近期|目前|今年以来|\d{1,2}月\d{1,2}日)[,，、]\s*")
 
@@ -483,7 +487,7 @@ def parse_page(text: str, path: str = "", id_prefix: str = "page") -> list[Artic
             prev_body_final = True
             continue
 
-        photographer = _PHOTOGRAPHER.match(line)
+        photographer = _PHOTOGRAPHER.match(_unwrap(line))
         if photographer and _byline_names(photographer.group(1)) is not None:
             names = _byline_names(photographer.group(1)) or []
             if (
@@ -591,13 +595,28 @@ def _has_role(line: str) -> bool:
     return any(_ROLE.match(t) for t in re.split(r"[\s/／]+", line) if t)
 
 
+def _unwrap(line: str) -> str:
+    """A byline line without the marks and brackets around it; a colon after a role
+    becomes a space.
+
+    >>> _unwrap("■ 本报记者 周静"), _unwrap("（许杰 摄）"), _unwrap("记者：韩雪")
+    ('本报记者 周静', '许杰 摄', '记者 韩雪')
+    """
+    prev = None
+    while prev != line:
+        prev, line = line, _BYLINE_WRAP.sub("", line).strip()
+    return re.sub(rf"({_ROLES})\s*[:：]\s*", r"\1 ", line)
+
+
 def _byline_names(line: str) -> list[str] | None:
     """The names in a byline, or None when the line is not one.
 
     >>> _byline_names("赵丁硕 本报记者 叶伟"), _byline_names("记者 张伟"), _byline_names("聚焦全龄段。")
     (['赵丁硕', '叶伟'], ['张伟'], None)
+    >>> _byline_names("（本报记者 林晓 通讯员 黄华）"), _byline_names("■ 本报记者 周静")
+    (['林晓', '黄华'], ['周静'])
     """
-    line = line.strip()
+    line = _unwrap(line.strip())
     if not line or len(line) > 40 or re.search(r"[。！？!?，,；;：:、“”\"]", line):
         return None
     names: list[str] = []
@@ -623,8 +642,11 @@ def _derive_title(text: str, limit: int = 30) -> str:
 
     >>> _derive_title("近日,烟台高新区开展公益便民集市活动。以小集市迸发大能量。")
     '烟台高新区开展公益便民集市活动'
+    >>> _derive_title("图为无锡高新区工人正在组装智能传感器。")
+    '无锡高新区工人正在组装智能传感器'
     """
     first = re.split(r"(?<=[。！？!?])|\n", text.strip(), maxsplit=1)[0]
+    first = _CAPTION_LEAD.sub("", first)
     first = _LEAD_TIME.sub("", first).rstrip("。！？!? ")
     # drop leading adverbial clauses (作为…之一, 在…上): the subject comes after them
     clauses = re.split(r"(?<=[,，])", first)

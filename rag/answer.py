@@ -44,7 +44,8 @@ from .types import Answer, Article, Hit, Quote, Source
 NO_ANSWER = "资料中没有找到相关答案。"
 NO_ANSWER_EN = "资料中没有找到相关答案。(No answer was found in the articles.)"
 _AUTHOR_WORDS = re.compile(
-    r"^(作者|记者|撰稿|撰写|写|摄影|摄影师|拍摄|署名|author|wrote|written|reporter|byline)$"
+    r"^(作者|记者|撰稿|撰写|写|摄影|摄影师|拍摄|拍|署名|照片|图片|相片|报道|文章|稿件|新闻|"
+    r"author|wrote|written|reporter|byline|photo|photograph|picture|article|report)$"
 )
 _WH_WORDS = re.compile(
     r"^(哪.*|多少.*|几.?|什么.*|谁|何.*|怎么.*|怎样|如何|为什么|为何|是否|第几|多[大高长重远宽深久])$"
@@ -225,11 +226,11 @@ class Answerer:
 
     def _names_in(self, q: Question, article_id: str) -> bool:
         """Whether the article has every proper name of the question (a longer name
-        may match in part: 南京江北 ~ 江北)."""
+        may match in part: 南京江北 ~ 江北; ``郑州|正州`` is either)."""
         if not q.names:
             return True
         whole = self._folded(article_id)
-        return all(_match(name, whole) > 0.0 for name in q.names)
+        return all(any(_match(n, whole) > 0.0 for n in name.split("|")) for name in q.names)
 
     def _folded(self, article_id: str) -> str:
         got = self._fold_cache.get(article_id)

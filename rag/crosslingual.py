@@ -151,12 +151,14 @@ class Bridge:
 
     def translate_with_names(
         self, question: str, per_word: int = 4
-    ) -> tuple[list[list[str]], list[str]]:
-        """``translate``, plus the question's proper names that the corpus does not have
-        in any form: capitalised words that the dictionary knows only as names (Huawei →
-        华为, Tesla) or not at all, with no match by translation, pinyin or as written."""
+    ) -> tuple[list[list[str]], list[str], list[list[str]]]:
+        """``translate``, plus the question's proper names: those the corpus does not
+        have in any form (capitalised words that the dictionary knows only as names,
+        Huawei → 华为, or not at all, with no match by translation, pinyin or as
+        written), and the corpus words standing for the ones it has (Zhengzhou → 郑州)."""
         words = [w for w in _EN_WORD.findall(question)]
         groups: list[list[str]] = []
+        named: list[list[str]] = []
         used: set[int] = set()
         pinyin = None
         # proper names first: capitalised words and word pairs, by pinyin
@@ -172,6 +174,8 @@ class Bridge:
                 hits = [c for c in pinyin.get(key, []) if self._known(c)]
                 if hits and (j - i > 1 or w[:1].isupper() or len(key) >= 6):
                     groups.append(hits[:per_word])
+                    if w[:1].isupper():
+                        named.append(hits[:per_word])
                     used.update(range(i, j))
                     break
         gl = glossary()
@@ -187,6 +191,8 @@ class Bridge:
                 best = sorted(cands, key=lambda c: (-cands[c], -len(c), c))[:per_word]
                 groups.append(best)
                 used.add(i)
+                if _looks_like_name(w, gl):
+                    named.append(best)
         missing = [
             w
             for i, w in enumerate(words)
@@ -194,4 +200,4 @@ class Bridge:
             and _looks_like_name(w, gl)
             and not self._known(w.lower().removesuffix("'s"))
         ]
-        return groups, missing
+        return groups, missing, named

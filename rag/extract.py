@@ -113,7 +113,7 @@ def short_answer(sentence: str, q: Question) -> tuple[int, int] | None:
         text = "".join(ch for ch in folded[c[0] : c[1]] if ch.isalnum())
         return bool(text) and text not in asked
 
-    span = _align(folded, q)
+    span = _framed(folded, q) or _align(folded, q)
     if span is not None and not fresh(span):
         span = None
     typed = [c for c in _typed_candidates(sentence, folded, q) if fresh(c)]
@@ -400,6 +400,26 @@ def _align(folded: str, q: Question) -> tuple[int, int] | None:
         if folded.startswith(q.focus, b):
             span = (a, b + len(q.focus))
     return span
+
+
+_FRAME_WORD = re.compile(
+    r"(主题|目标|宗旨|口号|理念|核心|重点|方向|抓手|契机|导向|主线)(?:是|为)?$"
+)
+
+
+def _framed(folded: str, q: Question) -> tuple[int, int] | None:
+    """ "…的主题是什么？" against "以<X>为主题": the answer is X, before the word.
+
+    >>> from rag.question import analyze
+    >>> s = "大会以“生物制造 创享未来”为主题,吸引了200多家企业参会。"
+    >>> a, b = _framed(s, analyze("生物制造大会的主题是什么？")); s[a:b]
+    '“生物制造 创享未来”'
+    """
+    m = _FRAME_WORD.search(q.before)
+    if not m or q.after:
+        return None
+    f = re.search(rf"以([^，,。；;]{{1,30}}?)为{m.group(1)}", folded)
+    return f.span(1) if f else None
 
 
 def _clause_end(folded: str, start: int) -> int:

@@ -261,14 +261,16 @@ class Pipeline:
 
         if self._bridge is None:
             self._bridge = Bridge(self.index.has, self.index.vocabulary)
-        groups, missing = self._bridge.translate_with_names(q.query)
-        # a name the corpus has in no form (Huawei) is required like a Chinese question's
-        # names: no article has it, so the answer is a refusal
+        groups, missing, named = self._bridge.translate_with_names(q.query)
+        # names are required like a Chinese question's: one the corpus has in no form
+        # (Huawei) leaves no article to answer; Zhengzhou needs an article with 郑州
+        names = [w.lower().removesuffix("'s") for w in missing]
+        names += ["|".join(g) for g in named]
         return replace(
             q,
             groups=tuple(tuple(g) for g in groups),
             content_words=len(content_words(q.query)),
-            names=tuple(w.lower().removesuffix("'s") for w in missing),
+            names=tuple(names),
         )
 
     def add(self, paths: list[str | Path], progress=True) -> tuple[BuildReport, list[Problem]]:

@@ -67,7 +67,7 @@ class Question:
     groups: tuple[tuple[str, ...], ...] = ()
     content_words: int = 0  # English content words in the question
     # proper names the question is about (places, organisations, people); an article
-    # that has none of a name's words cannot answer it
+    # without one of them cannot answer it ("郑州|正州": either will do)
     names: tuple[str, ...] = ()
 
     @property
@@ -96,7 +96,8 @@ def analyze(text: str, history: list | None = None) -> Question:
         # 那咸阳高新区呢？: the entity the follow-up switches to is what it is about
         m = _ELLIPSIS.match(text.strip())
         new = fold(m.group("x").strip(" ，,")) if m else ""
-        for name in proper_names(new) or ((new,) if len(new) >= 2 else ()):
+        named = _names_something(new)
+        for name in (proper_names(new) or ((new,) if len(new) >= 2 else ())) if named else ():
             if name not in names:
                 names = (*names, name)
     return Question(
@@ -167,15 +168,28 @@ _ELLIPSIS = re.compile(
     r"^(?:那么?|那个|还有|而|另外)?\s*(?P<x>.{1,30}?)\s*(?:的情况|又|怎么样|如何|的呢|)呢[？?]?$"
 )
 _PRONOUN = re.compile(
-    r"它们|他们|她们|它|其|该(?:区|市|公司|集团|项目|活动|企业|园区|单位)?|这家|这个|这里|此次|那里"
+    r"它们|他们|她们|它|其|该(?:区|市|公司|集团|项目|活动|企业|园区|单位|中心)?|"
+    r"这(?:家|个|里|张|篇|则|条|位|所|座|项)|此次|那里"
 )
+_QUANTITY_NOUN = re.compile(
+    r"(面积|产值|规模|人口|人数|营收|收入|投资额?|金额|数量|价格|高度|长度|重量|算力|增速|增幅|"
+    r"比例|占比|预算|资金|补贴|补助|销量|产量|市值|营业额|销售额|交易额|利润|税收|估值)$"
+)
+_ELLIPSIS_EN = re.compile(r"^(?:and\s+|so\s+)?(?:what|how)\s+about\s+(?P<x>.+?)\s*[?？.!]*$", re.I)
+_EN_NAME = re.compile(r"(?<=\s)[A-Z][\w'-]*(?:\s+(?:of\s+)?[A-Z][\w'-]*)*")
 _ENTITY_SUFFIX = (
     "高新区|开发区|科学城|新区|园区|集团|公司|大学|学院|中心|协会|街道|社区|政府|委员会|研究院|"
     "研究所|医院|银行|省|市|区|县|镇|村"
 )
+_LEADING_SUBJECT = re.compile(
+    r"^(?:那么?|关于)?([^\s的与和及是在哪什么多少谁几它其该那这，,。？?！!、]{2,12}?)"
+    r"(?=是|在|于|将|已|有|的|共|从|为|由)"
+)
+_ENTITY_STRICT = re.compile(rf"[\u4e00-\u9fffA-Za-z]{{2,16}}(?:{_ENTITY_SUFFIX})$")
 _ENTITY = re.compile(
     rf"[^\s的与和及是在哪什么多少谁它其该那这，,。？?！!、]{{1,16}}(?:{_ENTITY_SUFFIX})"
-    rf"|[\u4e00-\u9fffA-Za-z]{{2,8}}(?=的|[签举开召推发建设])"
+    rf"|(?<![\u4e00-\u9fffA-Za-z])[^\s\d的与和及是在哪什么多少谁几它其该那这，,。？?！!、]{{2,8}}"
+    rf"(?=的|[签举开召推发建设])"
 )
 
 
@@ -204,6 +218,14 @@ def _raw_history(history: list) -> list[str]:
     return out
 
 
+def _names_something(phrase: str) -> bool:
+    """Whether a follow-up's phrase names a place, organisation or person (咸阳高新区,
+    长沙) rather than a thing about the subject (产值, 它的面积)."""
+    if _PRONOUN.search(phrase):
+        return False
+    return bool(_ENTITY_STRICT.search(phrase) or proper_names(fold(phrase)))
+
+
 def subject_of(question: str) -> str | None:
     """The entity a question is about: its first named-entity-like phrase.
 
@@ -211,7 +233,11 @@ def subject_of(question: str) -> str | None:
     '珠海高新区'
     """
     m = _ENTITY.search(question)
-    return m.group() if m else None
+    if m:
+        return m.group()
+    # else what the question opens with, up to its verb: 生物制造大会|是哪天开幕的
+    m = _LEADING_SUBJECT.match(question)
+    return m.group(1) if m else None
 
 
 def resolve_followup(question: str, history: list) -> str:
@@ -231,12 +257,26 @@ def _resolve_one(q: str, prev: str) -> str:
     if m and len(q) <= 24:
         new = m.group("x").strip(" ，,")
         old = subject_of(prev)
+        if new and not _names_something(new):
+            # 那它的产值呢？ / 那面积呢？: the same subject, another thing about it
+            attr = _PRONOUN.sub("", new).lstrip("的 ")
+            if not (old and attr):
+                return f"{attr or new} {prev}"
+            # a quantity (面积, 产值) is asked as one: 是多少
+            ask = "是多少？" if _QUANTITY_NOUN.search(attr) else "是什么？"
+            return f"{old}的{attr}{ask}"
         if old and new and old != new:
             return prev.replace(old, new, 1)
         if new:
             return f"{new} {prev}"
+    m = _ELLIPSIS_EN.match(q)
+    if m:
+        # What about Qingdao?: the earlier question, about the new name
+        new = m.group("x")
+        olds = _EN_NAME.findall(prev)
+        return prev.replace(olds[0], new, 1) if olds else f"{prev} {new}"
     pm = _PRONOUN.search(q)
-    if pm and not subject_of(q[: pm.start()] + q[pm.end() :]):
+    if pm and not _names_something(q[: pm.start()] + q[pm.end() :]):
         old = subject_of(prev)
         if old:
             return q[: pm.start()] + old + q[pm.end() :]

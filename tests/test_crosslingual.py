@@ -73,13 +73,21 @@ def test_punctuation_or_emoji_is_not_treated_as_english(mixed):
 def test_english_names_the_corpus_lacks_are_reported():
     vocab = {"社区", "活动", "举行", "烟台", "海天", "收入", "营收", "gdp"}
     bridge = Bridge(lambda t: t in vocab, lambda: sorted(vocab))
-    _, missing = bridge.translate_with_names("What was Huawei's revenue and GDP in May?")
+    _, missing, named = bridge.translate_with_names("What was Huawei's revenue and GDP in May?")
     assert missing == ["Huawei's"]  # GDP is in the corpus as written; May is a month
-    _, missing = bridge.translate_with_names("What activity did Haitian Community hold?")
-    assert missing == []  # Haitian → 海天 by pinyin
+    assert named == []
+    _, missing, named = bridge.translate_with_names("What activity did Haitian Community hold?")
+    assert missing == []
+    assert named == [["海天"]]  # Haitian → 海天 by pinyin: the answer must come from there
 
 
 def test_english_question_about_a_missing_name_is_refused(mixed):
     a = mixed.ask("How many projects did Tesla sign?")
     assert a.refused
     assert not mixed.ask("How many projects did Zhuhai sign?").refused
+
+
+def test_english_follow_up_keeps_the_question_and_changes_the_name(mixed):
+    a = mixed.ask("What about Zhuhai?", history=["How many projects did Taipei sign?"])
+    assert a.query == "How many projects did Zhuhai sign?"
+    assert not a.refused and a.sources[0].article.id == "s1"

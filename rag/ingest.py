@@ -51,6 +51,11 @@ _NAME = re.compile(r"^[\u4e00-\u9fff·]{2,5}$")
 _INLINE_BYLINE = re.compile(rf"(?:本报讯|讯|电)\s*[（(]\s*((?:{_ROLES})[^（()）]{{1,40}})[）)]")
 _FINAL_END = re.compile(r"[。！？!?…；;][”’」』）)】》\"']*$|[”」』]$")
 _CAPTION_LEAD = re.compile(r"^(?:图为|[上下左右中]图(?:为)?)\s*[:：,，]?\s*")
+_PLAIN_TITLE = re.compile(r"^[^，,。！？!?；;：:、“”\"《》]{4,40}$")
+_NEWS_LEAD = re.compile(
+    r"^(?:本报讯|本报记者|本报通讯员|本报[^\s]{0,6}电|新华社|中新社|■|□|●|[（(【]\s*(?:记者|本报)|"
+    r"记者\s|通讯员\s|\d{1,2}月\d{1,2}日[,，]|近日[,，]|日前[,，])"
+)
 _EMPHASIS = re.compile(r"(\*\*|__)(.+?)\1")
 _LEAD_TIME = re.compile(r"^(?:近日|日前|近期|目前|今年以来|\d{1,2}月\d{1,2}日)[,，、]\s*")
 
@@ -458,7 +463,8 @@ def parse_page(text: str, path: str = "", id_prefix: str = "page") -> list[Artic
         cur = None
 
     prev_body_final = True  # did the last body paragraph end a sentence?
-    for line, start, end in _lines(text):
+    lines = list(_lines(text))
+    for i, (line, start, end) in enumerate(lines):
         heading = _HEADING.match(line)
         if heading:
             level, title = len(heading.group(1)), _clean(heading.group(2))
@@ -526,6 +532,14 @@ def parse_page(text: str, path: str = "", id_prefix: str = "page") -> list[Artic
                 cur.end = end
                 finish()
             prev_body_final = True
+            continue
+
+        # a page without markdown: a short line with no punctuation, after a finished
+        # sentence, and followed by a news lead (本报讯, 记者…, 8月1日) is a headline
+        nxt = _clean(lines[i + 1][0]) if i + 1 < len(lines) else ""
+        if prev_body_final and _PLAIN_TITLE.match(line) and _NEWS_LEAD.match(nxt):
+            finish()
+            cur = _Block(title=line, start=start, end=end)
             continue
 
         # body paragraph

@@ -184,3 +184,23 @@ def test_load_file_rejects_unknown_suffix(tmp_path):
     p.write_bytes(b"x")
     with pytest.raises(InputError, match="unsupported file type '.docx'"):
         load_file(p)
+
+
+def test_a_page_without_markdown_headings_splits_on_headlines():
+    page = (
+        "宁波高新区新材料产业园开工\n\n"
+        "本报讯 8月1日,宁波高新区新材料产业园项目正式开工。项目总投资35亿元。\n\n"
+        "记者 陈冬\n\n"
+        "厦门火炬高新区举办集成电路人才招聘会\n\n"
+        "本报讯 7月28日,厦门火炬高新区举办人才招聘会,共有86家企业参加。\n\n"
+        "通讯员 郑洁\n"
+    )
+    arts = parse_page(page, "plain.txt")
+    assert [(a.title, a.author) for a in arts] == [
+        ("宁波高新区新材料产业园开工", "陈冬"),
+        ("厦门火炬高新区举办集成电路人才招聘会", "郑洁"),
+    ]
+    assert arts[0].text.startswith("本报讯 8月1日")
+    # a line broken by the layout is still joined, not taken for a headline
+    arts = parse_page("共落地重点项目16个,涵盖集成电路、新\n\n能源等领域。\n")
+    assert [a.text for a in arts] == ["共落地重点项目16个,涵盖集成电路、新能源等领域。"]

@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -152,10 +152,13 @@ class Answerer:
         articles = self._rank_articles(hits)
         if not articles:
             return self._refusal(q, [], {}, confidence=0.0)
-        terms = self._terms(q)
+        # the leading articles' text, to tell a word jieba glued together from a missing one
+        context = "\n".join(self._folded(aid) for aid in articles[: self.max_articles])
+        terms = self._terms(q, context)
         best_hit = {aid: h for aid, h in reversed([(h.chunk.article_id, h) for h in hits])}
         # an article that never names the question's place, organisation or person (合肥
         # in a question about 合肥高新区) cannot answer it, however well the rest matches
+        q = self._unglued(q, context)
         named = [aid for aid in articles if self._names_in(q, aid)]
         if not named:
             return self._refusal(q, articles[:k], best_hit, confidence=0.0)
@@ -224,6 +227,29 @@ class Answerer:
         best = max(cov.values())
         return [aid for aid in leading if cov[aid] >= best - 0.2]
 
+    def _unglued(self, q: Question, context: str) -> Question:
+        """``q`` without the "names" that are jieba gluing the end of one word to the
+        start of the next (细胞谷|共签约 tagged 谷共): the leading articles have the
+        text that runs into them (胞谷)."""
+        if not q.names or not context:
+            return q
+        folded = fold(q.query)
+        keep = []
+        for name in q.names:
+            p = folded.find(name)
+            glued = (
+                len(name) == 2
+                and p >= 0
+                and (
+                    (p >= 2 and folded[p - 2 : p + 1] in context)
+                    or folded[p + 1 : p + 4] in context
+                )
+                and self.index.doc_freq(name) == 0
+            )
+            if not glued:
+                keep.append(name)
+        return q if len(keep) == len(q.names) else replace(q, names=tuple(keep))
+
     def _names_in(self, q: Question, article_id: str) -> bool:
         """Whether the article has every proper name of the question (a longer name
         may match in part: 南京江北 ~ 江北; ``郑州|正州`` is either)."""
@@ -247,10 +273,12 @@ class Answerer:
         df = self.index.doc_freq(t)
         return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
 
-    def _terms(self, q: Question) -> list[tuple[str, float]]:
+    def _terms(self, q: Question, context: str = "") -> list[tuple[str, float]]:
         """Content words of the question with idf weights (single characters count half).
         For an English question: the Chinese words standing for its words, each group
-        sharing one word's weight, plus an empty share for words with no translation."""
+        sharing one word's weight, plus an empty share for words with no translation.
+        ``context`` (folded text of the leading articles) lets a word that jieba glued
+        across a word boundary (细胞谷要在 -> 细胞|谷要) fall back to the half it has."""
         out: dict[str, float] = {}
         if q.english:
             for g in q.groups:
@@ -261,9 +289,17 @@ class Answerer:
                 mean = sum(out.values()) / max(len(q.groups), 1)
                 out[" untranslated"] = mean * missing  # matches nothing, lowers coverage
             return list(out.items())
-        for w in words(q.query):
+        ws = words(q.query)
+        for i, w in enumerate(ws):
             if len(w) > 1 and w[-1] in "了着过" and self.index.doc_freq(w) == 0:
                 w = w[:-1]  # jieba glues aspect particles on (签了): match the verb
+            elif len(w) == 2 and context and self.index.doc_freq(w) == 0:
+                before = ws[i - 1] if i else ""
+                after = ws[i + 1] if i + 1 < len(ws) else ""
+                if before and before + w[0] in context:
+                    w = w[0]
+                elif after and w[1] + after in context:
+                    w = w[1]
             if w in STOPWORDS or _WH_WORDS.match(w):
                 continue
             if q.qtype == "author" and _AUTHOR_WORDS.match(w):

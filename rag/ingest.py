@@ -44,13 +44,14 @@ _PHOTOGRAPHER = re.compile(r"^(.{1,20}?)\s*(?:[/／]\s*)?摄(?:影)?$")
 _BYLINE_WRAP = re.compile(r"^[■□●○◎▲△★☆◆◇▪•·\-—\s]+|^[（(【\[]\s*|\s*[）)】\]]$")
 _ROLES = (
     "本报记者|本报通讯员|特约记者|见习记者|实习记者|记者|通讯员|实习生|特约撰稿|撰稿|编辑|"
-    "责任编辑|本报评论员|评论员|文|图|摄影|摄"
+    "责任编辑|校对|美编|审核|终审|版式|排版|本报评论员|评论员|文|图|摄影|摄"
 )
 _ROLE = re.compile(rf"^(?:{_ROLES})$")
 _NAME = re.compile(r"^[\u4e00-\u9fff·]{2,5}$")
 _INLINE_BYLINE = re.compile(rf"(?:本报讯|讯|电)\s*[（(]\s*((?:{_ROLES})[^（()）]{{1,40}})[）)]")
 _FINAL_END = re.compile(r"[。！？!?…；;][”’」』）)】》\"']*$|[”」』]$")
 _CAPTION_LEAD = re.compile(r"^(?:图为|[上下左右中]图(?:为)?)\s*[:：,，]?\s*")
+_EDITORIAL = re.compile(r"^(?:责任编辑|编辑|校对|美编|审核|终审|版式|排版)\s")
 _PLAIN_TITLE = re.compile(r"^[^，,。！？!?；;：:、“”\"《》]{4,40}$")
 _NEWS_LEAD = re.compile(
     r"^(?:本报讯|本报记者|本报通讯员|本报[^\s]{0,6}电|新华社|中新社|■|□|●|[（(【]\s*(?:记者|本报)|"
@@ -519,6 +520,10 @@ def parse_page(text: str, path: str = "", id_prefix: str = "page") -> list[Artic
             continue
 
         names = _byline_names(line)
+        if names is not None and _EDITORIAL.match(_unwrap(line)):
+            # 责任编辑：王五 credits the page's editor, not an author: keep the line
+            # where it is, name nobody
+            names = []
         if names is not None and (prev_body_final or _has_role(line)):
             if cur is None or not cur.has_body():
                 if cur is None:
@@ -564,6 +569,8 @@ def parse_page(text: str, path: str = "", id_prefix: str = "page") -> list[Artic
         body = "\n".join(p.text for p in b.paras)
         if not body.strip():
             continue  # a heading with nothing under it
+        if not b.title and not b.authors and all(p.kind == "byline" for p in b.paras):
+            continue  # only an editor's credit (责任编辑：王五) at the foot of the page
         title = b.title or _derive_title(
             "\n".join(p.text for p in b.paras if p.kind == "body") or body
         )

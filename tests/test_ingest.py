@@ -204,3 +204,13 @@ def test_a_page_without_markdown_headings_splits_on_headlines():
     # a line broken by the layout is still joined, not taken for a headline
     arts = parse_page("共落地重点项目16个,涵盖集成电路、新\n\n能源等领域。\n")
     assert [a.text for a in arts] == ["共落地重点项目16个,涵盖集成电路、新能源等领域。"]
+
+
+def test_an_editor_line_names_no_author():
+    page = "# 标题\n\n本报讯 今天开会。\n\n记者 张伟\n\n责任编辑：王五\n"
+    arts = parse_page(page)
+    assert [(a.title, a.author, a.text) for a in arts] == [
+        ("标题", "张伟", "本报讯 今天开会。\n记者 张伟")  # the credit is no article either
+    ]
+    arts = parse_page("# 标题\n\n本报讯 今天开会。\n\n责任编辑：王五\n")
+    assert [(a.author, a.text) for a in arts] == [("", "本报讯 今天开会。\n责任编辑：王五")]

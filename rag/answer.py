@@ -113,9 +113,8 @@ CONF_FEATURES = (
     "anchor",
     "english",
     "no_terms",
-    "unit_miss",  # 多少个/几家 and the sentence has no number in that unit
 )
-CONF_WEIGHTS = np.array([1.94, 2.33, 2.11, -0.46, -1.43, 0.18, 0.13, 0.39, 0.0, 0.0])
+CONF_WEIGHTS = np.array([1.94, 2.33, 2.11, -0.46, -1.43, 0.18, 0.13, 0.39, 0.0])
 CONF_BIAS = -3.82
 
 
@@ -488,11 +487,6 @@ class Answerer:
         else:
             typed = 0.5
         anchor = anchor_strength(best.text, q) if not q.english else 0.0
-        unit_miss = (
-            1.0
-            if q.qtype == "number" and asked_unit(q) and _type_match(q, best.text) < 0.7
-            else 0.0
-        )
         return np.array(
             [
                 cov_article,
@@ -504,7 +498,6 @@ class Answerer:
                 anchor,
                 1.0 if q.english else 0.0,
                 1.0 if not terms else 0.0,
-                unit_miss,
             ]
         )
 

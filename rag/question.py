@@ -96,10 +96,8 @@ def analyze(text: str, history: list | None = None) -> Question:
         # 那咸阳高新区呢？: the entity the follow-up switches to is what it is about
         m = _ELLIPSIS.match(text.strip())
         new = fold(m.group("x").strip(" ，,")) if m else ""
-        named = _names_something(new)
-        for name in (proper_names(new) or ((new,) if len(new) >= 2 else ())) if named else ():
-            if name not in names:
-                names = (*names, name)
+        if len(new) >= 2 and _names_something(new):
+            names = tuple(dict.fromkeys((*names, *(proper_names(new) or (new,)))))
     return Question(
         text=text,
         query=query,

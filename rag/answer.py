@@ -32,6 +32,7 @@ from .extract import (
     TIME_PHRASE,
     anchor_strength,
     asked_unit,
+    defines,
     focus_match,
     short_answer,
 )
@@ -70,6 +71,8 @@ FEATURES = (
     "art_cov",  # idf-weighted share of the question's words the whole article has
     "focus",  # has the kind of word "什么<focus>" asks for (1/0; 0.5 when unknown)
     "pos_type",  # has a person/place/organisation name for 谁/哪里/哪家 questions
+    "defines",  # opens by defining what a "什么是X" question asks about
+    "refers",  # opens with a pronoun (它/其/该…): kw as if it named the article's title
 )
 _COL = {name: i for i, name in enumerate(FEATURES)}
 WEIGHTS = np.array(
@@ -90,8 +93,11 @@ WEIGHTS = np.array(
         1.07,
         1.54,
         1.43,
+        2.0,
+        0.0,
     ]
 )
+_PRONOUN_START = re.compile(r"^(?:[它她他其此该这牠]|本(?![来身地]))")
 _POS_TYPES = {"person": ("nr",), "place": ("ns",), "org": ("nt",)}
 UNIT_MARGIN = 2.5
 DENSE_LEADERS = 3  # sentences given a dense score for English / no-shared-word questions
@@ -399,6 +405,11 @@ class Answerer:
                 f[_COL["anchor"]] = anchor_strength(s, q)
                 f[_COL["art_cov"]] = art_cov
                 f[_COL["focus"]] = focus_match(s, q)
+                f[_COL["defines"]] = defines(s, q)
+                if i > 0 and _PRONOUN_START.match(s):
+                    f[_COL["refers"]] = (
+                        sum(w * max(_match(t, fs), _match(t, title)) for t, w in terms) / total
+                    )
                 if pos and q.qtype in _POS_TYPES:
                     f[_COL["pos_type"]] = _pos_type_match(q.qtype, s)
                 rows.append(f)

@@ -317,6 +317,18 @@ _FOCUS_CUES = [
     (r"材料|成分|原料", r"由|制成|成分|原料|材料|含有"),
     (r"多久|时间|多长时间", r"年|月|天|日|小时|分钟|周|期间"),
     (r"多远|距离", r"公里|千米|米|距离|距"),
+    (
+        r"别名|别称|又名|俗名|俗称|简称|全称|原名|名称|英文名|学名",
+        r"又名|别名|别称|又称|亦称|也称|俗称|简称|或称|全称|原名|称为|称作|名为|学名|英[文语]",
+    ),
+    (r"由来|来源|起源|来历|得名", r"得名|源自|源于|由来|来自|起源|命名|来历|名称|因"),
+    (r"症状|病征", r"症状|出现|表现|引起|导致"),
+    (r"形状|外形|外貌|外观|样子", r"呈|状|形"),
+    (r"目标|宗旨|任务|使命", r"目标|旨在|目的|宗旨|任务|为了|致力"),
+    (r"成果|成就|贡献|发现", r"发现|获得|成功|贡献|成果|提出|发明|首次|证明"),
+    (r"内容|情节|剧情|故事", r"讲述|描述|叙述|内容|故事|主角|讲"),
+    (r"焦点|重点|议题|主题", r"焦点|重点|议题|主题|问题|围绕"),
+    (r"重要性|影响", r"重要|影响|首次|第一|意义"),
 ]
 _FOCUS_CUES_RE = [(re.compile(f), re.compile(c)) for f, c in _FOCUS_CUES]
 
@@ -337,6 +349,39 @@ def focus_match(sentence: str, q: Question) -> float:
         if frx.search(q.focus):
             return 1.0 if crx.search(sentence) else 0.0
     return 0.5
+
+
+_DEF_LEAD = re.compile(r"^[\s“”「」\"'《》]*(?:所谓的?)?[“「\"'《]?")
+_DEF_VERB = re.compile(r"是|指|为|即|乃|就是|[亦也又或简俗]称|，|,")
+
+
+def defines(sentence: str, q: Question) -> float:
+    """1.0 when the sentence opens with the term a "什么是X" question asks about and
+    goes on to say what it is (X是…, X，是…, 所谓X就是…), else 0.0.
+
+    >>> from rag.question import analyze
+    >>> q = analyze("什么是三鹰球？")
+    >>> defines("所谓三鹰就是单一洞低于标准杆4杆。", q), defines("三鹰球的记录很少。", q)
+    (1.0, 0.0)
+    """
+    if not q.term:
+        return 0.0
+    s = fold(sentence)
+    lead = _DEF_LEAD.match(s).group()
+    s = s[len(lead) :]
+    n = _common_run_prefix(q.term, s)
+    # 所谓三鹰就是… may drop the term's last character (三鹰球)
+    if n < len(q.term) and not ("所谓" in lead and n >= max(2, len(q.term) - 1)):
+        return 0.0
+    rest = re.sub(r"^[”」》\"']?(?:[（(][^）)]*[）)])?", "", s[n : n + 40])
+    return 1.0 if _DEF_VERB.match(rest) else 0.0
+
+
+def _common_run_prefix(a: str, b: str) -> int:
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return n
 
 
 def anchor_strength(sentence: str, q: Question) -> float:

@@ -62,6 +62,7 @@ class Question:
     after: str = ""  # … and after it
     wh: str = ""  # the question word itself (多少个, 哪天, 谁)
     focus: str = ""  # the noun the question word asks about (什么颜色 -> 颜色)
+    term: str = ""  # what a "什么是X" question asks to define (X)
     english: bool = False
     # for English questions: the corpus's Chinese words for each English word (crosslingual)
     groups: tuple[tuple[str, ...], ...] = ()
@@ -106,6 +107,7 @@ def analyze(text: str, history: list | None = None) -> Question:
         after=after,
         wh=wh,
         focus=focus_word(wh, before, after),
+        term=defined_term(folded),
         english=english,
         names=names,
     )
@@ -117,6 +119,9 @@ def focus_word(wh: str, before: str, after: str) -> str:
 
     >>> focus_word("什么", "蓝线裸顶鲷的身体是", "颜色"), focus_word("多重", "它有", "")
     ('颜色', '多重')
+    >>> focus_word("什么", "猴面包树的别名是", "")
+    '别名'
+
     """
     if wh.startswith("多") and len(wh) == 2 and wh[1] in "大高长重远宽深久":
         m = re.search(r"(规模|产值|总值|营业额|销售额|交易额|市值)[^，,]{0,4}$", before)
@@ -126,6 +131,35 @@ def focus_word(wh: str, before: str, after: str) -> str:
 
         w = [x for x in words(after) if not re.fullmatch(r"[一二两三四五六七八九十几\d]+\w?", x)]
         return w[0] if w else ""
+    if not after and wh.startswith(("什么", "啥")):
+        # 猴面包树的别名是什么: the noun before 是 is what is asked about
+        m = re.search(r"的([\u4e00-\u9fff]{2,4})(?:是|为|指|叫)$", before)
+        if m:
+            from .text import words
+
+            return words(m.group(1))[-1]
+    return ""
+
+
+_DEFINE = (
+    re.compile(r"^(?:请问)?(?:什么是|什么叫做?|何谓|何为)(?P<x>.{2,20}?)[？?。]*$"),
+    re.compile(r"^(?P<x>[^的，,]{2,20}?)(?:是指|指的是|是|指)(?:什么|啥)(?:东西|意思)?[？?。]*$"),
+)
+
+
+def defined_term(folded: str) -> str:
+    """What a "什么是X" / "X是什么" question asks to define, without quotes ("" for
+    any other question).
+
+    >>> defined_term("什么是“乡里制”？"), defined_term("翼尖小翼是什么？"), defined_term("它的别名是什么？")
+    ('乡里制', '翼尖小翼', '')
+    """
+    for rx in _DEFINE:
+        m = rx.match(folded)
+        if m:
+            x = m.group("x").strip("“”「」\"'《》 ")
+            if len(x) >= 2 and not re.search(r"[它他她这那其该]", x):
+                return x
     return ""
 
 

@@ -88,16 +88,31 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
     >>> t = "他说：“好。”然后走了！\\n新段落"
     >>> [t[a:b] for a, b in sentence_spans(t)]
     ['他说：“好。”', '然后走了！', '新段落']
+    >>> t = "《台北！我》是专辑。"
+    >>> [t[a:b] for a, b in sentence_spans(t)]
+    ['《台北！我》是专辑。']
     """
     end = len(text) if end is None else end
     spans: list[tuple[int, int]] = []
     pos = start
     for m in _SENT_END.finditer(text, start, end):
+        if not m.group().startswith("\n") and _in_title(text, pos, m.start()):
+            continue  # 《卡拉OK.LIVE！‧台北‧我》: a title's ！ ends no sentence
         stop = m.start() if m.group().startswith("\n") else m.end()
         _add_span(text, pos, stop, spans)
         pos = m.end()
     _add_span(text, pos, end, spans)
     return spans
+
+
+def _in_title(text: str, a: int, i: int) -> bool:
+    """True when ``text[i]`` lies inside a 《…》 title opened after ``a`` and closed
+    within 30 characters on the same line."""
+    opened = text.rfind("《", a, i)
+    if opened < 0 or text.find("》", opened, i) >= 0:
+        return False
+    close = text.find("》", i, i + 30)
+    return close >= 0 and "\n" not in text[i:close]
 
 
 def _add_span(text: str, a: int, b: int, out: list[tuple[int, int]]) -> None:

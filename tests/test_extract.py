@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.extract import anchor_strength, focus_match, short_answer
+from rag.extract import anchor_strength, defines, focus_match, short_answer
 from rag.question import analyze
 
 
@@ -142,3 +142,27 @@ def test_focus_and_anchor_features():
     assert focus_match("任何句子", analyze("他为什么离开？")) == 0.5
     assert anchor_strength("生命数耗完即算为踢爆。", analyze("生命数耗完即算为什么？")) == 1.0
     assert anchor_strength("毫不相干。", analyze("生命数耗完即算为什么？")) == 0.0
+
+
+@pytest.mark.parametrize(
+    "question,sentence,expected",
+    [
+        ("什么是内台航路？", "内台航路，或称内台航线，是台湾日治时期的海运航线。", 1.0),
+        ("什么是内台航路？", "内台联络船即航行于内台航路的船舶。", 0.0),  # shares only 内台
+        ("什么是“乡里制”？", "乡里制，是中国古代农村社会基层组织体系。", 1.0),
+        ("什么是“乡里制”？", "乡里制作为基层组织体系，其职能有四个方面。", 0.0),
+        ("什么是三鹰球？", "所谓三鹰就是单一洞低于标准杆4杆。", 1.0),
+        ("乙酰胺是什么？", "乙酰胺（）是由乙酸衍生出的酰胺。", 1.0),
+        ("乙酰胺是什么？", "乙酰胺的衍生物是常用溶剂。", 0.0),
+        ("乙酰胺的用途是什么？", "乙酰胺是由乙酸衍生出的酰胺。", 0.0),  # not a definition question
+    ],
+)
+def test_defines(question, sentence, expected):
+    assert defines(sentence, analyze(question)) == expected
+
+
+def test_focus_before_shi_shenme():
+    q = analyze("盾柱木的别名是什么？")
+    assert q.focus == "别名"
+    assert focus_match("别称双翼豆、闭䇲木。", q) == 1.0
+    assert focus_match("盾柱木是豆科的植物。", q) == 0.0

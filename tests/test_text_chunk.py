@@ -17,6 +17,15 @@ def test_sentence_spans_keep_closing_quotes_and_split_lines():
     ]
 
 
+def test_titles_in_book_brackets_do_not_end_sentences():
+    t = "《卡拉OK.LIVE！‧台北‧我》是第六张专辑。他说！《未完"
+    assert [t[a:b] for a, b in sentence_spans(t)] == [
+        "《卡拉OK.LIVE！‧台北‧我》是第六张专辑。",
+        "他说！",
+        "《未完",
+    ]
+
+
 def test_decimal_points_do_not_end_sentences():
     t = "总投资42.93亿元,增长3.5%。下一句"
     assert [t[a:b] for a, b in sentence_spans(t)] == ["总投资42.93亿元,增长3.5%。", "下一句"]

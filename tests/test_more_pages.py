@@ -21,8 +21,6 @@ QA = {x: [json.loads(line) for line in (DATA / f"page_{x}_qa.jsonl").open()] for
 
 KNOWN_MISSES = {
     "p10": "经费 in the question, 投入 in the article: the lead sentence's 增长12.6% wins",
-    "p15": "the caption's lead sentence names the topic; the answer says 该企业…完成",
-    "p24": "English 'floor area' bridges to 面积 and 领域; the lead sentence names 西安",
     "c24": "the follow-up's new subject has a count of something else (160余家 企业)",
     "c26": "the follow-up's new subject has a count of something else (1100余家 用户)",
     "c30": "English 'population' finds nothing, but Qingdao's article matches the name",

@@ -470,8 +470,8 @@ class Answerer:
 
     def _continuation(self, art: Article, best: _Sent) -> tuple[int, int] | None:
         """The next sentence when the best one only leads into it (ends with a colon or
-        is very short)."""
-        if not (best.text.endswith(("：", ":")) or len(best.text) < 12):
+        a semicolon, or is very short)."""
+        if not (best.text.endswith(("：", ":", "；", ";")) or len(best.text) < 12):
             return None
         for a, b in sentence_spans(art.text, best.end):
             return (a, b)

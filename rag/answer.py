@@ -97,13 +97,17 @@ WEIGHTS = np.array(
         1.0,
     ]
 )
+_ANNOUNCES = re.compile(
+    r"(?:多种|数个|数种|几种|多个|以下|如下|下列|[两三四五六七八九十几]个|[两三四五六七八九十几多](?:方面|点|种|类))"
+    r"[^，。]{0,8}[。：:]$"
+)
 _CAUSE = re.compile(r"因为|由于|为了|原因|因而|以致|导致")
 _PRONOUN_START = re.compile(r"^(?:[它她他其此该这牠]|本(?![来身地]))")
 _POS_TYPES = {"person": ("nr",), "place": ("ns",), "org": ("nt",)}
 UNIT_MARGIN = 2.5
 DENSE_LEADERS = 3  # sentences given a dense score for English / no-shared-word questions
 # quote the neighbouring sentence too when it scores within this of the best: on CMRC
-# 1.0 traded +1.6 points of answer hit for +4 characters of median answer (BENCHMARKS.md)
+# 1.0 traded +2.0 points of answer hit for +5 characters of median answer (BENCHMARKS.md)
 PAIR_MARGIN = 1.0
 
 # Confidence: a logistic model over these features (fitted on CMRC 2018 trial, answers
@@ -469,9 +473,14 @@ class Answerer:
         return None
 
     def _continuation(self, art: Article, best: _Sent) -> tuple[int, int] | None:
-        """The next sentence when the best one only leads into it (ends with a colon or
-        a semicolon, or is very short)."""
-        if not (best.text.endswith(("：", ":", "；", ";")) or len(best.text) < 12):
+        """The next sentence when the best one only leads into it: it ends with a colon
+        or a semicolon, is very short, or announces what follows (具有数个独有特征。)."""
+        leads = (
+            best.text.endswith(("：", ":", "；", ";"))
+            or len(best.text) < 12
+            or (len(best.text) < 30 and _ANNOUNCES.search(best.text))
+        )
+        if not leads:
             return None
         for a, b in sentence_spans(art.text, best.end):
             return (a, b)

@@ -96,8 +96,12 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
     spans: list[tuple[int, int]] = []
     pos = start
     for m in _SENT_END.finditer(text, start, end):
-        if not m.group().startswith("\n") and _in_title(text, pos, m.start()):
-            continue  # 《卡拉OK.LIVE！‧台北‧我》: a title's ！ ends no sentence
+        if not m.group().startswith("\n") and (
+            _inside(text, pos, m.end(), "《", "》", 30) or _inside(text, pos, m.end(), "“", "”", 80)
+        ):
+            # 《卡拉OK.LIVE！‧台北‧我》: a title's ！ ends no sentence, nor does the 。 of
+            # a short quotation (解释为：“…。通常…。”)
+            continue
         stop = m.start() if m.group().startswith("\n") else m.end()
         _add_span(text, pos, stop, spans)
         pos = m.end()
@@ -105,13 +109,13 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
     return spans
 
 
-def _in_title(text: str, a: int, i: int) -> bool:
-    """True when ``text[i]`` lies inside a 《…》 title opened after ``a`` and closed
-    within 30 characters on the same line."""
-    opened = text.rfind("《", a, i)
-    if opened < 0 or text.find("》", opened, i) >= 0:
+def _inside(text: str, a: int, i: int, left: str, right: str, reach: int) -> bool:
+    """True when ``text[i]`` lies inside ``left``…``right`` opened after ``a`` and
+    closed within ``reach`` characters on the same line."""
+    opened = text.rfind(left, a, i)
+    if opened < 0 or text.find(right, opened, i) >= 0:
         return False
-    close = text.find("》", i, i + 30)
+    close = text.find(right, i, i + reach)
     return close >= 0 and "\n" not in text[i:close]
 
 

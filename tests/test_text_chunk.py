@@ -26,6 +26,14 @@ def test_titles_in_book_brackets_do_not_end_sentences():
     ]
 
 
+def test_a_short_quotation_is_one_sentence():
+    t = "词典解释为：“一个人迅速获得财富。通常含有贬义。”下一句。"
+    assert [t[a:b] for a, b in sentence_spans(t)] == [
+        "词典解释为：“一个人迅速获得财富。通常含有贬义。”",
+        "下一句。",
+    ]
+
+
 def test_decimal_points_do_not_end_sentences():
     t = "总投资42.93亿元,增长3.5%。下一句"
     assert [t[a:b] for a, b in sentence_spans(t)] == ["总投资42.93亿元,增长3.5%。", "下一句"]

@@ -1,0 +1,98 @@
+"""The answer stage on hand-made articles (fake encoder): which sentences are quoted."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.answer import FEATURES
+from rag.question import analyze
+from rag.types import Article
+
+ARTICLES = [
+    Article(
+        "golf",
+        "标准杆",
+        "标准杆是一个高尔夫球运动术语。球场通常有18个洞。标准杆数是指在单一球洞预先估计的完成杆数。"
+        "总杆数等于标准杆数，称为平标准杆。",
+    ),
+    Article(
+        "grid",
+        "滨江园区新建变电站",
+        "2019年夏天，滨江园区的电力供应十分紧张，多家企业被迫错峰生产。"
+        "园区因此新建了一座220千伏变电站。园区还建成了一所国际学校。",
+    ),
+    Article(
+        "park",
+        "云溪科技园",
+        "云溪科技园具有三个突出特点。一是交通便利，二是人才集聚，三是配套完善。"
+        "科技园今年新增企业120家；其中高新技术企业45家。",
+    ),
+    Article(
+        "lake",
+        "明湖公园",
+        "明湖公园位于城市北部，是市民休闲的好去处。它的湖面开阔，四周种满了垂柳。",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def pipe(tmp_path_factory):
+    from rag.config import Settings
+    from rag.embed import HashEncoder
+    from rag.index import build
+    from rag.pipeline import Pipeline
+
+    path = tmp_path_factory.mktemp("answer-index")
+    build(ARTICLES, path, HashEncoder(256))
+    return Pipeline.load(path, Settings(index_dir=str(path)))
+
+
+def _quoted(answer) -> list[str]:
+    return [q.text for q in answer.quotes]
+
+
+def test_definition_question_quotes_the_defining_sentence(pipe):
+    a = pipe.ask("什么是标准杆数？")
+    assert _quoted(a)[0] == "标准杆数是指在单一球洞预先估计的完成杆数。"
+
+
+def test_why_question_quotes_the_cause_before_the_effect(pipe):
+    a = pipe.ask("滨江园区为什么新建了一座220千伏变电站？")
+    # quotes best first; the answer text in reading order
+    assert _quoted(a) == [
+        "园区因此新建了一座220千伏变电站。",
+        "2019年夏天，滨江园区的电力供应十分紧张，多家企业被迫错峰生产。",
+    ]
+    assert a.text == (
+        "2019年夏天，滨江园区的电力供应十分紧张，多家企业被迫错峰生产。"
+        "园区因此新建了一座220千伏变电站。[1]"
+    )
+
+
+def test_a_sentence_announcing_a_list_is_continued(pipe):
+    a = pipe.ask("云溪科技园有哪些突出特点？")
+    assert _quoted(a) == [
+        "云溪科技园具有三个突出特点。",
+        "一是交通便利，二是人才集聚，三是配套完善。",
+    ]
+
+
+def test_a_clause_ending_in_a_semicolon_is_continued(pipe):
+    a = pipe.ask("云溪科技园今年新增企业多少家？")
+    assert a.short_answer == "120家"
+    assert _quoted(a) == ["120家", "科技园今年新增企业120家；", "其中高新技术企业45家。"]
+
+
+def test_a_sentence_opening_with_a_pronoun_refers_to_the_title(pipe):
+    ans = pipe.answerer
+    q = analyze("明湖公园的湖面怎么样？")
+    terms = ans._terms(q)
+    hits = pipe.retriever("hybrid").retrieve(q.query, 5, keywords=q.keywords)
+    cands, feats = ans.sentence_features(q, terms, ["lake"], hits)
+    col = FEATURES.index("refers")
+    assert [c[3] for c in cands] == [
+        "明湖公园位于城市北部，是市民休闲的好去处。",
+        "它的湖面开阔，四周种满了垂柳。",
+    ]
+    assert feats[0, col] == 0.0  # the lead sentence names the park itself
+    assert feats[1, col] == 1.0  # 它 stands for 明湖公园: every question word is there

@@ -326,6 +326,14 @@ _GENERIC = (
     "高新区|开发区|新区|科学城|园区|工业园区|科技园区|科技园|工业园|产业园|集团|公司|有限公司|"
     "大学|学院|省|市|县|镇|村|区|街道|社区|自治区|州"
 )
+# common words jieba's dictionary tags as places or organisations (长度 ns, 城市 ns): the
+# frequent ones, read off its dict.txt; an article need not say them
+_NOT_NAMES = frozenset(
+    "城市 东西 平原 外国 爱国 英雄 朝廷 太阳 海洋 哥哥 湖泊 大桥 高原 上市 美丽 山区 江湖 大街 "
+    "王国 开国 城镇 京城 阿哥 庆典 深度 长度 山脉 回国 治安 大国 新鲜 古城 海峡 河口 冰川 山水 "
+    "长大 莫非 普及 商城 内河 古典 阴阳 江山 高山 大海 山坡 河谷 上马 太平 福利 日志 云集 青春 "
+    "山河 神圣 南北 东南 西北 西南 东北 中路 南路 大都".split()
+)
 _GENERIC_WORD = re.compile(rf"^(?:{_GENERIC})$")
 _GENERIC_END = re.compile(rf"(?:{_GENERIC})$")
 # first halves of generic names (科技|园区, 工业|园区): not names either
@@ -369,6 +377,6 @@ def proper_names(folded: str) -> tuple[str, ...]:
                 run = _GENERIC_END.sub("", w)
             if len(run) >= 2 and not _GENERIC_STEM.match(run):
                 out.setdefault(run, None)
-        elif flag in _NAME_FLAGS and len(w) >= 2 and plain(w, "n"):
+        elif flag in _NAME_FLAGS and len(w) >= 2 and plain(w, "n") and w not in _NOT_NAMES:
             out.setdefault(w, None)
     return tuple(out)

@@ -133,6 +133,7 @@ def test_subject_of():
         ("西部(重庆)科学城将投入多少资金促进青年就业？", None, ("重庆",)),
         ("光谷企业今年上半年的研发经费增长了多少？", None, ()),  # no name: nothing required
         ("元皇后是哪位帝王的皇后？", None, ()),  # jieba's nr guesses are not names
+        ("非洲的猴面包树果实的长度约是多少厘米？", None, ("非洲",)),  # 长度 is tagged ns
         (
             "那南京江北新区呢？",
             ["西安高新区孵化器首批入驻了多少家企业？"],

@@ -24,7 +24,7 @@ _CURRENCY = (
     r"新台币|台币|越南盾|里拉|美金|人民币"
 )
 _UNIT = (
-    rf"(?:{_CURRENCY}|平方公里|平方千米|平方米|立方米|公里|千米|厘米|毫米|英尺|英寸|英里|米|"
+    rf"(?:{_CURRENCY}|平方公里|平方千米|平方米|立方米|公里|千米|厘米|毫米|公分|公尺|英尺|英寸|英里|米|"
     r"公顷|亩|吨|公斤|千克|克|斤|磅|个月|小时|分钟|秒钟|秒|周年|年|天|日|月|周|岁|倍|%|％|‰|度|"
     r"个|家|项|名|人|位|次|场|所|台|件|种|条|篇|部|架|辆|艘|届|座|层|户|套|株|只|头|匹|本|册|页|张|"
     r"处|支|批|期|轮|分|票|枚|块|门|集|站|款|类|间|栋|幢|级|发|首|章|卷|辑|号|路|段|"
@@ -41,10 +41,11 @@ _MEASURED = re.compile(
     r"年|月|天|周|亿亿)$"
 )
 _ONE_NUMBER = rf"{_NUM}(?:余|多)?(?:万|亿|千|百)?{_UNIT}?"
+_ABOUT = r"(?:约|近|超过|超|逾|达到|达|共|合计|总计|仅|不足|将近|大约|约为)"
 NUMBER = re.compile(
-    rf"(?:约|近|超过|超|逾|达到|达|共|合计|总计|仅|不足|将近|大约|约为)?{_ONE_NUMBER}"
+    rf"{_ABOUT}?\d+\s?[:：比]\s?\d+"  # a ratio (1：7) before its first number alone
+    rf"|{_ABOUT}?{_ONE_NUMBER}"
     rf"(?:\s?(?:至|到|~|～|－|—|-)\s?{_ONE_NUMBER})?(?:以上|左右|余|多)?"
-    r"|\d+\s?[:：比]\s?\d+"
 )
 # which units a quantity question wants, from its own words
 _MEASURES = [
@@ -52,8 +53,8 @@ _MEASURES = [
     (r"(?:规模|产值|总值|营业额|销售额|交易额|市值)[^，,]{0,4}多大", _CURRENCY),
     (r"面积|占地|多大", r"亩|平方|公顷"),
     (r"体重|重量|多重|有多重", r"公斤|千克|克|吨|斤|磅|kg|g\b"),
-    (r"长度|多长|全长|身长|体长|长约|跑道", r"米|公里|英尺|英里|km|cm|mm|m\b"),
-    (r"高度|多高|身高|海拔|树高|高约", r"米|英尺|m\b"),
+    (r"长度|多长|全长|身长|体长|长约|跑道", r"米|公里|公分|公尺|英尺|英里|km|cm|mm|m\b"),
+    (r"高度|多高|身高|海拔|树高|高约", r"米|公尺|英尺|m\b"),
     (r"人口|人数|多少人", r"人"),
     (
         r"资本|资金|投资|收入|营收|价格|票房|成本|造价|市值|金额|花费|售价|工资|薪|奖金|预算|经费",
@@ -86,7 +87,7 @@ _ORG = re.compile(
 _CLAUSE_END = re.compile(r"[，,。；;！？!?：:、（）()“”\"\n]")
 _TRIM = "，,。；;！？!?：:、 \n“”\"'‘’（）()—-－"
 _LEAD_FUNC = re.compile(
-    r"^(?:是|为|在|于|由|被|将|把|对|向|的|了|有|即|约为|成为|称为|叫做|叫|名为|作为|达)+"
+    r"^(?:是|为|位于|坐落于|地处|在|于|由|被|将|把|对|向|的|了|有|即|约为|成为|称为|叫做|叫|名为|作为|达)+"
 )
 _TAIL_FUNC = re.compile(
     r"(?:的|了|等(?:多个|多种|多项|多家|多所|多方面|一系列|在内)?|等等|之一|上|中|里|时|对|向|在|将|于|举行|举办|开展)+$"
@@ -114,6 +115,25 @@ def short_answer(sentence: str, q: Question) -> tuple[int, int] | None:
         return bool(text) and text not in asked
 
     span = _framed(folded, q) or _align(folded, q)
+    found = _short(folded, sentence, q, span, fresh)
+    if found is None:
+        return None
+    a, b = found
+    if q.wh.startswith("第几") and a > 0 and folded[a - 1] == "第":
+        a -= 1  # 第几位 -> 第二位
+    if q.qtype == "date":
+        # 天正16年（1588年）: a reign year with its common-era year in brackets
+        m = _ERA_YEAR.match(folded, b)
+        if m and re.fullmatch(r"\d{1,2}年", folded[a:b]):
+            lead = re.search(r"[\u4e00-\u9fff]{2}$", folded[max(a - 2, 0) : a])
+            a, b = (a - 2 if lead and not _LEAD_FUNC.match(lead.group()) else a), m.end()
+    return a, b
+
+
+_ERA_YEAR = re.compile(r"\s?[（(]\d{3,4}年[）)]")
+
+
+def _short(folded: str, sentence: str, q: Question, span, fresh) -> tuple[int, int] | None:
     if span is not None and not fresh(span):
         span = None
     typed = [c for c in _typed_candidates(sentence, folded, q) if fresh(c)]

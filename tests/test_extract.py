@@ -40,6 +40,10 @@ def span_text(sentence: str, question: str, history=None) -> str | None:
         # ranges and thousands separators
         ("生长于海拔100米至2,800米的地区。", "五月艾生长的地区海拔约是多少米？", "100米至2,800米"),
         ("男子的平均年收入为31,875美元。", "男子的平均年收入是多少？", "31,875美元"),
+        # a ratio is one answer; 第几 keeps its 第; Taiwanese units
+        ("目前学校男女生比例约为1：7（男：女）。", "目前学校男女生比例是多少？", "约为1：7"),
+        ("高英是嫁入北魏皇家的第二位皇后。", "高英是嫁入北魏皇家的第几位皇后？", "第二位"),
+        ("黄鳍紫鱼体长可达50公分。", "黄鳍紫鱼体长多少？", "达50公分"),
     ],
 )
 def test_numbers(sentence, question, expected):
@@ -66,6 +70,8 @@ def test_numbers(sentence, question, expected):
             "2013年3月当选后，他哪一年退休？",
             "2014年5月",
         ),
+        # a reign year keeps its era name and its common-era year
+        ("渡川之战发生于天正3年（1575年）。", "渡川之战发生于什么时候？", "天正3年（1575年）"),
     ],
 )
 def test_dates(sentence, question, expected):
@@ -97,6 +103,7 @@ def test_people(sentence, question, expected):
         ),
         ("宏都阿里山公司与宏都建设同样位于嘉义市。", "宏都阿里山公司总部位于哪里？", "嘉义市"),
         ("蒂亚戈·蒙泰罗,葡萄牙赛车手。", "蒂亚戈·蒙泰罗是哪个国家的赛车手？", "葡萄牙"),
+        ("银行总部位于胡志明市。", "西贡商信银行的总部在哪里？", "胡志明市"),
     ],
 )
 def test_places_and_organisations(sentence, question, expected):

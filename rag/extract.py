@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 
 from .question import Question
-from .text import fold, fold_aligned
+from .text import STOPWORDS, fold, fold_aligned
 
 _NUM = r"(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+(?:\.\d+)?|[零〇一二两三四五六七八九十百千万亿]+(?:点[零〇一二三四五六七八九]+)?)"
 _CURRENCY = (
@@ -87,10 +87,11 @@ _ORG = re.compile(
 _CLAUSE_END = re.compile(r"[，,。；;！？!?：:、（）()“”\"\n]")
 _TRIM = "，,。；;！？!?：:、 \n“”\"'‘’（）()—-－"
 _LEAD_FUNC = re.compile(
-    r"^(?:是|为|位于|坐落于|地处|在|于|由|被|将|把|对|向|的|了|有|即|约为|成为|称为|叫做|叫|名为|作为|达)+"
+    r"^(?:是|为|分别为|分别是|位于|坐落于|地处|在|于|由|被|将|把|对|向|的|了|有|即|约为|成为|称为|叫做|叫|名为|作为|达)+"
 )
 _TAIL_FUNC = re.compile(
-    r"(?:的|了|等(?:多个|多种|多项|多家|多所|多方面|一系列|在内)?|等等|之一|上|中|里|时|对|向|在|将|于|举行|举办|开展)+$"
+    r"(?:的|了|则|而|等(?:多个|多种|多项|多家|多所|多方面|一系列|在内)?|等等|之一|上|中|(?<![公千英海])里|时|对|向|"
+    r"(?<![旨存现正实自所])在|将|于|举行|举办|开展)+$"
 )
 
 
@@ -525,9 +526,11 @@ def _tidy(folded: str, a: int, b: int) -> tuple[int, int] | None:
         b = a + m.start()
     if b <= a or b - a > 60 or not any(ch.isalnum() for ch in folded[a:b]):
         return None
-    if _ONLY_FUNC.fullmatch(folded[a:b]):
+    if _ONLY_FUNC.fullmatch(folded[a:b]) or folded[a:b] in _NOT_ANSWERS:
         return None
     return a, b
 
 
+# words that point at an answer without being one (例如…, 叫做…, 以下…)
+_NOT_ANSWERS = STOPWORDS | {"叫做", "例如", "以下", "如下", "下列", "比如", "包括", "重要", "主要"}
 _ONLY_FUNC = re.compile(r"[的了是在于为和与及对向将把被由也都就]+")

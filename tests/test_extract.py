@@ -173,3 +173,24 @@ def test_focus_before_shi_shenme():
     assert q.focus == "别名"
     assert focus_match("别称双翼豆、闭䇲木。", q) == 1.0
     assert focus_match("盾柱木是豆科的植物。", q) == 0.0
+
+
+@pytest.mark.parametrize(
+    "sentence,question,expected",
+    [
+        # 分别为 leads in; 公里 keeps its 里; 例如 alone answers nothing
+        ("条约签订双方的代表分别为周恩来与金日成。", "条约签订双方的代表是谁？", "周恩来与金日成"),
+        (
+            "六浦－神武寺2.8公里的路段为京急线最长的站间距离。",
+            "哪个路段是京急线最长的站间距离？",
+            "六浦－神武寺2.8公里",
+        ),
+        (
+            "吉布三兄弟在专辑中都有其主唱的歌曲，例如：巴里·吉布主唱《Loose Talk》。",
+            "吉布三兄弟在专辑中各自的主唱歌曲是什么？",
+            None,
+        ),
+    ],
+)
+def test_span_edges(sentence, question, expected):
+    assert span_text(sentence, question) == expected

@@ -33,6 +33,7 @@ from .index import build as build_index
 from .ingest import Problem, load
 from .question import analyze
 from .retrieve import QueryEncoder, make_retriever
+from .text import mostly_simplified
 from .types import Answer
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u2028-\u202e\ufeff]")
@@ -172,7 +173,7 @@ class Pipeline:
         self.index = index
         self.encoder = encoder
         self.settings = settings
-        self.qenc = QueryEncoder(encoder)
+        self.qenc = QueryEncoder(encoder, simplify=_simplified(index))
         self._retrievers: dict[str, object] = {}
         self._bridge = None
         self.answerer = Answerer(index, self.qenc, min_confidence=settings.min_confidence)
@@ -279,6 +280,7 @@ class Pipeline:
             paths, self.settings, progress=progress, add=True, encoder=self.encoder
         )
         self.index = Index.open(self.settings.index_dir)
+        self.qenc = QueryEncoder(self.encoder, simplify=_simplified(self.index))
         self._retrievers.clear()
         self._bridge = None
         self.answerer = Answerer(self.index, self.qenc, min_confidence=self.settings.min_confidence)
@@ -295,6 +297,11 @@ class Pipeline:
             "chunking": m["chunking"],
             "created": m.get("created"),
         }
+
+
+def _simplified(index: Index) -> bool:
+    """Whether the index's articles are mostly in Simplified Chinese (a sample)."""
+    return mostly_simplified(a.title + a.text for a in index.articles.values())
 
 
 def clean_question(question: object, max_chars: int = 1000) -> str:

@@ -20,6 +20,7 @@ import numpy as np
 
 from .embed import Encoder
 from .index import Index
+from .text import to_simplified
 from .text import tokens as keyword_tokens
 from .types import Hit
 
@@ -32,13 +33,19 @@ class Retriever(Protocol):
 
 
 class QueryEncoder:
-    """Encodes queries once: the retriever and the answerer ask for the same vector."""
+    """Encodes queries once: the retriever and the answerer ask for the same vector.
+    With ``simplify`` (a corpus in Simplified Chinese) a Traditional question is
+    encoded in Simplified: the embedding model scores same-script text higher, which
+    cost Traditional questions 1.3 points of false refusals on CMRC."""
 
-    def __init__(self, encoder: Encoder) -> None:
+    def __init__(self, encoder: Encoder, simplify: bool = False) -> None:
         self.encoder = encoder
+        self.simplify = simplify
         self._cached = functools.lru_cache(maxsize=256)(self._encode)
 
     def _encode(self, text: str) -> np.ndarray:
+        if self.simplify:
+            text = to_simplified(text)
         return self.encoder.encode([text], query=True)[0]
 
     def __call__(self, text: str) -> np.ndarray:

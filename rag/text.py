@@ -10,14 +10,14 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 # Sentence-final marks. A run of them, plus closing quotes/brackets, ends a sentence.
 _FINAL = "。！？!?；;…"
 _CLOSERS = "”’」』）)】》\"'"
 _SENT_END = re.compile(rf"[{re.escape(_FINAL)}]+[{re.escape(_CLOSERS)}]*|\n+")
 
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
 _WORDISH = re.compile(r"[\w\u3400-\u9fff]", re.UNICODE)
 
 # Function words and question words: they match everything and answer nothing.
@@ -68,6 +68,28 @@ def to_simplified(text: str) -> str:
     '签约项目'
     """
     return _t2s(text)
+
+
+def mostly_simplified(texts: Iterable[str], sample: int = 20000) -> bool:
+    """True unless Traditional characters (those OpenCC's t2s changes) make up more than
+    5 % of the first ``sample`` Chinese characters of ``texts``.
+
+    >>> mostly_simplified(["签约项目", "What"]), mostly_simplified(["簽約項目"])
+    (True, False)
+    """
+    seen: list[str] = []
+    n = 0
+    for t in texts:
+        cjk = "".join(_CJK.findall(t))
+        seen.append(cjk)
+        n += len(cjk)
+        if n >= sample:
+            break
+    s = "".join(seen)[:sample]
+    if not s:
+        return True
+    changed = sum(a != b for a, b in zip(s, _t2s(s), strict=False))
+    return changed / len(s) <= 0.05
 
 
 def is_chinese(text: str) -> bool:

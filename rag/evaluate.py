@@ -643,8 +643,11 @@ def eval_squad(
     cache: str | Path = DEFAULT_CACHE,
     progress: bool = True,
     encoder=None,
+    traditional: bool = False,
 ) -> Report:
-    """Open-domain evaluation of a SQuAD-format file through the real pipeline."""
+    """Open-domain evaluation of a SQuAD-format file through the real pipeline.
+    ``traditional`` asks every question in Taiwan Traditional Chinese (OpenCC s2twp),
+    the articles unchanged."""
     from .embed import load_encoder
     from .index import Index
     from .pipeline import Pipeline
@@ -657,6 +660,12 @@ def eval_squad(
     questions = list(data.questions[:limit] if limit else data.questions)
     if not questions:
         raise InputError(f"{path}: no answerable questions")
+    if traditional:
+        from dataclasses import replace
+
+        from .text import to_traditional
+
+        questions = [replace(q, question=to_traditional(q.question)) for q in questions]
     pipe = Pipeline.load(full, settings.with_(index_dir=str(full)), encoder=encoder)
     normal = run_all(
         questions,
@@ -685,6 +694,7 @@ def eval_squad(
         skipped_empty=data.empty,
         folds=folds if removed else None,
         index=str(full),
+        **({"questions_in": "Taiwan Traditional (OpenCC s2twp)"} if traditional else {}),
     )
     return Report(
         meta,
@@ -851,6 +861,8 @@ def markdown(report: Report) -> str:
         f"{m['articles']} articles / {m['chunks']} chunks · encoder {m['encoder']} · "
         f"k={m['k']} mode={m['mode']} · {m['date']} · commit {m['commit']}"
     )
+    if m.get("questions_in"):
+        title += f" · questions in {m['questions_in']}"
     if m["eval"] == "squad":
         rows = [("open-domain", report.summary)]
         if report.removed is not None:
@@ -928,6 +940,7 @@ def cmd_squad(args) -> int:
         removed=not args.no_removed,
         cache=args.cache,
         progress=not args.quiet,
+        traditional=args.traditional,
     )
     return _finish(report, args)
 
@@ -1001,6 +1014,11 @@ def add_cli(subparsers) -> None:
         help=f"folds of the gold-removed run (default {DEFAULT_FOLDS})",
     )
     s.add_argument("--no-removed", action="store_true", help="skip the gold-removed run")
+    s.add_argument(
+        "--traditional",
+        action="store_true",
+        help="ask every question in Taiwan Traditional Chinese (articles unchanged)",
+    )
     s.add_argument(
         "--cache",
         default=DEFAULT_CACHE,

@@ -70,6 +70,18 @@ def to_simplified(text: str) -> str:
     return _t2s(text)
 
 
+def to_traditional(text: str) -> str:
+    """Simplified to Taiwan Traditional Chinese with OpenCC, Taiwanese words included
+    (for evaluating Traditional questions; the product never rewrites an article).
+
+    >>> to_traditional("软件签约项目")
+    '軟體簽約專案'
+    """
+    import opencc
+
+    return opencc.OpenCC("s2twp").convert(text)
+
+
 def mostly_simplified(texts: Iterable[str], sample: int = 20000) -> bool:
     """True unless Traditional characters (those OpenCC's t2s changes) make up more than
     5 % of the first ``sample`` Chinese characters of ``texts``.

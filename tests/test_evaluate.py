@@ -170,6 +170,18 @@ def test_tiny_squad_eval_end_to_end(tmp_path):
     assert "| open-domain | 5 |" in markdown(report)
 
 
+def test_traditional_run_asks_the_same_questions_in_traditional(tmp_path):
+    settings = Settings(encoder=FAKE)
+    report = eval_squad(
+        TINY, settings, removed=False, traditional=True, cache=tmp_path / "cache", progress=False
+    )
+    assert report.meta["questions_in"] == "Taiwan Traditional (OpenCC s2twp)"
+    assert "questions in Taiwan Traditional" in markdown(report)
+    asked = sorted(o.question for o in report.outcomes)
+    assert "珠海高新區5月落地了多少個重點專案？" in asked  # 项目 is 專案 in Taiwan
+    assert report.summary.n == 5 and report.summary.r1 == 1.0  # folded back for matching
+
+
 def test_eval_cli_writes_reports_and_details(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("RAG_ENCODER", FAKE)
     out = tmp_path / "reports"

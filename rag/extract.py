@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from .question import Question
+from .question import NOT_NAMES, Question
 from .text import STOPWORDS, fold, fold_aligned
 
 _NUM = r"(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+(?:\.\d+)?|[零〇一二两三四五六七八九十百千万亿]+(?:点[零〇一二三四五六七八九]+)?)"
@@ -226,7 +226,7 @@ def _pos_spans(sentence: str, flags: tuple[str, ...]) -> list[tuple[int, int]]:
         if start < 0:
             continue
         pos = start + len(w.word)
-        if w.flag in flags and len(w.word) >= 2:
+        if w.flag in flags and len(w.word) >= 2 and w.word not in NOT_NAMES:
             spans.append((start, pos))
     if "nr" in flags:
         # transliterated names: jieba splits 伊丽莎白·克伦贝格尔-乔西 at the dots

@@ -328,7 +328,7 @@ _GENERIC = (
 )
 # common words jieba's dictionary tags as places or organisations (长度 ns, 城市 ns): the
 # frequent ones, read off its dict.txt; an article need not say them
-_NOT_NAMES = frozenset(
+NOT_NAMES = frozenset(
     "城市 东西 平原 外国 爱国 英雄 朝廷 太阳 海洋 哥哥 湖泊 大桥 高原 上市 美丽 山区 江湖 大街 "
     "王国 开国 城镇 京城 阿哥 庆典 深度 长度 山脉 回国 治安 大国 新鲜 古城 海峡 河口 冰川 山水 "
     "长大 莫非 普及 商城 内河 古典 阴阳 江山 高山 大海 山坡 河谷 上马 太平 福利 日志 云集 青春 "
@@ -377,6 +377,6 @@ def proper_names(folded: str) -> tuple[str, ...]:
                 run = _GENERIC_END.sub("", w)
             if len(run) >= 2 and not _GENERIC_STEM.match(run):
                 out.setdefault(run, None)
-        elif flag in _NAME_FLAGS and len(w) >= 2 and plain(w, "n") and w not in _NOT_NAMES:
+        elif flag in _NAME_FLAGS and len(w) >= 2 and plain(w, "n") and w not in NOT_NAMES:
             out.setdefault(w, None)
     return tuple(out)

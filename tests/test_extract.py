@@ -190,6 +190,8 @@ def test_focus_before_shi_shenme():
             "吉布三兄弟在专辑中各自的主唱歌曲是什么？",
             None,
         ),
+        # a common word jieba's dictionary tags as a place is no place's name
+        ("他出生于一座沿海城市。", "他在哪里出生？", None),
     ],
 )
 def test_span_edges(sentence, question, expected):

@@ -13,6 +13,7 @@ Does not: pick the sentence (see ``answer``).
 
 from __future__ import annotations
 
+import os
 import re
 
 from .question import NOT_NAMES, Question
@@ -390,19 +391,12 @@ def defines(sentence: str, q: Question) -> float:
     s = fold(sentence)
     lead = _DEF_LEAD.match(s).group()
     s = s[len(lead) :]
-    n = _common_run_prefix(q.term, s)
+    n = len(os.path.commonprefix([q.term, s]))
     # 所谓三鹰就是… may drop the term's last character (三鹰球)
     if n < len(q.term) and not ("所谓" in lead and n >= max(2, len(q.term) - 1)):
         return 0.0
     rest = re.sub(r"^[”」》\"']?(?:[（(][^）)]*[）)])?", "", s[n : n + 40])
     return 1.0 if _DEF_VERB.match(rest) else 0.0
-
-
-def _common_run_prefix(a: str, b: str) -> int:
-    n = 0
-    while n < min(len(a), len(b)) and a[n] == b[n]:
-        n += 1
-    return n
 
 
 def anchor_strength(sentence: str, q: Question) -> float:

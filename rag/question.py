@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .text import fold, is_chinese
+from .text import fold, is_chinese, words
 
 # (type, pattern) in priority order; the first match decides the answer type.
 _WH = [
@@ -121,22 +121,17 @@ def focus_word(wh: str, before: str, after: str) -> str:
     ('颜色', '多重')
     >>> focus_word("什么", "猴面包树的别名是", "")
     '别名'
-
     """
     if wh.startswith("多") and len(wh) == 2 and wh[1] in "大高长重远宽深久":
         m = re.search(r"(规模|产值|总值|营业额|销售额|交易额|市值)[^，,]{0,4}$", before)
         return m.group(1) if wh == "多大" and m else wh
     if after and wh.startswith(("什么", "哪", "何种", "啥")):
-        from .text import words
-
         w = [x for x in words(after) if not re.fullmatch(r"[一二两三四五六七八九十几\d]+\w?", x)]
         return w[0] if w else ""
     if not after and wh.startswith(("什么", "啥")):
         # 猴面包树的别名是什么: the noun before 是 is what is asked about
         m = re.search(r"的([\u4e00-\u9fff]{2,4})(?:是|为|指|叫)$", before)
         if m:
-            from .text import words
-
             return words(m.group(1))[-1]
     return ""
 

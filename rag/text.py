@@ -48,11 +48,11 @@ def fold(text: str) -> str:
     return _t2s(unicodedata.normalize("NFKC", text).lower())
 
 
-@functools.lru_cache(maxsize=1)
-def _opencc():
+@functools.lru_cache(maxsize=2)
+def _opencc(config: str = "t2s"):
     import opencc
 
-    return opencc.OpenCC("t2s")
+    return opencc.OpenCC(config)
 
 
 def _t2s(text: str) -> str:
@@ -77,9 +77,7 @@ def to_traditional(text: str) -> str:
     >>> to_traditional("软件签约项目")
     '軟體簽約專案'
     """
-    import opencc
-
-    return opencc.OpenCC("s2twp").convert(text)
+    return _opencc("s2twp").convert(text)
 
 
 def mostly_simplified(texts: Iterable[str], sample: int = 20000) -> bool:

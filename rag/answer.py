@@ -37,7 +37,7 @@ from .extract import (
     short_answer,
 )
 from .index import Index
-from .question import Question
+from .question import KIN, Question
 from .retrieve import QueryEncoder
 from .text import STOPWORDS, char_ngrams, fold, sentence_spans, words
 from .types import Answer, Article, Hit, Quote, Source
@@ -73,6 +73,8 @@ FEATURES = (
     "pos_type",  # has a person/place/organisation name for 谁/哪里/哪家 questions
     "defines",  # opens by defining what a "什么是X" question asks about
     "refers",  # opens with a pronoun (它/其/该…): kw as if it named the article's title
+    "when",  # has the date the question names (1989年，…): 1, its year only: 0.5
+    "not_when",  # the question names a date; the sentence has another and not that one
 )
 _COL = {name: i for i, name in enumerate(FEATURES)}
 WEIGHTS = np.array(
@@ -95,6 +97,8 @@ WEIGHTS = np.array(
         1.43,
         2.0,
         1.0,
+        1.0,
+        -1.0,
     ]
 )
 _ANNOUNCES = re.compile(
@@ -308,8 +312,11 @@ class Answerer:
             return list(out.items())
         ws = words(q.query)
         for i, w in enumerate(ws):
-            if len(w) > 1 and w[-1] in "了着过" and self.index.doc_freq(w) == 0:
-                w = w[:-1]  # jieba glues aspect particles on (签了): match the verb
+            if len(w) > 2 and w[-1] in "了着过是" and self.index.doc_freq(w) == 0:
+                # jieba glues aspect particles and a copula on (签了, 林晓是): match the rest
+                w = w[:-1]
+            elif len(w) == 2 and w[-1] in "了着过" and self.index.doc_freq(w) == 0:
+                w = w[:-1]
             elif len(w) == 2 and context and self.index.doc_freq(w) == 0:
                 before = ws[i - 1] if i else ""
                 after = ws[i + 1] if i + 1 < len(ws) else ""
@@ -321,6 +328,8 @@ class Answerer:
                 continue
             if q.qtype == "author" and _AUTHOR_WORDS.match(w):
                 continue  # 作者/记者 name what is asked; the article need not say them
+            if w == q.focus and KIN.fullmatch(w):
+                continue  # 谁的女儿 is answered by X之女: the focus feature looks for it
             weight = self._idf(w) * (0.5 if len(w) == 1 and not w.isdigit() else 1.0)
             out[w] = max(out.get(w, 0.0), weight)
         return list(out.items())
@@ -365,6 +374,7 @@ class Answerer:
         q_content = "".join(ch for ch in q.before + q.after if ch.isalnum())
         q_bigrams = set(char_ngrams(q_content)) if q_content else set()
         typed = q.qtype in ("number", "date")
+        asked_dates = _asked_dates(q)
         hit_spans: dict[str, list[tuple[int, int, int]]] = {}
         for h in hits:
             hit_spans.setdefault(h.chunk.article_id, []).append(
@@ -424,6 +434,8 @@ class Answerer:
                     )
                 if pos and q.qtype in _POS_TYPES:
                     f[_COL["pos_type"]] = _pos_type_match(q.qtype, s)
+                if asked_dates:
+                    f[_COL["when"]], f[_COL["not_when"]] = _date_match(asked_dates, fs)
                 rows.append(f)
                 cands.append((aid, a, b, s))
             # a neighbour that holds the question's words lends some of its overlap (the
@@ -681,6 +693,36 @@ def _window(text: str, a: int, b: int, pad: int = 80) -> tuple[int, int]:
     lo = max([s for s, e in spans if s <= a and a - s <= pad] or [a])
     hi = min([e for s, e in spans if e >= b and e - b <= pad] or [b])
     return lo, hi
+
+
+_YEAR = re.compile(r"(?:公元前?)?\d{2,4}年")
+
+
+def _asked_dates(q: Question) -> list[tuple[str, str]]:
+    """The dates a question names outside its question word, each with its year:
+    ``1989年，蔡敏参与了什么活动`` -> ``[("1989年", "1989年")]``."""
+    if q.english:
+        return []
+    out = []
+    for m in DATE.finditer(q.before + " " + q.after):
+        y = _YEAR.match(m.group())
+        if y:
+            out.append((m.group(), y.group()))
+    return out
+
+
+def _date_match(asked: list[tuple[str, str]], folded: str) -> tuple[float, float]:
+    """(when, not_when) for a sentence: 1 when it has a date the question names, 0.5
+    when it has only that date's year; not_when 1 when it has other years instead.
+
+    >>> _date_match([("1989年", "1989年")], "1983年参与维也纳轻歌剧蝙蝠演出。")
+    (0.0, 1.0)
+    """
+    if any(d in folded for d, _ in asked):
+        return 1.0, 0.0
+    if any(y in folded for _, y in asked):
+        return 0.5, 0.0
+    return 0.0, 1.0 if _YEAR.search(folded) else 0.0
 
 
 def _pos_type_match(qtype: str, sentence: str) -> float:

@@ -27,7 +27,10 @@ _WH = [
         r"多少|(?<!哪)几[个位家项名次人场所台件种条篇部岁倍天年月]?|多大|多高|多长|多重|多远|多宽|多深|"
         r"多久|第几|百分之几|how many|how much|how long|how big|what percentage|what number",
     ),
-    ("person", r"谁|哪位|哪个人|什么人|何人|姓名|名字|who|whom|whose"),
+    (
+        "person",
+        r"谁|哪位|哪个人|什么人|何人|姓名|名字(?!.{0,3}(?:怎么|如何|由来|来历))|who|whom|whose",
+    ),
     (
         "place",
         r"哪里|哪儿|在哪(?![一二两三四五六七八九十几个位种])|何地|何处|哪个地方|什么地方|哪个城市|哪个国家|哪个省|位于|where",
@@ -128,12 +131,33 @@ def focus_word(wh: str, before: str, after: str) -> str:
     if after and wh.startswith(("什么", "哪", "何种", "啥")):
         w = [x for x in words(after) if not re.fullmatch(r"[一二两三四五六七八九十几\d]+\w?", x)]
         return w[0] if w else ""
+    if wh in ("谁", "哪位"):
+        # 王法慧是谁的女儿 / 特鲁多的父亲是谁: the kin or role asked about
+        m = re.match(r"的?([\u4e00-\u9fff]{1,3})$", after) or re.search(
+            r"的([\u4e00-\u9fff]{1,3})(?:是|为)$", before
+        )
+        if m and KIN.fullmatch(m.group(1)):
+            return m.group(1)
+        return ""
     if not after and wh.startswith(("什么", "啥")):
         # 猴面包树的别名是什么: the noun before 是 is what is asked about
         m = re.search(r"的([\u4e00-\u9fff]{2,4})(?:是|为|指|叫)$", before)
         if m:
             return words(m.group(1))[-1]
+        if re.search(r"(?:[也又还亦或俗简别]|被)(?:叫|称)(?:之?为|作|做)?$", before):
+            return "别名"  # 内台航路也叫什么, 天门冬又称之为什么
+    if wh.startswith(("怎么", "怎样", "如何")) and re.match(r"来|得来|而来", after):
+        m = re.search(r"(名称|名字|名)(?:是|的)?$", before)
+        if m:
+            return "由来"  # 硬枝黄蝉的名称是怎么来的
     return ""
+
+
+# family relations a 谁的<kin> question asks about (their answers read X之女, 其父X)
+KIN = re.compile(
+    r"女儿|儿子|父亲|母亲|妻子|丈夫|哥哥|弟弟|姐姐|妹妹|兄长|长子|次子|长女|次女|孙子|孙女|"
+    r"祖父|祖母|爷爷|奶奶|外公|外婆|[父母妻夫兄弟姐妹子女]"
+)
 
 
 _DEFINE = (

@@ -28,6 +28,12 @@ ARTICLES = [
         "科技园今年新增企业120家；其中高新技术企业45家。",
     ),
     Article(
+        "singer",
+        "歌手李梅",
+        "李梅是一名女高音歌手，生于杭州。1995年参与北京话剧节的演出活动。"
+        "2003年李梅参与了上海的巡回音乐会。李梅为作曲家林海之女。",
+    ),
+    Article(
         "lake",
         "明湖公园",
         "明湖公园位于城市北部，是市民休闲的好去处。它的湖面开阔，四周种满了垂柳。",
@@ -96,3 +102,25 @@ def test_a_sentence_opening_with_a_pronoun_refers_to_the_title(pipe):
     ]
     assert feats[0, col] == 0.0  # the lead sentence names the park itself
     assert feats[1, col] == 1.0  # 它 stands for 明湖公园: every question word is there
+
+
+def test_the_sentence_with_the_year_the_question_names_wins(pipe):
+    a = pipe.ask("2003年，李梅参与了什么活动？")
+    assert _quoted(a) == ["上海的巡回音乐会", "2003年李梅参与了上海的巡回音乐会。"]
+
+
+def test_date_features_mark_the_named_year_and_other_years(pipe):
+    ans = pipe.answerer
+    q = analyze("2003年，李梅参与了什么活动？")
+    hits = pipe.retriever("hybrid").retrieve(q.query, 5, keywords=q.keywords)
+    cands, feats = ans.sentence_features(q, ans._terms(q), ["singer"], hits)
+    when, other = FEATURES.index("when"), FEATURES.index("not_when")
+    got = {c[3]: (feats[i, when], feats[i, other]) for i, c in enumerate(cands)}
+    assert got["2003年李梅参与了上海的巡回音乐会。"] == (1.0, 0.0)
+    assert got["1995年参与北京话剧节的演出活动。"] == (0.0, 1.0)
+    assert got["李梅为作曲家林海之女。"] == (0.0, 0.0)
+
+
+def test_a_whose_daughter_question_quotes_the_kinship_sentence(pipe):
+    a = pipe.ask("李梅是谁的女儿？")
+    assert "李梅为作曲家林海之女。" in _quoted(a)

@@ -39,6 +39,23 @@ def test_split_and_focus():
     assert analyze("火炬开发区优化了哪五大服务内容？").after == "五大服务内容"
 
 
+@pytest.mark.parametrize(
+    "question,qtype,focus",
+    [
+        ("林晓是谁的女儿？", "person", "女儿"),
+        ("林晓的父亲是谁？", "person", "父亲"),
+        ("林晓的同事是谁？", "person", ""),  # not a family relation
+        ("云溪湖也叫什么？", "what", "别名"),
+        ("金银花又被称之为什么？", "what", "别名"),
+        ("云溪湖的名字是怎么来的？", "how", "由来"),
+        ("他叫什么名字？", "person", "名字"),
+    ],
+)
+def test_focus_of_relation_alias_and_origin_questions(question, qtype, focus):
+    q = analyze(question)
+    assert (q.qtype, q.focus) == (qtype, focus)
+
+
 def test_traditional_questions_are_folded_for_matching():
     q = analyze("咸陽高新區簽約項目涵蓋哪些領域？")
     assert q.query == "咸陽高新區簽約項目涵蓋哪些領域？"  # searched as asked, folded when matched

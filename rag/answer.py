@@ -33,6 +33,7 @@ from .extract import (
     anchor_strength,
     asked_unit,
     defines,
+    fills_slot,
     focus_match,
     short_answer,
 )
@@ -75,6 +76,7 @@ FEATURES = (
     "refers",  # opens with a pronoun (它/其/该…): kw as if it named the article's title
     "when",  # has the date the question names (1989年，…): 1, its year only: 0.5
     "not_when",  # the question names a date; the sentence has another and not that one
+    "slot",  # a number/date right next to the question's own words (建于|1988年)
 )
 _COL = {name: i for i, name in enumerate(FEATURES)}
 WEIGHTS = np.array(
@@ -99,12 +101,16 @@ WEIGHTS = np.array(
         1.0,
         1.0,
         -1.0,
+        1.25,
     ]
 )
 _ANNOUNCES = re.compile(
     r"(?:多种|数个|数种|几种|多个|以下|如下|下列|[两三四五六七八九十几]个|[两三四五六七八九十几多](?:方面|点|种|类))"
     r"[^，。]{0,8}[。：:]$"
 )
+# function characters jieba glues onto an unknown word's end or start
+_GLUED_TAIL = set("有著在的也都就将把被于")
+_GLUED_HEAD = set("以在于被把将对从向和与及由")
 _CAUSE = re.compile(r"因为|由于|为了|原因|因而|以致|导致")
 _PRONOUN_START = re.compile(r"^(?:[它她他其此该这牠]|本(?![来身地]))")
 _POS_TYPES = {"person": ("nr",), "place": ("ns",), "org": ("nt",)}
@@ -312,11 +318,14 @@ class Answerer:
             return list(out.items())
         ws = words(q.query)
         for i, w in enumerate(ws):
-            if len(w) > 2 and w[-1] in "了着过是" and self.index.doc_freq(w) == 0:
+            unseen = len(w) >= 2 and self.index.doc_freq(w) == 0
+            if unseen and w[-1] in "了着过是":
                 # jieba glues aspect particles and a copula on (签了, 林晓是): match the rest
                 w = w[:-1]
-            elif len(w) == 2 and w[-1] in "了着过" and self.index.doc_freq(w) == 0:
-                w = w[:-1]
+            elif unseen and context and w[-1] in _GLUED_TAIL and w[:-1] in context:
+                w = w[:-1]  # 天门冬的根有什么特点: 根|有, 史继偕著有: 史继偕|著
+            elif unseen and context and w[0] in _GLUED_HEAD and w[1:] in context:
+                w = w[1:]  # 以兆康苑总站为…: 以|兆康苑
             elif len(w) == 2 and context and self.index.doc_freq(w) == 0:
                 before = ws[i - 1] if i else ""
                 after = ws[i + 1] if i + 1 < len(ws) else ""
@@ -434,6 +443,8 @@ class Answerer:
                     )
                 if pos and q.qtype in _POS_TYPES:
                     f[_COL["pos_type"]] = _pos_type_match(q.qtype, s)
+                if typed:
+                    f[_COL["slot"]] = fills_slot(s, q)
                 if asked_dates:
                     f[_COL["when"]], f[_COL["not_when"]] = _date_match(asked_dates, fs)
                 rows.append(f)

@@ -384,7 +384,9 @@ def focus_match(sentence: str, q: Question) -> float:
     return 0.5
 
 
-_DEF_LEAD = re.compile(r"^[\s“”「」\"'《》]*(?:所谓的?)?[“「\"'《]?")
+_DEF_LEAD = re.compile(
+    r"^[\s“”「」\"'《》]*(?:在[^，,。]{1,12}(?:中|上|里|方面)[，,]\s*)?(?:所谓的?)?[“「\"'《]?"
+)
 _DEF_VERB = re.compile(r"是|指|为|即|乃|就是|[亦也又或简俗]称|，|,")
 
 
@@ -396,6 +398,8 @@ def defines(sentence: str, q: Question) -> float:
     >>> q = analyze("什么是三鹰球？")
     >>> defines("所谓三鹰就是单一洞低于标准杆4杆。", q), defines("三鹰球的记录很少。", q)
     (1.0, 0.0)
+    >>> defines("在高尔夫球中，三鹰球是低于标准杆4杆。", q)
+    1.0
     """
     if not q.term:
         return 0.0
@@ -408,6 +412,31 @@ def defines(sentence: str, q: Question) -> float:
         return 0.0
     rest = re.sub(r"^[”」》\"']?(?:[（(][^）)]*[）)])?", "", s[n : n + 40])
     return 1.0 if _DEF_VERB.match(rest) else 0.0
+
+
+def fills_slot(sentence: str, q: Question) -> float:
+    """1.0 when a number/date question's own words sit right next to a number/date in the
+    sentence (富国银行广场建于哪一年 ~ 建于1988年), as if the sentence filled the
+    question's blank; else 0.0.
+
+    >>> from rag.question import analyze
+    >>> q = analyze("富国银行广场建于哪一年？")
+    >>> fills_slot("建于1988年，是一座摩天大楼。", q), fills_slot("1998年，大厦改名为富国银行广场。", q)
+    (1.0, 0.0)
+    """
+    if q.qtype not in ("number", "date") or q.english:
+        return 0.0
+    folded = fold_aligned(sentence)
+    cands = _typed_candidates(sentence, folded, q)
+    if not cands:
+        return 0.0
+    left = _find_suffix(folded, q.before) if q.before else None
+    if left and any(0 <= a - left[1] <= 2 for a, _ in cands):
+        return 1.0
+    right = _find_prefix(folded, q.after, 0) if q.after else None
+    if right and any(0 <= right[0] - b <= 2 for _, b in cands):
+        return 1.0
+    return 0.0
 
 
 def anchor_strength(sentence: str, q: Question) -> float:

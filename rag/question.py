@@ -146,6 +146,8 @@ def focus_word(wh: str, before: str, after: str) -> str:
             return words(m.group(1))[-1]
         if re.search(r"(?:[也又还亦或俗简别]|被)(?:叫|称)(?:之?为|作|做)?$", before):
             return "别名"  # 内台航路也叫什么, 天门冬又称之为什么
+    if wh in ("为什么", "为何") and re.match(r"[也又还亦被]?(?:叫|称|名|取名|命名)", after):
+        return "由来"  # 刺角瓜为什么又叫角瓜
     if wh.startswith(("怎么", "怎样", "如何")) and re.match(r"来|得来|而来", after):
         m = re.search(r"(名称|名字|名)(?:是|的)?$", before)
         if m:

@@ -124,3 +124,13 @@ def test_date_features_mark_the_named_year_and_other_years(pipe):
 def test_a_whose_daughter_question_quotes_the_kinship_sentence(pipe):
     a = pipe.ask("李梅是谁的女儿？")
     assert "李梅为作曲家林海之女。" in _quoted(a)
+
+
+def test_function_characters_jieba_glues_on_are_dropped_from_terms(pipe):
+    ans = pipe.answerer
+    context = "\n".join(ans._folded(a) for a in ("lake", "park"))
+    # jieba cuts 以明湖|公园 and 垂柳|根有: 以 and 有 belong to the neighbours
+    terms = dict(ans._terms(analyze("以明湖公园为起点的路线有哪些？"), context))
+    assert "明湖" in terms and "以明湖" not in terms
+    terms = dict(ans._terms(analyze("明湖公园垂柳的根有什么特点？"), context + "根"))
+    assert "根" in terms and "根有" not in terms

@@ -136,3 +136,38 @@ def test_function_characters_jieba_glues_on_are_dropped_from_terms(pipe):
     assert "明湖" in terms and "以明湖" not in terms
     terms = dict(ans._terms(analyze("明湖公园垂柳的根有什么特点？"), context + "根"))
     assert "根" in terms and "根有" not in terms
+
+
+def _sent(art, i: int, score: float):
+    from rag.answer import _Sent
+    from rag.text import sentence_spans
+
+    a, b = sentence_spans(art.text)[i]
+    return _Sent(art.id, a, b, art.text[a:b], score, 0.0)
+
+
+def test_a_neighbour_is_quoted_when_close_or_when_it_holds_missing_words(pipe):
+    from rag.answer import FILL_MARGIN, PAIR_MARGIN
+
+    ans, art = pipe.answerer, pipe.index.articles["grid"]
+    best = _sent(art, 1, 10.0)  # 园区因此新建了一座220千伏变电站。
+    assert best.text == "园区因此新建了一座220千伏变电站。"
+    school = (art.text.index("园区还建成"), len(art.text))
+    terms = [("变电站", 5.0), ("国际学校", 5.0)]
+    close = _sent(art, 2, 10.0 - PAIR_MARGIN)
+    assert ans._neighbour(art, best, [best, close], terms) == school
+    # further behind: only because it has 国际学校, which the best sentence lacks
+    behind = _sent(art, 2, 10.0 - (PAIR_MARGIN + FILL_MARGIN) / 2)
+    assert ans._neighbour(art, best, [best, behind], terms) == school
+    assert ans._neighbour(art, best, [best, behind], [("变电站", 5.0)]) is None
+    too_far = _sent(art, 2, 10.0 - FILL_MARGIN - 0.1)
+    assert ans._neighbour(art, best, [best, too_far], terms) is None
+
+
+def test_a_short_answer_that_is_a_small_share_of_its_sentence_is_kept(pipe):
+    # (one that is half its sentence is left out: see the 2003年 test above)
+    a = pipe.ask("明湖公园位于哪里？")
+    # 城市北部 is a third of its sentence: a short answer
+    assert a.short_answer == "城市北部"
+    a = pipe.ask("云溪科技园今年新增企业多少家？")
+    assert a.short_answer == "120家"  # 4 of 13 characters

@@ -146,22 +146,20 @@ def _sent(art, i: int, score: float):
     return _Sent(art.id, a, b, art.text[a:b], score, 0.0)
 
 
-def test_a_neighbour_is_quoted_when_close_or_when_it_holds_missing_words(pipe):
-    from rag.answer import FILL_MARGIN, PAIR_MARGIN
+def test_a_neighbour_is_quoted_when_it_scores_within_the_margin(pipe):
+    from rag.answer import PAIR_MARGIN
 
     ans, art = pipe.answerer, pipe.index.articles["grid"]
-    best = _sent(art, 1, 10.0)  # 园区因此新建了一座220千伏变电站。
+    best = _sent(art, 1, 10.0)
     assert best.text == "园区因此新建了一座220千伏变电站。"
     school = (art.text.index("园区还建成"), len(art.text))
-    terms = [("变电站", 5.0), ("国际学校", 5.0)]
     close = _sent(art, 2, 10.0 - PAIR_MARGIN)
-    assert ans._neighbour(art, best, [best, close], terms) == school
-    # further behind: only because it has 国际学校, which the best sentence lacks
-    behind = _sent(art, 2, 10.0 - (PAIR_MARGIN + FILL_MARGIN) / 2)
-    assert ans._neighbour(art, best, [best, behind], terms) == school
-    assert ans._neighbour(art, best, [best, behind], [("变电站", 5.0)]) is None
-    too_far = _sent(art, 2, 10.0 - FILL_MARGIN - 0.1)
-    assert ans._neighbour(art, best, [best, too_far], terms) is None
+    assert ans._neighbour(art, best, [best, close]) == school
+    far = _sent(art, 2, 10.0 - PAIR_MARGIN - 0.1)
+    assert ans._neighbour(art, best, [best, far]) is None
+    # a close sentence that is not adjacent is not quoted
+    first = _sent(art, 0, 10.0)
+    assert ans._neighbour(art, _sent(art, 2, 10.0), [_sent(art, 2, 10.0), first]) is None
 
 
 def test_a_short_answer_that_is_a_small_share_of_its_sentence_is_kept(pipe):

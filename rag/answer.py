@@ -106,7 +106,7 @@ WEIGHTS = np.array(
 )
 _ANNOUNCES = re.compile(
     r"(?:多种|数个|数种|几种|多个|以下|如下|下列|[两三四五六七八九十几]个|[两三四五六七八九十几多](?:方面|点|种|类))"
-    r"[^，。]{0,8}[。：:]$"
+    r"[^，。]{0,12}[。：:]$"
 )
 # function characters jieba glues onto an unknown word's end or start
 _GLUED_TAIL = set("有著在的也都就将把被于")

@@ -121,6 +121,8 @@ def short_answer(sentence: str, q: Question) -> tuple[int, int] | None:
     if found is None:
         return None
     a, b = found
+    if q.qtype == "list" and _COUNT_ONLY.fullmatch(folded[a:b]):
+        return None  # 其职能有四个方面：… — a count of the items is not the items
     if q.wh.startswith("第几") and a > 0 and folded[a - 1] == "第":
         a -= 1  # 第几位 -> 第二位
     if q.qtype == "date":
@@ -132,6 +134,9 @@ def short_answer(sentence: str, q: Question) -> tuple[int, int] | None:
     return a, b
 
 
+_COUNT_ONLY = re.compile(
+    r"(?:共|共有|有)?[\d一二两三四五六七八九十几多数]+(?:个|种|项|类|点|大)?(?:方面|部分|特点|类型|种类|原因)?"
+)
 _ERA_YEAR = re.compile(r"\s?[（(]\d{3,4}年[）)]")
 
 

@@ -20,6 +20,7 @@ _WH = [
     (
         "date",
         r"哪一?天|哪一?年|哪个月|几月|几号|何时|什么时候|什么时间|几时|哪个时间|何年|多少年|日期|"
+        r"(?<=的)时间(?:是|为)?[？?]?$|"
         r"when|what year|what date|which year|which day",
     ),
     (
@@ -41,7 +42,7 @@ _WH = [
         r"which organi[sz]ation|which university",
     ),
     ("list", r"哪些|哪几|哪[两二三四五六七八九十]|which|what (?:are|were)"),
-    ("why", r"为什么|为何|why"),
+    ("why", r"为什么|为何|因何|why"),
     ("how", r"怎么|怎样|如何|how"),
     ("what", r"什么|啥|哪个|哪种|哪一|何种|what|which"),
     ("yesno", r"是否|是不是|有没有|吗[？?]?$"),
@@ -51,7 +52,7 @@ _WH_RE = [(t, re.compile(p, re.I)) for t, p in _WH]
 _WH_SPAN = re.compile(
     r"哪几[个位家项名次人场所台件种条篇部座门]?|哪一?[天年个位家所些里儿种类项条部样]|"
     r"哪(?=[两二三四五六七八九十])|哪|多少[个位家项名次人场元年]?|几[个位家项名次人场所台件种条篇部岁倍天年月号]?|"
-    r"多[大高长重远宽深久]|什么[时候时间人地方样]*|何时|何地|何处|何人|谁|第几|为什么|为何|怎么样?|怎样|如何|是否|"
+    r"多[大高长重远宽深久]|什么[时候时间人地方样]*|何时|何地|何处|何人|谁|第几|为什么|为何|因何|怎么样?|怎样|如何|是否|"
     r"百分之几"
 )
 
@@ -148,6 +149,13 @@ def focus_word(wh: str, before: str, after: str) -> str:
             return "别名"  # 内台航路也叫什么, 天门冬又称之为什么
     if wh in ("为什么", "为何") and re.match(r"[也又还亦被]?(?:叫|称|名|取名|命名)", after):
         return "由来"  # 刺角瓜为什么又叫角瓜
+    if re.match(r"(?:而|来)?(?:得名|命名)", after):
+        return "由来"  # 百老汇剧院是因何得名的, 美庐别墅是怎么得名的
+    if wh in ("怎样", "怎么样", "如何") and not after:
+        # 斯氏腔吻鳕的外形是怎样的: the noun before 是 is what is asked about
+        m = re.search(r"的([\u4e00-\u9fff]{2,4}?)(?:是|又是)?$", before)
+        if m:
+            return words(m.group(1))[-1]
     if wh.startswith(("怎么", "怎样", "如何")) and re.match(r"来|得来|而来", after):
         m = re.search(r"(名称|名字|名)(?:是|的)?$", before)
         if m:

@@ -129,6 +129,8 @@ def test_places_and_organisations(sentence, question, expected):
             "此鱼分布在哪些地区？",
             "西太平洋区,包括菲律宾、印尼、琉球群岛",
         ),
+        # a count of the items is not the items
+        ("园区的职能有四个方面：一是招商，二是服务。", "园区的职能有哪些？", None),
     ],
 )
 def test_what_and_lists(sentence, question, expected):

@@ -49,6 +49,10 @@ def test_split_and_focus():
         ("金银花又被称之为什么？", "what", "别名"),
         ("云溪湖的名字是怎么来的？", "how", "由来"),
         ("他叫什么名字？", "person", "名字"),
+        ("云溪湖因何得名？", "why", "由来"),
+        ("明湖公园是怎么得名的？", "how", "由来"),
+        ("这种鱼的外形是怎样的？", "how", "外形"),
+        ("展会举办的时间是？", "date", ""),
     ],
 )
 def test_focus_of_relation_alias_and_origin_questions(question, qtype, focus):

@@ -197,6 +197,13 @@ class Answerer:
             # 多少家/几个 and the best sentence has no count at all (only money, a share
             # or a measure): the corpus does not say how many
             confidence = min(confidence, self.min_confidence / 2)
+        measured = _measured_word(q)
+        if measured and not any(
+            len(m) >= 2 and _match(m, self._folded(art.id)) > 0.0 for m in _stems(measured)
+        ):
+            # 数据中心用电量是多少 and the article never says 用电量 (nor 电量): whatever
+            # figure it has measures something else
+            confidence = min(confidence, self.min_confidence / 2)
         if confidence < self.min_confidence:
             return self._refusal(q, articles[:k], best_hit, confidence)
         spans = [(best.start, best.end)]
@@ -746,6 +753,42 @@ def _pos_type_match(qtype: str, sentence: str) -> float:
 
     flags = _POS_TYPES[qtype]
     return 1.0 if any(w.flag in flags and len(w.word) >= 2 for w in pseg.cut(sentence)) else 0.0
+
+
+_MEASURE_NOUN = re.compile(r"[\u4e00-\u9fff]{1,4}[量额值率积价费]$")
+
+
+def _measured_word(q: Question) -> str:
+    """The quantity a 多少 question measures, when it names one right before its
+    question word: ``数据中心用电量是多少`` -> ``用电量``; else "".
+
+    >>> from rag.question import analyze
+    >>> _measured_word(analyze("贵阳高新区的数据中心用电量是多少？"))
+    '用电量'
+    >>> _measured_word(analyze("园区有多少家企业？")), _measured_word(analyze("企业的数量是多少？"))
+    ('', '')
+    """
+    if q.qtype != "number" or q.english or not q.wh.startswith(("多少", "几")):
+        return ""
+    ws = words(re.sub(r"(?:是|为|有|约|大约|达到?|共)+$", "", q.before))
+    w = ws[-1] if ws else ""
+    # only a specific quantity (用电量, 藏书量): 数量, 面积, 产值 are said in many ways
+    return w if len(w.lstrip("总")) >= 3 and _MEASURE_NOUN.fullmatch(w) else ""
+
+
+def _stems(word: str) -> list[str]:
+    """A measured word and the forms an article may use instead: 人口数量 -> 人口,
+    藏书量 -> 藏书, 总面积 -> 面积.
+
+    >>> _stems("人口数量"), _stems("总面积")
+    (['人口数量', '人口'], ['总面积', '面积'])
+    """
+    out = [word]
+    for rx in (r"(?:数量|总量|量|额|值)$", r"^总"):
+        stem = re.sub(rx, "", word)
+        if stem != word:
+            out.append(stem)
+    return out
 
 
 def _uncounted(q: Question, sentence: str) -> bool:

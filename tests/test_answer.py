@@ -169,3 +169,9 @@ def test_a_short_answer_that_is_a_small_share_of_its_sentence_is_kept(pipe):
     assert a.short_answer == "城市北部"
     a = pipe.ask("云溪科技园今年新增企业多少家？")
     assert a.short_answer == "120家"  # 4 of 13 characters
+
+
+def test_a_quantity_the_article_never_names_is_refused(pipe):
+    # the park article has figures (120家, 45家), none of them 用电量
+    assert pipe.ask("云溪科技园的用电量是多少？").refused
+    assert pipe.ask("云溪科技园今年新增企业的数量是多少？").short_answer == "120家"

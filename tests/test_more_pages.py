@@ -23,7 +23,6 @@ KNOWN_MISSES = {
     "c24": "the follow-up's new subject has a count of something else (160余家 企业)",
     "c26": "the follow-up's new subject has a count of something else (1100余家 用户)",
     "c30": "English 'population' finds nothing, but Qingdao's article matches the name",
-    "d26": "用电量 is nowhere, but 贵阳 and 数据中心 are: confidence 0.48",
 }
 
 

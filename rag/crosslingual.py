@@ -156,7 +156,8 @@ class Bridge:
         have in any form (capitalised words that the dictionary knows only as names,
         Huawei → 华为, or not at all, with no match by translation, pinyin or as
         written), and the corpus words standing for the ones it has (Zhengzhou → 郑州)."""
-        words = [w for w in _EN_WORD.findall(question)]
+        # Xianyang's → Xianyang: a possessive is no part of the name
+        words = [re.sub(r"'s$", "", w) for w in _EN_WORD.findall(question)]
         groups: list[list[str]] = []
         named: list[list[str]] = []
         used: set[int] = set()

@@ -72,7 +72,9 @@ def glossary() -> dict[str, dict[str, float]]:
                 if ws[:1] == ["to"]:
                     ws = ws[1:]
                 content = [w for w in ws if w not in _EN_STOP]
-                if not content or len(ws) > 3:
+                # 签约 "(to) sign a contract or agreement": short phrases count, each
+                # content word for a share of the entry
+                if not content or len(content) > 3 or len(ws) > 5:
                     continue
                 weight = 1.0 / len(content)
                 for w in content:

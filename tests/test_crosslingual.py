@@ -94,3 +94,13 @@ def test_english_follow_up_keeps_the_question_and_changes_the_name(mixed):
     a = mixed.ask("What about Zhuhai?", history=["How many projects did Taipei sign?"])
     assert a.query == "How many projects did Zhuhai sign?"
     assert not a.refused and a.sources[0].article.id == "s1"
+
+
+def test_glossary_keeps_short_phrase_definitions():
+    from rag.crosslingual import glossary
+
+    gl = glossary()
+    # 签署 "to sign (an agreement)" is one word of weight 1; 签约 "to sign a contract or
+    # agreement" shares its weight among sign, contract and agreement
+    assert gl["sign"]["签署"] == 1.0
+    assert gl["sign"]["签约"] == pytest.approx(1 / 3)

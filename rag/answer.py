@@ -197,6 +197,11 @@ class Answerer:
             # 多少家/几个 and the best sentence has no count at all (only money, a share
             # or a measure): the corpus does not say how many
             confidence = min(confidence, self.min_confidence / 2)
+        if q.query != q.text.strip() and _count_of_something_else(q, best.text):
+            # 那广州开发区呢？ after 长沙…引进了多少个项目: the new subject's article counts
+            # 企业, not 项目. A follow-up's words were written for another article, so
+            # its count must be of the same thing
+            confidence = min(confidence, self.min_confidence / 2)
         measured = _measured_word(q)
         if measured and not any(
             len(m) >= 2 and _match(m, self._folded(art.id)) > 0.0 for m in _stems(measured)
@@ -789,6 +794,30 @@ def _stems(word: str) -> list[str]:
         if stem != word:
             out.append(stem)
     return out
+
+
+def _count_of_something_else(q: Question, sentence: str) -> bool:
+    """A question counting things (多少个项目, 企业有多少家) and a sentence that never
+    names what is counted.
+
+    >>> from rag.question import analyze
+    >>> q = analyze("广州开发区今年新引进了多少个项目？")
+    >>> _count_of_something_else(q, "广州开发区目前拥有生物制造相关企业160余家。")
+    True
+    >>> _count_of_something_else(q, "今年新引进项目32个。")
+    False
+    """
+    if q.qtype != "number" or not COUNT_UNIT.fullmatch(asked_unit(q) or "-"):
+        return False
+    if q.after:  # 多少个重点项目: any of 重点, 项目 will do
+        ws = [w for w in words(q.after) if len(w) > 1 and w not in STOPWORDS]
+    elif re.search(r"(?:有|共有|一共有?|共计)$", q.before):  # 企业有多少家
+        ws = [w for w in words(re.sub(r"(?:有|共|共有|一共|共计)+$", "", q.before)) if len(w) > 1]
+        ws = ws[-1:]
+    else:  # 签了多少个: nothing named
+        return False
+    folded = fold(sentence)
+    return bool(ws) and all(_match(w, folded) == 0.0 for w in ws)
 
 
 def _uncounted(q: Question, sentence: str) -> bool:

@@ -239,7 +239,7 @@ _QUANTITY_NOUN = re.compile(
 _ELLIPSIS_EN = re.compile(r"^(?:and\s+|so\s+)?(?:what|how)\s+about\s+(?P<x>.+?)\s*[?？.!]*$", re.I)
 _EN_NAME = re.compile(r"(?<=\s)[A-Z][\w'-]*(?:\s+(?:of\s+)?[A-Z][\w'-]*)*")
 _ENTITY_SUFFIX = (
-    "高新区|开发区|科学城|新区|园区|集团|公司|大学|学院|中心|协会|街道|社区|政府|委员会|研究院|"
+    "高新区|开发区|科学城|新区|园区|科技园|产业园|软件园|工业园|公园|集团|公司|大学|学院|中心|协会|街道|社区|政府|委员会|研究院|"
     "研究所|医院|银行|省|市|区|县|镇|村"
 )
 _LEADING_SUBJECT = re.compile(

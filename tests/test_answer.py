@@ -175,3 +175,12 @@ def test_a_quantity_the_article_never_names_is_refused(pipe):
     # the park article has figures (120家, 45家), none of them 用电量
     assert pipe.ask("云溪科技园的用电量是多少？").refused
     assert pipe.ask("云溪科技园今年新增企业的数量是多少？").short_answer == "120家"
+
+
+def test_a_follow_up_counting_something_the_new_article_never_names_is_refused(pipe):
+    history = ["云溪科技园今年新增企业多少家？"]
+    a = pipe.ask("那明湖公园呢？", history=history)
+    assert a.query == "明湖公园今年新增企业多少家？"
+    assert a.refused  # the park's article counts no 企业
+    # the same question asked of the article that has it is answered
+    assert pipe.ask("那云溪科技园呢？", history=history).short_answer == "120家"

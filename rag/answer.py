@@ -796,6 +796,11 @@ def _stems(word: str) -> list[str]:
     return out
 
 
+def _counts_things(q: Question) -> bool:
+    """A number question asking how many things (多少个, 几家), not how much."""
+    return q.qtype == "number" and bool(COUNT_UNIT.fullmatch(asked_unit(q) or "-"))
+
+
 def _count_of_something_else(q: Question, sentence: str) -> bool:
     """A question counting things (多少个项目, 企业有多少家) and a sentence that never
     names what is counted.
@@ -807,7 +812,7 @@ def _count_of_something_else(q: Question, sentence: str) -> bool:
     >>> _count_of_something_else(q, "今年新引进项目32个。")
     False
     """
-    if q.qtype != "number" or not COUNT_UNIT.fullmatch(asked_unit(q) or "-"):
+    if not _counts_things(q):
         return False
     if q.after:  # 多少个重点项目: any of 重点, 项目 will do
         ws = [w for w in words(q.after) if len(w) > 1 and w not in STOPWORDS]
@@ -828,7 +833,7 @@ def _uncounted(q: Question, sentence: str) -> bool:
     >>> _uncounted(q, "对企业最高给予2000万元补助。"), _uncounted(q, "新引进项目32个。")
     (True, False)
     """
-    if q.qtype != "number" or not COUNT_UNIT.fullmatch(asked_unit(q) or "-"):
+    if not _counts_things(q):
         return False
     return short_answer(sentence, q) is None
 

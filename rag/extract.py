@@ -29,7 +29,7 @@ _UNIT = (
     r"公顷|亩|吨|公斤|千克|克|斤|磅|个月|小时|分钟|秒钟|秒|周年|年|天|日|月|周|岁|倍|%|％|‰|度|"
     r"个|家|项|名|人|位|次|场|所|台|件|种|条|篇|部|架|辆|艘|届|座|层|户|套|株|只|头|匹|本|册|页|张|"
     r"处|支|批|期|轮|分|票|枚|块|门|集|站|款|类|间|栋|幢|级|发|首|章|卷|辑|号|路|段|"
-    r"\s?(?:GHz|MHz|kHz|Hz|km/h|km|cm|mm|kg|mg|ml|KB|MB|GB|TB|kW|MW|W|V|m|g|t)(?![A-Za-z])|亿|万|千|百)"
+    r"\s?(?:GHz|MHz|kHz|Hz|km/h|(?:km|cm|m)[23](?!\d)|km|cm|mm|kg|mg|ml|KB|MB|GB|TB|kW|MW|W|V|m|g|t)(?![A-Za-z])|亿|万|千|百)"
 )
 # classifiers that count things (多少个项目, 几家企业)
 COUNT_UNIT = re.compile(
@@ -45,7 +45,9 @@ _ONE_NUMBER = rf"{_NUM}(?:余|多)?(?:万|亿|千|百)?{_UNIT}?"
 _ABOUT = r"(?:约|近|超过|超|逾|达到|达|共|合计|总计|仅|不足|将近|大约|约为)"
 NUMBER = re.compile(
     rf"{_ABOUT}?\d+\s?[:：比]\s?\d+"  # a ratio (1：7) before its first number alone
-    rf"|{_ABOUT}?{_ONE_NUMBER}"
+    # a time as sports records give it (3分33秒62, 1小时02分), before its minutes alone
+    rf"|{_ABOUT}?(?:\d+小时)?\d+分\d+(?:\.\d+)?秒\d*|{_ABOUT}?\d+小时\d+分(?:钟)?|\d+秒\d+"
+    rf"|{_ABOUT}?±?{_ONE_NUMBER}"
     rf"(?:\s?(?:至|到|~|～|－|—|-)\s?{_ONE_NUMBER})?(?:以上|左右|余|多)?"
 )
 # which units a quantity question wants, from its own words

@@ -170,7 +170,12 @@ def _typed_candidates(sentence: str, folded: str, q: Question) -> list[tuple[int
     if t == "number":
         unit = asked_unit(q)
         time_unit = unit in ("年", "月", "天", "日") or re.search(r"多久|几年|多少年", q.query)
-        dates = [] if time_unit else [d.span() for d in DATE.finditer(folded)]
+        # a duration (多久, 几年) may read like a date (3年, 6月), but not 7月9日 or 2025年
+        dates = [
+            d.span()
+            for d in DATE.finditer(folded)
+            if not time_unit or re.search(r"\d{4}|[日号]", d.group())
+        ]
         cands = []
         for m in NUMBER.finditer(folded):
             a, b = m.span()
@@ -181,6 +186,10 @@ def _typed_candidates(sentence: str, folded: str, q: Question) -> list[tuple[int
             if not re.search(r"\d", m.group()) and not re.search(_UNIT + "$", m.group()):
                 continue  # a bare Chinese numeral (二季度, 一体式) is rarely the quantity asked
             cands.append((a, b))
+        if not _BEFORE_ASKED.search(q.query):
+            # 由过去的6个月缩短至45天: the figure now, not the one it changed from
+            later = [c for c in cands if not _CHANGED_FROM.search(folded[max(c[0] - 6, 0) : c[0]])]
+            cands = later if len(later) < len(cands) and later else cands
         preferred = _preferred_units(q, unit)
         if preferred is not None:
             best = [c for c in cands if preferred.search(folded[c[0] : c[1]])]
@@ -205,6 +214,10 @@ def _typed_candidates(sentence: str, folded: str, q: Question) -> list[tuple[int
         spans = [m.span() for m in _ORG.finditer(folded)]
         return spans or _pos_spans(sentence, ("nt",))
     return []
+
+
+_CHANGED_FROM = re.compile(r"(?:由|从)(?:过去|原来|原先|以前|此前|之前|以往)?的?$")
+_BEFORE_ASKED = re.compile(r"过去|原来|原先|以前|此前|之前|以往|起初|最初|当初")
 
 
 def _preferred_units(q: Question, unit: str) -> re.Pattern | None:

@@ -327,6 +327,10 @@ def _resolve_one(q: str, prev: str) -> str:
             ask = "是多少？" if _QUANTITY_NOUN.search(attr) else "是什么？"
             return f"{old}的{attr}{ask}"
         if old and new and old != new:
+            if "的" in new.strip("的"):
+                # 那昆明的生物医药产业园二期呢？ after 苏州工业园区的纳米产业数据是哪天发布的？:
+                # a thing of its own takes the place of the old subject's thing too
+                old = _noun_phrase_from(prev, old)
             return prev.replace(old, new, 1)
         if new:
             return f"{new} {prev}"
@@ -336,14 +340,52 @@ def _resolve_one(q: str, prev: str) -> str:
         new = m.group("x")
         olds = _EN_NAME.findall(prev)
         return prev.replace(olds[0], new, 1) if olds else f"{prev} {new}"
+    if "其中" in q and not _names_something(q.replace("其中", "")):
+        # 其中做芯片设计的有多少家？ after …有多少家集成电路企业？: among the things the
+        # earlier question counted, of its subject
+        old = subject_of(prev)
+        if old:
+            _, _, counted = split_on_wh(fold(prev))
+            counted = counted.strip(" ？?。!！")
+            return q.replace("其中", f"{old}{counted}中", 1)
     pm = _PRONOUN.search(q)
     if pm and not _names_something(q[: pm.start()] + q[pm.end() :]):
         old = subject_of(prev)
         if old:
             return q[: pm.start()] + old + q[pm.end() :]
-    if q.startswith("那") and len(q) > 4:
-        return q[1:]
+    m = _GOES_ON.match(q)
+    if m and len(q) > 4:
+        rest = q[1:] if m.group() == "那" else q
+        if _names_something(rest) or _ENTITY.search(rest):
+            return rest  # 那中关村的合作协议是哪天签的？: a subject of its own
+        # 还有多少家签了意向协议？: it goes on about the earlier question's subject
+        old = subject_of(prev)
+        return f"{old}{rest}" if old else rest
     return q
+
+
+# how a follow-up that names nothing carries on (还有多少家…, 另外…, 那…)
+_GOES_ON = re.compile(r"还有|另外|此外|那(?![里儿些个])")
+
+
+def _noun_phrase_from(question: str, subject: str) -> str:
+    """The subject with what the question says of it, up to its verb or question word.
+
+    >>> _noun_phrase_from("苏州工业园区的纳米产业数据是哪天发布的？", "苏州工业园区")
+    '苏州工业园区的纳米产业数据'
+    """
+    import jieba.posseg as pseg
+
+    at = question.find(subject)
+    rest = question[at + len(subject) :]
+    if at < 0 or not rest.startswith("的"):
+        return subject
+    phrase = "的"
+    for w in pseg.cut(rest[1:]):
+        if not w.flag.startswith(("n", "vn", "j", "eng", "an")) or _WH_SPAN.search(w.word):
+            break
+        phrase += w.word
+    return subject + phrase if len(phrase) > 1 else subject
 
 
 # ------------------------------------------------------------------ names

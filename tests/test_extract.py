@@ -49,6 +49,10 @@ def span_text(sentence: str, question: str, history=None) -> str | None:
         ("该区土地面积1.601 km²，是巴黎市第三小的区。", "该区的土地面积是多少？", "1.601 km²"),
         ("追踪距离20km，距离精度±10m，方位精度±1mil。", "雷达的距离精度是多少？", "±10m"),
         ("打破4x100米自由式接力世界纪录，时间为3分33秒62。", "创造的新世界纪录是多少？", "3分33秒62"),
+        # a duration is not part of a date; a change gives the figure it changed to
+        ("7月9日,平台正式投入运行。", "流片大概要等多久？", None),
+        ("流片周期由过去的6个月缩短至45天左右。", "流片大概要等多久？", "45天左右"),
+        ("流片周期由过去的6个月缩短至45天左右。", "流片周期过去要多久？", "6个月"),
     ],
 )
 def test_numbers(sentence, question, expected):

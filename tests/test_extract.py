@@ -53,6 +53,12 @@ def span_text(sentence: str, question: str, history=None) -> str | None:
             "创造的新世界纪录是多少？",
             "3分33秒62",
         ),
+        # 万余件, Latin units in any case, more classifiers, a distance
+        ("馆藏文物和民俗藏品共计1.8万余件。", "博物馆共有多少件藏品？", "1.8万余件"),
+        ("核心库编译后不足400KB。", "核心库编译后有多大？", "不足400KB"),
+        ("处理器的速度为4.7 GHz。", "处理器速度是多少？", "4.7 GHz"),
+        ("第八届共有73组音乐人参演，三个舞台同时演出。", "有多少组音乐人参演？", "73组"),
+        ("辖一个社区，镇政府驻地距离县城约28公里。", "青溪镇距离县城有多远？", "约28公里"),
         # a duration is not part of a date; a change gives the figure it changed to
         ("7月9日,平台正式投入运行。", "流片大概要等多久？", None),
         ("流片周期由过去的6个月缩短至45天左右。", "流片大概要等多久？", "45天左右"),
@@ -85,6 +91,13 @@ def test_numbers(sentence, question, expected):
         ),
         # a reign year keeps its era name and its common-era year
         ("渡川之战发生于天正3年（1575年）。", "渡川之战发生于什么时候？", "天正3年（1575年）"),
+        # a range is one answer
+        ("花期2月至4月，果期5月。", "滇南报春的花期是什么时候？", "2月至4月"),
+        (
+            "该动画于2021年4月8日至6月24日播出。",
+            "动画是在什么时间播出的？",
+            "2021年4月8日至6月24日",
+        ),
     ],
 )
 def test_dates(sentence, question, expected):

@@ -42,7 +42,7 @@ _MEASURED = re.compile(
     r"年|月|天|周|亿亿)$"
 )
 _ONE_NUMBER = rf"{_NUM}(?:余|多)?(?:万|亿|千|百)?(?:余|多)?{_UNIT}?"
-_ABOUT = r"(?:约|近|超过|超|逾|达到|达|共|合计|总计|仅|不足|将近|大约|约为)"
+_ABOUT = r"(?:约|近|超过|超|逾|达到|达|仅|不足|将近|大约|约为)"
 NUMBER = re.compile(
     rf"{_ABOUT}?\d+\s?[:：比]\s?\d+"  # a ratio (1：7) before its first number alone
     # a time as sports records give it (3分33秒62, 1小时02分), before its minutes alone

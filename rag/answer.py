@@ -351,8 +351,10 @@ class Answerer:
                 continue
             if q.qtype == "author" and _AUTHOR_WORDS.match(w):
                 continue  # 作者/记者 name what is asked; the article need not say them
-            if w == q.focus and KIN.fullmatch(w):
+            if w == q.focus and (KIN.fullmatch(w) or w == "名字"):
                 continue  # 谁的女儿 is answered by X之女: the focus feature looks for it
+            if q.focus == "由来" and _NAME_FRAME.fullmatch(w):
+                continue  # 名字是怎么来的 is answered by …故得名: the focus feature again
             weight = self._idf(w) * (0.5 if len(w) == 1 and not w.isdigit() else 1.0)
             out[w] = max(out.get(w, 0.0), weight)
         return list(out.items())
@@ -664,6 +666,10 @@ def _rarity(word: str) -> float:
 
     dt = _jieba().dt
     return math.log(dt.total / (dt.FREQ.get(word, 0) + 1))
+
+
+# the words of a question about a name's origin (名字是怎么来的, 为什么叫X, 因何得名)
+_NAME_FRAME = re.compile(r"名字|名称|名|来|来的|由来|得名|命名|来历|叫|称|又叫|又称")
 
 
 def _match(term: str, text: str) -> float:

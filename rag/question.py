@@ -137,7 +137,7 @@ def focus_word(wh: str, before: str, after: str) -> str:
         m = re.match(r"的?([\u4e00-\u9fff]{1,3})$", after) or re.search(
             r"的([\u4e00-\u9fff]{1,3})(?:是|为)$", before
         )
-        if m and KIN.fullmatch(m.group(1)):
+        if m and (KIN.fullmatch(m.group(1)) or ROLE.fullmatch(m.group(1))):
             return m.group(1)
         return ""
     if not after and wh.startswith(("什么", "啥")):
@@ -167,6 +167,12 @@ def focus_word(wh: str, before: str, after: str) -> str:
 KIN = re.compile(
     r"女儿|儿子|父亲|母亲|妻子|丈夫|哥哥|弟弟|姐姐|妹妹|兄长|长子|次子|长女|次女|孙子|孙女|"
     r"祖父|祖母|爷爷|奶奶|外公|外婆|[父母妻夫兄弟姐妹子女]"
+)
+
+# roles a X的<role>是谁 question asks about (《雾港》的导演是谁 -> 导演: 由陈立川执导)
+ROLE = re.compile(
+    r"导演|编剧|作者|作家|作曲|作词|原唱|主唱|主演|演员|主角|创始人|创办人|创立者|建立者|"
+    r"开发者|设计者|发明者|发现者|命名者"
 )
 
 

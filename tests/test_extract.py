@@ -175,6 +175,17 @@ def test_focus_and_anchor_features():
     q = analyze("蓝线裸顶鲷的身体是什么颜色的？")
     assert (focus_match("本鱼体呈银灰色。", q), focus_match("属肉食性。", q)) == (1.0, 0.0)
     assert focus_match("任何句子", analyze("他为什么离开？")) == 0.5
+    # a role is said by its verb (执导), a former name by 最初名为
+    q = analyze("电影《雾港》的导演是谁？")
+    assert (focus_match("该片由陈立川执导。", q), focus_match("梁朔凭借片中的表演获提名。", q)) == (
+        1.0,
+        0.0,
+    )
+    q = analyze("车站最初叫什么名字？")
+    assert (focus_match("车站最初名为“上川站”。", q), focus_match("车站位于上川町。", q)) == (
+        1.0,
+        0.0,
+    )
     assert anchor_strength("生命数耗完即算为踢爆。", analyze("生命数耗完即算为什么？")) == 1.0
     assert anchor_strength("毫不相干。", analyze("生命数耗完即算为什么？")) == 0.0
 

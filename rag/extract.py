@@ -28,7 +28,7 @@ _UNIT = (
     rf"(?:{_CURRENCY}|平方公里|平方千米|平方米|立方米|公里|千米|厘米|毫米|公分|公尺|英尺|英寸|英里|米|"
     r"公顷|亩|吨|公斤|千克|克|斤|磅|个月|小时|分钟|秒钟|秒|周年|年|天|日|月|周|岁|倍|%|％|‰|度|"
     r"个|家|项|名|人|位|次|场|所|台|件|种|条|篇|部|架|辆|艘|届|座|层|户|套|株|只|头|匹|本|册|页|张|"
-    r"处|支|批|期|轮|分|票|枚|块|门|集|站|款|类|间|栋|幢|级|发|首|章|卷|辑|号|路|段|组|对|双|颗|粒|棵|例|份|盏|石|"
+    r"处|支|批|期|轮|分|票|枚|块|门|集|站|款|类|间|栋|幢|级|发|首|章|卷|辑|号|路|段|组|对|双|颗|粒|棵|例|份|盏|石|股|"
     r"\s?(?i:ghz|mhz|khz|hz|km/h|(?:km|cm|m)[23](?!\d)|km|cm|mm|kg|mg|ml|kb|mb|gb|tb|kw|mw|w|v|m|g|t)(?![A-Za-z])|亿|万|千|百)"
 )
 # classifiers that count things (多少个项目, 几家企业)
@@ -129,6 +129,10 @@ def short_answer(sentence: str, q: Question) -> tuple[int, int] | None:
     if q.wh.startswith("第几") and a > 0 and folded[a - 1] == "第":
         a -= 1  # 第几位 -> 第二位
     if q.qtype == "date":
+        # 永禄5年 （1562年）, 承光元年（577年）: the reign year its common-era year explains
+        era = _ERA_BEFORE.search(folded, max(a - 12, 0), a)
+        if era and folded[a - 1 : a] in "（(" and _YEAR_CLOSE.match(folded, a - 1):
+            a, b = era.start(), _YEAR_CLOSE.match(folded, a - 1).end()
         # 天正16年（1588年）: a reign year with its common-era year in brackets
         m = _ERA_YEAR.match(folded, b)
         if m and re.fullmatch(r"\d{1,2}年", folded[a:b]):
@@ -141,6 +145,8 @@ _COUNT_ONLY = re.compile(
     r"(?:共|共有|有)?[\d一二两三四五六七八九十几多数]+(?:个|种|项|类|点|大)?(?:方面|部分|特点|类型|种类|原因)?"
 )
 _ERA_YEAR = re.compile(r"\s?[（(]\d{3,4}年[）)]")
+_ERA_BEFORE = re.compile(r"[\u4e00-\u9fff]{2}(?:\d{1,2}|[元一二三四五六七八九十]{1,4})年\s?[（(]$")
+_YEAR_CLOSE = re.compile(r"[（(]\d{3,4}年[）)]")
 
 
 def _short(folded: str, sentence: str, q: Question, span, fresh) -> tuple[int, int] | None:
@@ -150,11 +156,15 @@ def _short(folded: str, sentence: str, q: Question, span, fresh) -> tuple[int, i
     if q.qtype in ("number", "date"):
         if span is not None:
             inside = [c for c in typed if c[0] >= span[0] and c[1] <= span[1]]
+            slotted = _slotted(inside, folded, q)
             if inside:
-                return inside[0]
+                return slotted[0] if len(slotted) == 1 else inside[0]
             if q.qtype == "date" and TIME_PHRASE.search(folded[span[0] : span[1]]):
                 return span
         if typed:
+            slotted = _slotted(typed, folded, q)
+            if span is None and len(slotted) == 1:
+                return slotted[0]  # 1981年7月参加工作，1982年7月|加入中国共产党
             return _nearest(typed, span or _anchor_positions(folded, q))
         if q.qtype == "number":
             return None  # a quantity question's answer is a number, and there is none
@@ -204,7 +214,14 @@ def _typed_candidates(sentence: str, folded: str, q: Question) -> list[tuple[int
             cands = best or cands
         return cands
     if t == "date":
-        return _ranges([m.span() for m in DATE.finditer(folded)], folded) or [
+        spans = []
+        for m in DATE.finditer(folded):
+            a = m.start()
+            lead = _RANGE_HEAD.search(folded, max(a - 5, 0), a)
+            if lead and lead.end() == a and not (spans and spans[-1][1] > lead.start()):
+                a = lead.start()  # 2至4月, 1-3月: the range's first number has no 月
+            spans.append((a, m.end()))
+        return _ranges(spans, folded, _TO_OR_AND) or [
             _tidy_span(folded, *m.span()) for m in TIME_PHRASE.finditer(folded)
         ]
     if t in ("person", "author"):
@@ -241,6 +258,8 @@ def asked_unit(q: Question) -> str:
 
 _TO = re.compile(r"\s?(?:至|到|－|—|-|~|～)\s?")
 _AND = re.compile(r"和|与|及|、")
+_TO_OR_AND = re.compile(r"\s?(?:至|到|－|—|-|~|～|和|与|及|、)\s?")
+_RANGE_HEAD = re.compile(r"(?<!\d)\d{1,2}\s?(?:至|到|－|—|-|~|～)\s?")
 
 
 def _ranges(spans: list[tuple[int, int]], folded: str, joint: re.Pattern = _TO) -> list:
@@ -303,6 +322,28 @@ def _anchor_positions(folded: str, q: Question) -> tuple[int, int]:
                 continue
             break
     return (min(pts), max(pts)) if pts else (0, 0)
+
+
+def _slotted(cands: list[tuple[int, int]], folded: str, q: Question) -> list[tuple[int, int]]:
+    """The candidates right before the words that follow the question word, or right
+    after those that precede it (何时|加入中国共产党 -> 1982年7月|加入中国共产党).
+
+    >>> from rag.question import analyze
+    >>> q = analyze("蒋巨峰是何时加入中国共产党的？")
+    >>> _slotted([(0, 7), (12, 19)], "1981年7月参加工作,1982年7月加入中国共产党", q)
+    [(12, 19)]
+    """
+    out = []
+    after = q.after.strip("的了？?。 ")
+    before = re.sub(r"(?:是|在|于|为)$", "", q.before)
+    for a, b in cands:
+        tail = folded[b : b + 8]
+        head = folded[max(a - 8, 0) : a]
+        if (len(after) >= 2 and tail.startswith(after[:2])) or (
+            len(before) >= 2 and head.endswith(before[-2:])
+        ):
+            out.append((a, b))
+    return out
 
 
 def _nearest(cands: list[tuple[int, int]], span: tuple[int, int]) -> tuple[int, int]:

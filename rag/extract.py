@@ -176,6 +176,34 @@ def _short(folded: str, sentence: str, q: Question, span, fresh) -> tuple[int, i
     return None
 
 
+def range_clause(sentence: str, q: Question) -> tuple[int, int] | None:
+    """For a question on where something lives or comes from (分布在哪些地区, 原产地在哪里),
+    the clause that says so, from its verb to the clause's end; else None.
+
+    >>> from rag.question import analyze
+    >>> s = "本种为多年生草本，分布于越南、老挝以及中国大陆的四川等地，见于灌丛处。"
+    >>> a, b = range_clause(s, analyze("五月艾分布在哪些地区？")); s[a:b]
+    '分布于越南、老挝以及中国大陆的四川等地'
+    """
+    if q.qtype not in ("place", "list", "what") or not _RANGE_ASKED.search(q.query):
+        return None
+    folded = fold_aligned(sentence)
+    m = _RANGE_VERB.search(folded)
+    if not m:
+        return None
+    start = max(folded.rfind(c, 0, m.start()) for c in "，,。；;") + 1
+    if re.sub(r"[\s它其也亦广泛均仅只多常则]", "", folded[start : m.start()]):
+        return None  # 本鱼分布于…: the clause has its subject, the sentence is the answer
+    end = _RANGE_END.search(folded, m.end())
+    b = end.start() if end else len(folded.rstrip())
+    return (m.start(), b) if b - m.end() >= 2 else None
+
+
+_RANGE_ASKED = re.compile(r"分布|原产|产地|产于")
+_RANGE_VERB = re.compile(r"(?:主要)?(?:分布|原产|产)(?:于|在)")
+_RANGE_END = re.compile(r"[，,。；;！？!?\n]")
+
+
 def _typed_candidates(sentence: str, folded: str, q: Question) -> list[tuple[int, int]]:
     t = q.qtype
     if t == "number":

@@ -251,3 +251,22 @@ def test_focus_before_shi_shenme():
 )
 def test_span_edges(sentence, question, expected):
     assert span_text(sentence, question) == expected
+
+
+def test_range_clause_answers_where_something_lives():
+    from rag.extract import range_clause
+
+    def clause(sentence, question):
+        sp = range_clause(sentence, analyze(question))
+        return None if sp is None else sentence[sp[0] : sp[1]]
+
+    s = "是东南亚的一种穿山甲，分布在泰国、印尼及新加坡的森林。"
+    assert clause(s, "马来穿山甲分布在哪些地区？") == "分布在泰国、印尼及新加坡的森林"
+    s = "它分布于云南省南部的屏边、金平等地，生长于海拔1,800米的山坡。"
+    assert clause(s, "滇南报春分布在哪些地区？") == "分布于云南省南部的屏边、金平等地"
+    assert clause("原产于中国海南岛、越南及美洲等。", "盾柱木的原产地在哪里？") == (
+        "原产于中国海南岛、越南及美洲等"
+    )
+    # a clause with its own subject: the whole sentence answers
+    assert clause("本鱼分布于西太平洋区，包括菲律宾、印尼。", "此鱼分布在哪些地区？") is None
+    assert clause("分布于越南。", "五月艾有什么特点？") is None  # not asked

@@ -205,10 +205,14 @@ class Answerer:
             confidence = min(confidence, self.min_confidence / 2)
         measured = _measured_word(q)
         if measured and not any(
-            len(m) >= 2 and _match(m, self._folded(art.id)) > 0.0 for m in _stems(measured)
+            len(m) >= 2 and m in self._folded(art.id) for m in _stems(measured)
         ):
             # 数据中心用电量是多少 and the article never says 用电量 (nor 电量): whatever
             # figure it has measures something else
+            confidence = min(confidence, self.min_confidence / 2)
+        whose = _measured_of(q)
+        if whose and not all(w in self._folded(art.id) for w in whose):
+            # 人工智能产业去年产值是多少 and the article's 产值 is of 纳米新材料
             confidence = min(confidence, self.min_confidence / 2)
         if confidence < self.min_confidence:
             return self._refusal(q, articles[:k], best_hit, confidence)
@@ -782,10 +786,49 @@ def _measured_word(q: Question) -> str:
     """
     if q.qtype != "number" or q.english or not q.wh.startswith(("多少", "几")):
         return ""
-    ws = words(re.sub(r"(?:是|为|有|约|大约|达到?|共)+$", "", q.before))
+    before = re.sub(r"(?:是|为|有|约|大约|达到?|共)+$", "", q.before)
+    # 进口额同比增长了多少: what grew is what is measured
+    before = re.sub(r"(?:同比|环比)?(?:增长|下降|增加|减少|提高|上升|降低)了?$", "", before)
+    ws = words(before)
     w = ws[-1] if ws else ""
     # only a specific quantity (用电量, 藏书量): 数量, 面积, 产值 are said in many ways
     return w if len(w.lstrip("总")) >= 3 and _MEASURE_NOUN.fullmatch(w) else ""
+
+
+def _measured_of(q: Question) -> list[str]:
+    """What a quantity question's figure is of: the words right before its measure
+    (产值, 营收, 面积…), back to a 的, a name or the start, time words skipped; else [].
+
+    >>> from rag.question import analyze
+    >>> _measured_of(analyze("苏州工业园区的人工智能产业去年产值是多少？"))
+    ['人工智能', '产业']
+    >>> _measured_of(analyze("园区的产值是多少？")), _measured_of(analyze("园区有多少家企业？"))
+    ([], [])
+    """
+    if q.qtype != "number" or q.english or not q.wh.startswith(("多少", "几")):
+        return []
+    before = re.sub(r"(?:是|为|约|大约|达到?|共)+$", "", q.before)
+    import jieba.posseg as pseg
+
+    tagged = [(w.word, w.flag) for w in pseg.cut(before)]
+    if not tagged or not _QUANTITY_WORD.search(tagged[-1][0]):
+        return []
+    out: list[str] = []
+    for w, flag in reversed(tagged[:-1]):
+        if _TIME_WORD.fullmatch(w) or flag == "t":
+            continue
+        if not flag.startswith("n") or w in q.names or _ENTITY_END.search(w):
+            break  # 的, a verb, the subject's name: what is measured has ended
+        if len(w) >= 2 and not any(w in n for n in q.names):
+            out.insert(0, w)
+    return out
+
+
+_QUANTITY_WORD = re.compile(
+    r"(?:产值|规模|营收|收入|投资额|金额|销量|产量|营业额|销售额|交易额|利润|税收|出口额|进口额)$"
+)
+_TIME_WORD = re.compile(r"(?:今|去|明|前|上半|下半|全|当|每)年|目前|现在|当前|此前|近年|\d+年")
+_ENTITY_END = re.compile(r"(?:高新区|开发区|新区|园区|公司|集团|市|省|县|区)$")
 
 
 def _stems(word: str) -> list[str]:
@@ -797,9 +840,10 @@ def _stems(word: str) -> list[str]:
     """
     out = [word]
     for rx in (r"(?:数量|总量|量|额|值)$", r"^总"):
-        stem = re.sub(rx, "", word)
-        if stem != word:
-            out.append(stem)
+        for w in list(out):
+            stem = re.sub(rx, "", w)
+            if stem != w and stem not in out:
+                out.append(stem)
     return out
 
 

@@ -34,6 +34,11 @@ ARTICLES = [
         "2003年李梅参与了上海的巡回音乐会。李梅为作曲家林海之女。",
     ),
     Article(
+        "port",
+        "海港新区",
+        "海港新区的生物医药产业去年产值达到86亿元。新区上半年出口额同比增长12%。",
+    ),
+    Article(
         "lake",
         "明湖公园",
         "明湖公园位于城市北部，是市民休闲的好去处。它的湖面开阔，四周种满了垂柳。",
@@ -175,6 +180,14 @@ def test_a_quantity_the_article_never_names_is_refused(pipe):
     # the park article has figures (120家, 45家), none of them 用电量
     assert pipe.ask("云溪科技园的用电量是多少？").refused
     assert pipe.ask("云溪科技园今年新增企业的数量是多少？").short_answer == "120家"
+
+
+def test_a_figure_of_something_else_is_refused(pipe):
+    # the article's 产值 is of 生物医药, its growth of 出口额
+    assert pipe.ask("海港新区的人工智能产业去年产值是多少？").refused
+    assert pipe.ask("海港新区的生物医药产业去年产值是多少？").short_answer == "达到86亿元"
+    assert pipe.ask("海港新区上半年进口额同比增长了多少？").refused
+    assert pipe.ask("海港新区上半年出口额同比增长了多少？").short_answer == "12%"
 
 
 def test_a_follow_up_counting_something_the_new_article_never_names_is_refused(pipe):

@@ -129,6 +129,8 @@ def focus_word(wh: str, before: str, after: str) -> str:
     if wh.startswith("多") and len(wh) == 2 and wh[1] in "大高长重远宽深久":
         m = re.search(r"(规模|产值|总值|营业额|销售额|交易额|市值)[^，,]{0,4}$", before)
         return m.group(1) if wh == "多大" and m else wh
+    if wh.startswith(("多少", "几")) and _CHANGE_ASKED.search(before):
+        return "变化"  # 成本能省下多少: the answer says how much it fell or rose
     if after and wh.startswith(("什么", "哪", "何种", "啥")):
         w = [x for x in words(after) if not re.fullmatch(r"[一二两三四五六七八九十几\d]+\w?", x)]
         return w[0] if w else ""
@@ -161,6 +163,12 @@ def focus_word(wh: str, before: str, after: str) -> str:
         if m:
             return "由来"  # 硬枝黄蝉的名称是怎么来的
     return ""
+
+
+# a quantity question about a change (省下多少, 同比增长了多少)
+_CHANGE_ASKED = re.compile(
+    r"(?:省下?|节省|节约|降低|下降|减少|增长|增加|提高|提升|上升|缩短|扩大)了?(?:约|大约|大概)?$"
+)
 
 
 # family relations a 谁的<kin> question asks about (their answers read X之女, 其父X)

@@ -21,7 +21,6 @@ QA = {x: [json.loads(line) for line in (DATA / f"page_{x}_qa.jsonl").open()] for
 
 KNOWN_MISSES = {
     "c30": "English 'population' finds nothing, but Qingdao's article matches the name",
-    "e14": "省下多少钱 is said 成本…下降约40%: no shared word points to that sentence",
     "e36": "其中…多少家 after a count: the sentence that says 其中设计企业412家 scores below "
     "one with 芯片 and another count",
 }

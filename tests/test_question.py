@@ -46,6 +46,8 @@ def test_split_and_focus():
         ("林晓的父亲是谁？", "person", "父亲"),
         ("林晓的同事是谁？", "person", ""),  # not a family relation
         ("电影《雾港》的导演是谁？", "person", "导演"),  # a role
+        ("企业的算力成本平均能省下多少？", "number", "变化"),  # a change
+        ("出口额同比增长了多少？", "number", "变化"),
         ("锐航科技的创始人是谁？", "person", "创始人"),
         ("云溪湖也叫什么？", "what", "别名"),
         ("金银花又被称之为什么？", "what", "别名"),

@@ -210,6 +210,9 @@ class Answerer:
             # 数据中心用电量是多少 and the article never says 用电量 (nor 电量): whatever
             # figure it has measures something else
             confidence = min(confidence, self.min_confidence / 2)
+        if q.measure and not any(m in self._folded(art.id) for m in q.measure):
+            # What is the population of Qingdao? and Qingdao's article has no 人口
+            confidence = min(confidence, self.min_confidence / 2)
         whose = _measured_of(q)
         if whose and not all(w in self._folded(art.id) for w in whose):
             # 人工智能产业去年产值是多少 and the article's 产值 is of 纳米新材料

@@ -121,6 +121,34 @@ def content_words(question: str) -> list[str]:
     return [w for w in _EN_WORD.findall(question) if w.lower() not in _EN_STOP]
 
 
+_EN_MEASURE = re.compile(
+    r"\bwhat(?:'s|\s+is|\s+was|\s+are|\s+were)\s+the\s+(?:\w+\s+)?(\w+)\s+of\b"
+    r"|\bhow\s+(?:many|much)\s+(\w+)",
+    re.I,
+)
+
+
+def measure_words(question: str) -> list[str]:
+    """For an English quantity question, the Chinese words its measure may stand for,
+    from the dictionary whether or not the corpus has them; else [].
+
+    >>> "人口" in measure_words("What is the population of Qingdao?")
+    True
+    >>> measure_words("Who founded the company?")
+    []
+    """
+    m = _EN_MEASURE.search(question)
+    if not m:
+        return []
+    word = (m.group(1) or m.group(2)).lower()
+    gl = glossary()
+    out: dict[str, None] = {}
+    for v in _variants(word):
+        for zh in gl.get(v, {}):
+            out.setdefault(zh, None)
+    return list(out)
+
+
 class Bridge:
     """Maps English words to Chinese words known to one corpus.
 

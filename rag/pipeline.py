@@ -258,7 +258,7 @@ class Pipeline:
     def _bridge_english(self, q):
         from dataclasses import replace
 
-        from .crosslingual import Bridge, content_words
+        from .crosslingual import Bridge, content_words, measure_words
 
         if self._bridge is None:
             self._bridge = Bridge(self.index.has, self.index.vocabulary)
@@ -272,6 +272,7 @@ class Pipeline:
             groups=tuple(tuple(g) for g in groups),
             content_words=len(content_words(q.query)),
             names=tuple(names),
+            measure=tuple(measure_words(q.query)),
         )
 
     def add(self, paths: list[str | Path], progress=True) -> tuple[BuildReport, list[Problem]]:

@@ -74,6 +74,9 @@ class Question:
     # proper names the question is about (places, organisations, people); an article
     # without one of them cannot answer it ("郑州|正州": either will do)
     names: tuple[str, ...] = ()
+    # for an English quantity question, the Chinese words its measure may be (the
+    # population of X -> 人口, 人丁…); an article with none of them has not its figure
+    measure: tuple[str, ...] = ()
 
     @property
     def keywords(self) -> str:

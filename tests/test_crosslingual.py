@@ -104,3 +104,12 @@ def test_glossary_keeps_short_phrase_definitions():
     # agreement" shares its weight among sign, contract and agreement
     assert gl["sign"]["签署"] == 1.0
     assert gl["sign"]["签约"] == pytest.approx(1 / 3)
+
+
+def test_english_quantity_questions_know_their_measure():
+    from rag.crosslingual import measure_words
+
+    assert "人口" in measure_words("What is the population of Qingdao?")
+    assert "用户" in measure_words("How many users has the center served?")
+    assert "收入" in measure_words("What was the total revenue of the park?")
+    assert measure_words("Which university co-built the center?") == []

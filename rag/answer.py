@@ -30,6 +30,7 @@ from .extract import (
     DATE,
     NUMBER,
     TIME_PHRASE,
+    UNIT_KINDS,
     anchor_strength,
     asked_unit,
     defines,
@@ -886,10 +887,26 @@ def _uncounted(q: Question, sentence: str) -> bool:
     >>> q = analyze("广州开发区今年新引进了多少个项目？")
     >>> _uncounted(q, "对企业最高给予2000万元补助。"), _uncounted(q, "新引进项目32个。")
     (True, False)
+    >>> q = analyze("数据中心的供电容量是多少百万瓦？")  # a measure: any unit of its kind
+    >>> _uncounted(q, "数据中心投资92亿元。"), _uncounted(q, "供电容量为120兆瓦。")
+    (True, False)
     """
-    if not _counts_things(q):
+    if _counts_things(q):
+        return short_answer(sentence, q) is None
+    kind = _unit_kind(asked_unit(q)) if q.qtype == "number" else None
+    if kind is None:
         return False
-    return short_answer(sentence, q) is None
+    # 多少百万瓦 and the sentence's figures are money: no figure in that kind of unit
+    units = [
+        u
+        for m in NUMBER.finditer(fold(sentence))
+        for u in re.findall(r"[^\d\s,.至到~～\-－—]+", m.group())
+    ]
+    return not any(kind.match(u) for u in units)
+
+
+def _unit_kind(unit: str) -> re.Pattern | None:
+    return next((k for k in UNIT_KINDS if unit and k.match(unit)), None)
 
 
 def _type_match(q: Question, sentence: str) -> float:

@@ -216,6 +216,8 @@ class Bridge:
             cands: dict[str, float] = {}
             for v in _variants(w):
                 for zh, weight in gl.get(v, {}).items():
+                    if not self._known(zh) and len(zh) >= 3 and zh[-1] in "市县区省镇":
+                        zh = zh[:-1]  # Hsinchu → 新竹市, and the corpus says 新竹
                     if self._known(zh):
                         cands[zh] = max(cands.get(zh, 0.0), weight)
             if cands:

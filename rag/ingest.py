@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import InputError
+from .text import fold_aligned
 from .types import Article
 
 TEXT_SUFFIXES = (".txt", ".md", ".markdown")
@@ -38,8 +39,10 @@ SUFFIXES = TEXT_SUFFIXES + JSONL_SUFFIXES
 
 _HEADING = re.compile(r"^(#{1,6})\s*(.+?)\s*#*\s*$")
 _PHOTO_CREDIT = re.compile(r"^(?:图片来源|图片提供|图源)\s*[:：]\s*(.+)$")
-# 梁磊/摄, 许杰 摄, （许杰 摄）, 记者 许杰摄
-_PHOTOGRAPHER = re.compile(r"^(.{1,20}?)\s*(?:[/／]\s*)?摄(?:影)?$")
+# 梁磊/摄, 许杰 摄, （许杰 摄）, 记者 许杰摄, 摄影：何咏诗
+_PHOTOGRAPHER = re.compile(
+    r"^(.{1,20}?)\s*(?:[/／]\s*)?摄(?:影)?$|^(?:摄影|摄)\s*[:：/／]?\s*(.{1,20})$"
+)
 # what may wrap a byline line: ■ 本报记者 周静, （本报记者 林晓 通讯员 黄华）
 _BYLINE_WRAP = re.compile(r"^[■□●○◎▲△★☆◆◇▪•·\-—\s]+|^[（(【\[]\s*|\s*[）)】\]]$")
 _ROLES = (
@@ -47,6 +50,9 @@ _ROLES = (
     "责任编辑|校对|美编|审核|终审|版式|排版|本报评论员|评论员|文|图|摄影|摄"
 )
 _ROLE = re.compile(rf"^(?:{_ROLES})$")
+# …／台中报导, X 供稿: where a report was filed, an organisation's credit: no one's name
+_DATELINE = re.compile(r"^[\u4e00-\u9fff]{2,4}(?:报导|报道|电)$")
+_SUPPLIED = re.compile(r"^(?:供稿|供图|提供)$")
 _NAME = re.compile(r"^[\u4e00-\u9fff·]{2,5}$")
 _INLINE_BYLINE = re.compile(rf"(?:本报讯|讯|电)\s*[（(]\s*((?:{_ROLES})[^（()）]{{1,40}})[）)]")
 _FINAL_END = re.compile(r"[。！？!?…；;][”’」』）)】》\"']*$|[”」』]$")
@@ -486,17 +492,22 @@ def parse_page(text: str, path: str = "", id_prefix: str = "page") -> list[Artic
             continue
 
         line = _clean(line)
-        credit = _PHOTO_CREDIT.match(line)
+        # a Traditional page says 本報記者, 攝影: every rule reads the line folded to
+        # Simplified (same length), and what is kept is cut from the original
+        fl = fold_aligned(line)
+        credit = _PHOTO_CREDIT.match(fl)
         if credit:
             finish()
-            cur = _Block(source=credit.group(1).strip(), start=start, end=end, caption=True)
+            source = line[credit.start(1) : credit.end(1)].strip()
+            cur = _Block(source=source, start=start, end=end, caption=True)
             cur.paras.append(_Para(line, start, end, "credit"))
             prev_body_final = True
             continue
 
-        photographer = _PHOTOGRAPHER.match(_unwrap(line))
-        if photographer and _byline_names(photographer.group(1)) is not None:
-            names = _byline_names(photographer.group(1)) or []
+        photographer = _PHOTOGRAPHER.match(_unwrap(fl))
+        credited = photographer and (photographer.group(1) or photographer.group(2))
+        if credited and _byline_names(credited) is not None:
+            names = _originals(_byline_names(credited) or [], line)
             if (
                 cur is not None
                 and cur.title
@@ -519,12 +530,14 @@ def parse_page(text: str, path: str = "", id_prefix: str = "page") -> list[Artic
             prev_body_final = True
             continue
 
-        names = _byline_names(line)
-        if names is not None and _EDITORIAL.match(_unwrap(line)):
+        names = _byline_names(fl)
+        if names is not None:
+            names = _originals(names, line)
+        if names is not None and _EDITORIAL.match(_unwrap(fl)):
             # 责任编辑：王五 credits the page's editor, not an author: keep the line
             # where it is, name nobody
             names = []
-        if names is not None and (prev_body_final or _has_role(line)):
+        if names is not None and (prev_body_final or _has_role(fl)):
             if cur is None or not cur.has_body():
                 if cur is None:
                     cur = _Block(start=start, end=end)
@@ -542,7 +555,7 @@ def parse_page(text: str, path: str = "", id_prefix: str = "page") -> list[Artic
         # a page without markdown: a short line with no punctuation, after a finished
         # sentence, and followed by a news lead (本报讯, 记者…, 8月1日) is a headline
         nxt = _clean(lines[i + 1][0]) if i + 1 < len(lines) else ""
-        if prev_body_final and _PLAIN_TITLE.match(line) and _NEWS_LEAD.match(nxt):
+        if prev_body_final and _PLAIN_TITLE.match(line) and _NEWS_LEAD.match(fold_aligned(nxt)):
             finish()
             cur = _Block(title=line, start=start, end=end)
             continue
@@ -556,8 +569,8 @@ def parse_page(text: str, path: str = "", id_prefix: str = "page") -> list[Artic
             last.end = end
         else:
             cur.paras.append(_Para(line, start, end, "body"))
-        for m in _INLINE_BYLINE.finditer(line):
-            for n in _byline_names(m.group(1)) or []:
+        for m in _INLINE_BYLINE.finditer(fl):
+            for n in _originals(_byline_names(m.group(1)) or [], line):
                 if n not in cur.authors:
                     cur.authors.append(n)
         cur.end = end
@@ -641,9 +654,12 @@ def _byline_names(line: str) -> list[str] | None:
     if not line or len(line) > 40 or re.search(r"[。！？!?，,；;：:、“”\"]", line):
         return None
     names: list[str] = []
-    for tok in re.split(r"[\s/／]+", line):
-        if not tok:
-            continue
+    toks = [t for t in re.split(r"[\s/／]+", line) if t]
+    if toks and _SUPPLIED.match(toks[-1]) and len(toks) == 2:
+        return []  # 数码港 供稿: an organisation's credit
+    for tok in toks:
+        if _DATELINE.match(tok) and names:
+            continue  # 记者张雅婷／台中报导
         role = re.match(rf"^({_ROLES})(.*)$", tok)
         if _ROLE.match(tok):
             continue
@@ -657,6 +673,22 @@ def _byline_names(line: str) -> list[str] | None:
     return names or None
 
 
+def _originals(names: list[str], line: str) -> list[str]:
+    """Names found in the folded ``line``, as ``line`` itself writes them.
+
+    >>> _originals(["陈冠宇"], "■ 本報記者 陳冠宇")
+    ['陳冠宇']
+    """
+    folded, out, pos = fold_aligned(line), [], 0
+    for n in names:
+        i = folded.find(n, pos)
+        if i < 0:
+            i = folded.find(n)
+        out.append(line[i : i + len(n)] if i >= 0 else n)
+        pos = i + len(n) if i >= 0 else pos
+    return out
+
+
 def _derive_title(text: str, limit: int = 30) -> str:
     """A title for an untitled block: its first sentence, without a leading time phrase,
     cut to ``limit`` characters.
@@ -666,14 +698,22 @@ def _derive_title(text: str, limit: int = 30) -> str:
     >>> _derive_title("图为无锡高新区工人正在组装智能传感器。")
     '无锡高新区工人正在组装智能传感器'
     """
-    first = re.split(r"(?<=[。！？!?])|\n", text.strip(), maxsplit=1)[0]
-    first = _CAPTION_LEAD.sub("", first)
-    first = _LEAD_TIME.sub("", first).rstrip("。！？!? ")
+    text = text.strip()
+    folded = fold_aligned(text)  # the rules read Simplified; the title keeps the script
+    first = re.split(r"(?<=[。！？!?])|\n", folded, maxsplit=1)[0]
+    a, b = 0, len(first)
+    for rx in (_CAPTION_LEAD, _LEAD_TIME):
+        m = rx.match(folded[a:b])
+        a += m.end() if m else 0
+    while b > a and folded[b - 1] in "。！？!? ":
+        b -= 1
     # drop leading adverbial clauses (作为…之一, 在…上): the subject comes after them
-    clauses = re.split(r"(?<=[,，])", first)
-    while len(clauses) > 1 and re.match(r"^(作为|在|据|随着|为了|为|经过|当)", clauses[0]):
-        clauses.pop(0)
-    first = "".join(clauses).strip()
+    while True:
+        m = re.match(r"(?:作为|在|据|随着|为了|为|经过|当)[^,，]*[,，]", folded[a:b])
+        if not m or m.end() >= b - a:
+            break
+        a += m.end()
+    first = text[a:b].strip()
     if not first:  # only punctuation: the text as it is, so no article goes untitled
         first = " ".join(text.split())
     return first if len(first) <= limit else first[: limit - 1] + "…"

@@ -16,7 +16,10 @@ from .text import fold, is_chinese, words
 
 # (type, pattern) in priority order; the first match decides the answer type.
 _WH = [
-    ("author", r"作者|记者|谁写|撰稿|摄影师|谁拍|署名|who wrote|author|reporter|byline"),
+    (
+        "author",
+        r"作者|记者|谁写|撰稿|摄影师|谁拍|署名|谁报导|谁报道|who wrote|author|reporter|byline",
+    ),
     (
         "date",
         r"哪一?天|哪一?年|哪个月|几月|几号|何时|什么时候|什么时间|几时|哪个时间|何年|多少年|日期|"
@@ -426,7 +429,8 @@ _GENERIC_WORD = re.compile(rf"^(?:{_GENERIC})$")
 _GENERIC_END = re.compile(rf"(?:{_GENERIC})$")
 # first halves of generic names (科技|园区, 工业|园区): not names either
 _GENERIC_STEM = re.compile(
-    r"^(?:科技|工业|产业|高新|经济|技术|开发|发展|创新|软件|国家级|总|分|子|母)$"
+    r"^(?:科技|工业|产业|高新|经济|技术|开发|发展|创新|软件|国家级|总|分|子|母|"
+    r"初创|新创|创业|上市|民营|国有|外资|合资|龙头|头部|本地|当地|知名|大型|中小|小型|独角兽)$"
 )
 _NOT_NAME_FLAGS = ("m", "x", "uj", "ul", "p", "v", "r", "c", "d", "t", "q", "f", "u", "y", "e")
 

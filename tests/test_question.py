@@ -206,3 +206,10 @@ def test_proper_names(question, history, names):
 def test_defined_term(question, term):
     assert defined_term(analyze(question).query) == term
     assert analyze(question).term == term
+
+
+def test_descriptions_of_a_company_are_not_its_name():
+    from rag.question import analyze
+
+    assert analyze("内湖那家做ERP软件的初创公司现在有多少客户？").names == ("内湖",)
+    assert analyze("联盟成立的新闻是誰報導的？").qtype == "author"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .text import fold, is_chinese, words
+from .text import fold, fold_aligned, is_chinese, words
 
 # (type, pattern) in priority order; the first match decides the answer type.
 _WH = [
@@ -267,6 +267,8 @@ _LEADING_SUBJECT = re.compile(
     r"(?=是|在|于|将|已|有|的|共|从|为|由)"
 )
 _ENTITY_STRICT = re.compile(rf"[\u4e00-\u9fffA-Za-z]{{2,16}}(?:{_ENTITY_SUFFIX})$")
+# 港深创新及科技园的首座大楼: an entity and a thing of its own
+_ENTITY_OWNS = re.compile(rf"^[\u4e00-\u9fffA-Za-z]{{2,16}}(?:{_ENTITY_SUFFIX})的")
 _ENTITY = re.compile(
     rf"[^\s的与和及是在哪什么多少谁它其该那这，,。？?！!、]{{1,16}}(?:{_ENTITY_SUFFIX})"
     rf"|(?<![\u4e00-\u9fffA-Za-z])[^\s\d的与和及是在哪什么多少谁几它其该那这，,。？?！!、]{{2,8}}"
@@ -302,9 +304,12 @@ def _raw_history(history: list) -> list[str]:
 def _names_something(phrase: str) -> bool:
     """Whether a follow-up's phrase names a place, organisation or person (咸阳高新区,
     长沙) rather than a thing about the subject (产值, 它的面积)."""
-    if _PRONOUN.search(phrase):
+    folded = fold_aligned(phrase)
+    if _PRONOUN.search(folded):
         return False
-    return bool(_ENTITY_STRICT.search(phrase) or proper_names(fold(phrase)))
+    return bool(
+        _ENTITY_STRICT.search(folded) or _ENTITY_OWNS.search(folded) or proper_names(fold(phrase))
+    )
 
 
 def subject_of(question: str) -> str | None:
@@ -313,12 +318,15 @@ def subject_of(question: str) -> str | None:
     >>> subject_of("珠海高新区签约的重点项目涵盖哪些领域？")
     '珠海高新区'
     """
-    m = _ENTITY.search(question)
+    # matched on the question folded to Simplified (香港科學園 as 香港科学园), cut from
+    # the question as written
+    folded = fold_aligned(question)
+    m = _ENTITY.search(folded)
     if m:
-        return m.group()
+        return question[m.start() : m.end()]
     # else what the question opens with, up to its verb: 生物制造大会|是哪天开幕的
-    m = _LEADING_SUBJECT.match(question)
-    return m.group(1) if m else None
+    m = _LEADING_SUBJECT.match(folded)
+    return question[m.start(1) : m.end(1)] if m else None
 
 
 def resolve_followup(question: str, history: list) -> str:
@@ -334,13 +342,15 @@ def resolve_followup(question: str, history: list) -> str:
 def _resolve_one(q: str, prev: str) -> str:
     if not q:
         return q
-    m = _ELLIPSIS.match(q)
+    fq = fold_aligned(q)  # every pattern reads Simplified; what is kept is as written
+    m = _ELLIPSIS.match(fq)
     if m and len(q) <= 24:
-        new = m.group("x").strip(" ，,")
+        new = q[m.start("x") : m.end("x")].strip(" ，,")
         old = subject_of(prev)
         if new and not _names_something(new):
             # 那它的产值呢？ / 那面积呢？: the same subject, another thing about it
-            attr = _PRONOUN.sub("", new).lstrip("的 ")
+            pn = _PRONOUN.search(fold_aligned(new))
+            attr = (new[: pn.start()] + new[pn.end() :] if pn else new).lstrip("的 ")
             if not (old and attr):
                 return f"{attr or new} {prev}"
             # a quantity (面积, 产值) is asked as one: 是多少
@@ -365,18 +375,20 @@ def _resolve_one(q: str, prev: str) -> str:
         # earlier question counted, of its subject
         old = subject_of(prev)
         if old:
-            _, _, counted = split_on_wh(fold(prev))
-            counted = counted.strip(" ？?。!！")
+            fp = fold_aligned(prev)
+            before, wh, counted = split_on_wh(fp)
+            at = fp.find(counted, len(before) + len(wh)) if counted else -1
+            counted = (prev[at : at + len(counted)] if at >= 0 else counted).strip(" ？?。!！")
             return q.replace("其中", f"{old}{counted}中", 1)
-    pm = _PRONOUN.search(q)
+    pm = _PRONOUN.search(fq)
     if pm and not _names_something(q[: pm.start()] + q[pm.end() :]):
         old = subject_of(prev)
         if old:
             return q[: pm.start()] + old + q[pm.end() :]
-    m = _GOES_ON.match(q)
+    m = _GOES_ON.match(fq)
     if m and len(q) > 4:
         rest = q[1:] if m.group() == "那" else q
-        if _names_something(rest) or _ENTITY.search(rest):
+        if _names_something(rest) or _ENTITY.search(fold_aligned(rest)):
             return rest  # 那中关村的合作协议是哪天签的？: a subject of its own
         # 还有多少家签了意向协议？: it goes on about the earlier question's subject
         old = subject_of(prev)
@@ -400,12 +412,14 @@ def _noun_phrase_from(question: str, subject: str) -> str:
     rest = question[at + len(subject) :]
     if at < 0 or not rest.startswith("的"):
         return subject
-    phrase = "的"
-    for w in pseg.cut(rest[1:]):
+    n = 1
+    for w in pseg.cut(fold_aligned(rest[1:])):
         if not w.flag.startswith(("n", "vn", "j", "eng", "an")) or _WH_SPAN.search(w.word):
             break
-        phrase += w.word
-    return subject + phrase if len(phrase) > 1 else subject
+        if _QUANTITY_NOUN.search(w.word):
+            break  # …大楼的投资额是多少: the measure asked stays, for the new subject too
+        n += len(w.word)
+    return subject + rest[:n] if n > 1 else subject
 
 
 # ------------------------------------------------------------------ names

@@ -28,7 +28,6 @@ KNOWN_MISSES = {
     "f17": "剛起步的科技公司 is said 初創企業: the lead sentence wins",
     "f26": "Hsinchu is found, but 'companies' never finds 廠商, and another article names 新竹",
     "f33": "the park's count of firms is not given, but its alliance's 100家 is",
-    "f36": "那港深創新及科技園的首座大樓呢？ after a 香港科學園 question is answered from 香港科學園",
 }
 
 

@@ -149,6 +149,19 @@ def test_traditional_questions_are_folded_for_matching():
             "昆明高新区生物医药产业园还有多少家签了意向协议？",
         ),
         ("那有多少家企业？", ["珠海高新区是哪天签约的？"], "珠海高新区有多少家企业？"),
+        # Traditional follow-ups: read folded, kept as written
+        ("它的面積是多少？", ["青島高新區的中心是哪天揭牌的？"], "青島高新區的面積是多少？"),
+        (
+            "還有多少家簽了意向協議？",
+            ["昆明高新區生物醫藥產業園首批入駐了多少家企業？"],
+            "昆明高新區生物醫藥產業園還有多少家簽了意向協議？",
+        ),
+        # the asked measure stays with the new subject's thing
+        (
+            "那港深創新及科技園的首座大樓呢？",
+            ["香港科學園第三期擴建大樓的投資額是多少？"],
+            "港深創新及科技園的首座大樓的投資額是多少？",
+        ),
         # English
         (
             "What about Xianyang?",

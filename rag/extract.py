@@ -524,7 +524,9 @@ def focus_match(sentence: str, q: Question) -> float:
     for frx, crx in _FOCUS_CUES_RE:
         if frx.search(q.focus):
             return 1.0 if crx.search(sentence) else 0.0
-    return 0.5
+    # 花淡黄绿色…, 其根稍肉质: a sentence that opens with the thing asked about
+    head = re.sub(r"^[\s“”「」]*(?:其|它的|它们的|该种的?|本种的?)?", "", fold(sentence))
+    return 1.0 if head.startswith(fold(q.focus)) else 0.5
 
 
 _DEF_LEAD = re.compile(

@@ -137,6 +137,11 @@ def focus_word(wh: str, before: str, after: str) -> str:
         return m.group(1) if wh == "多大" and m else wh
     if wh.startswith(("多少", "几")) and _CHANGE_ASKED.search(before):
         return "变化"  # 成本能省下多少: the answer says how much it fell or rose
+    if wh.startswith("什么") and re.fullmatch(r"(?:样|样子|子|特点|特征|特色)?的?", after):
+        # 紫唇石豆兰的花是什么样的, 天门冬的根有什么特点: the part described (花, 根)
+        m = re.search(r"的([\u4e00-\u9fff]{1,3})(?:是|有)$", before)
+        if m and not re.fullmatch(r"样子?|特点|特征", m.group(1)):
+            return m.group(1)
     if after and wh.startswith(("什么", "哪", "何种", "啥")):
         w = [x for x in words(after) if not re.fullmatch(r"[一二两三四五六七八九十几\d]+\w?", x)]
         return w[0] if w else ""

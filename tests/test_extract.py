@@ -200,6 +200,11 @@ def test_focus_and_anchor_features():
     q = analyze("企业花在算力上的钱平均能省下多少？")
     assert focus_match("企业的算力成本平均可下降约40%。", q) == 1.0
     assert focus_match("向213家中小企业发放算力券。", q) == 0.0
+    q = analyze("天门冬的根有什么特点？")  # a sentence that opens with the part described
+    assert (focus_match("根稍肉质，分枝具棱。", q), focus_match("天门冬又称大当门根。", q)) == (
+        1.0,
+        0.5,
+    )
     q = analyze("车站最初叫什么名字？")
     assert (focus_match("车站最初名为“上川站”。", q), focus_match("车站位于上川町。", q)) == (
         1.0,

@@ -366,6 +366,9 @@ class Answerer:
                 continue  # 名字是怎么来的 is answered by …故得名: the focus feature again
             weight = self._idf(w) * (0.5 if len(w) == 1 and not w.isdigit() else 1.0)
             out[w] = max(out.get(w, 0.0), weight)
+        if "其中" in q.text and q.query != q.text.strip():
+            # 其中做芯片设计的有多少家？ (rewritten): the article says 其中… for a subset too
+            out["其中"] = self._idf("其中")
         return list(out.items())
 
     def _score_sentences(

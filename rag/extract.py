@@ -170,6 +170,10 @@ def _short(folded: str, sentence: str, q: Question, span, fresh) -> tuple[int, i
                 return slotted[0] if len(slotted) == 1 else inside[0]
             if q.qtype == "date" and TIME_PHRASE.search(folded[span[0] : span[1]]):
                 return span
+        if typed and "其中" in q.text and "其中" in folded:
+            # 其中做芯片设计的有多少家？: the count after the sentence's own 其中
+            after = [c for c in typed if c[0] > folded.index("其中")]
+            typed = after or typed
         if typed:
             slotted = _slotted(typed, folded, q)
             if span is None and len(slotted) == 1:

@@ -278,3 +278,9 @@ def test_range_clause_answers_where_something_lives():
     # a clause with its own subject: the whole sentence answers
     assert clause("本鱼分布于西太平洋区，包括菲律宾、印尼。", "此鱼分布在哪些地区？") is None
     assert clause("分布于越南。", "五月艾有什么特点？") is None  # not asked
+
+
+def test_a_subset_follow_up_takes_the_count_after_its_sentences_own_qizhong():
+    history = ["南京江北新区现在有多少家集成电路企业？"]
+    sentence = "江北新区已集聚集成电路企业700余家,其中设计企业412家。"
+    assert span_text(sentence, "其中做芯片设计的有多少家？", history) == "412家"

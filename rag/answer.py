@@ -920,7 +920,7 @@ def _type_match(q: Question, sentence: str) -> float:
     span = short_answer(sentence, q)
     if span is None:
         return 0.0
-    got = sentence[span[0] : span[1]]
+    got = fold(sentence[span[0] : span[1]])  # 兩星期 reads as 两星期
     if q.qtype == "date":
         return 1.0 if DATE.search(got) else 0.7 if TIME_PHRASE.search(got) else 0.0
     if not NUMBER.search(got) or not re.search(r"\d|[一二两三四五六七八九十百千万亿]", got):

@@ -197,3 +197,12 @@ def test_a_follow_up_counting_something_the_new_article_never_names_is_refused(p
     assert a.refused  # the park's article counts no 企业
     # the same question asked of the article that has it is answered
     assert pipe.ask("那云溪科技园呢？", history=history).short_answer == "120家"
+
+
+def test_a_traditional_sentence_holds_the_asked_type():
+    from rag.answer import _type_match
+    from rag.question import analyze
+
+    q = analyze("剛起步的科技公司最快多久就能搬進去？")
+    assert _type_match(q, "讓初創企業最快兩星期即可遷入。") == 0.7  # 兩星期: a duration
+    assert _type_match(q, "大樓於7月8日落成。") == 0.0  # a date is not one

@@ -23,7 +23,6 @@ KNOWN_MISSES = {
     "f12": "软件的初创公司…多少客户 over 軟體新創「雲策資訊」: confidence 0.28, under the bar",
     "f14": "回收水設施…處理多少水量 is said 每日處理量3.5萬噸的再生水廠: confidence 0.24",
     "f15": "總運算能力 is said 整體算力: confidence 0.16",
-    "f17": "剛起步的科技公司 is said 初創企業: the lead sentence wins",
     "f26": "Hsinchu is found, but 'companies' never finds 廠商, and another article names 新竹",
     "f33": "the park's count of firms is not given, but its alliance's 100家 is",
 }

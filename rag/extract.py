@@ -147,6 +147,11 @@ def short_answer(sentence: str, q: Question) -> tuple[int, int] | None:
         if m and re.fullmatch(r"\d{1,2}年", folded[a:b]):
             lead = re.search(r"[\u4e00-\u9fff]{2}$", folded[max(a - 2, 0) : a])
             a, b = (a - 2 if lead and not _LEAD_FUNC.match(lead.group()) else a), m.end()
+        if re.match(r"哪一?年", q.wh):
+            # 哪一年 asks for a year: 1995年初 -> 1995年, 2006年2月14日 -> 2006年
+            y = re.match(r"(?:公元前?)?\d{3,4}年(?=初|底|末|中|\d{1,2}月)", folded[a:b])
+            if y and not re.search(r"至|到|-|－|~", folded[a:b]):
+                b = a + y.end()
     return a, b
 
 

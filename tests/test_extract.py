@@ -88,7 +88,7 @@ def test_numbers(sentence, question, expected):
         (
             "2013年3月当选全国政协副主席,2014年5月退休。",
             "2013年3月当选后，他哪一年退休？",
-            "2014年5月",
+            "2014年",  # 哪一年: the year alone
         ),
         # a reign year keeps its era name and its common-era year
         ("渡川之战发生于天正3年（1575年）。", "渡川之战发生于什么时候？", "天正3年（1575年）"),
@@ -101,6 +101,9 @@ def test_numbers(sentence, question, expected):
         ),
         ("生殖季在2至4月。", "斯氏腔吻鳕的生殖季是什么时候？", "2至4月"),
         ("赛事于2008年8月15日及8月16日举行。", "赛事什么时候举行？", "2008年8月15日及8月16日"),
+        # 哪一年 asks for the year alone
+        ("该系统于1995年初开始运作。", "A-135反弹道导弹系统于哪年开始运作？", "1995年"),
+        ("她于2006年2月14日发行了第一张专辑。", "她于哪一年的2月14日发行了第一张专辑？", "2006年"),
         # a common-era year in brackets keeps the reign year it explains
         (
             "松平康忠于永禄5年 （1562年）被任命为知行。",

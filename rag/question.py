@@ -392,7 +392,7 @@ def _resolve_one(q: str, prev: str) -> str:
             return q[: pm.start()] + old + q[pm.end() :]
     m = _GOES_ON.match(fq)
     if m and len(q) > 4:
-        rest = q[1:] if m.group() == "那" else q
+        rest = q[m.end() :].lstrip("，, ") if m.group().startswith("那") else q
         if _names_something(rest) or _ENTITY.search(fold_aligned(rest)):
             return rest  # 那中关村的合作协议是哪天签的？: a subject of its own
         # 还有多少家签了意向协议？: it goes on about the earlier question's subject
@@ -402,7 +402,7 @@ def _resolve_one(q: str, prev: str) -> str:
 
 
 # how a follow-up that names nothing carries on (还有多少家…, 另外…, 那…)
-_GOES_ON = re.compile(r"还有|另外|此外|那(?![里儿些个])")
+_GOES_ON = re.compile(r"还有|另外|此外|那么?(?![里儿些个])")
 
 
 def _noun_phrase_from(question: str, subject: str) -> str:

@@ -151,6 +151,7 @@ def test_traditional_questions_are_folded_for_matching():
             "昆明高新区生物医药产业园还有多少家签了意向协议？",
         ),
         ("那有多少家企业？", ["珠海高新区是哪天签约的？"], "珠海高新区有多少家企业？"),
+        ("那么，有多少家企业？", ["珠海高新区是哪天签约的？"], "珠海高新区有多少家企业？"),
         # Traditional follow-ups: read folded, kept as written
         ("它的面積是多少？", ["青島高新區的中心是哪天揭牌的？"], "青島高新區的面積是多少？"),
         (

@@ -48,6 +48,7 @@ def test_split_and_focus():
         ("电影《雾港》的导演是谁？", "person", "导演"),  # a role
         ("企业的算力成本平均能省下多少？", "number", "变化"),  # a change
         ("紫唇石豆兰的花是什么样的？", "what", "花"),  # the part described
+        ("他本科在哪所大学就读？", "org", "大学"),  # 在哪所: an organisation, not a place
         ("天门冬的根有什么特点？", "what", "根"),
         ("出口额同比增长了多少？", "number", "变化"),
         ("锐航科技的创始人是谁？", "person", "创始人"),

@@ -204,18 +204,17 @@ class Answerer:
             # 企业, not 项目. A follow-up's words were written for another article, so
             # its count must be of the same thing
             confidence = min(confidence, self.min_confidence / 2)
+        whole = self._folded(art.id)
         measured = _measured_word(q)
-        if measured and not any(
-            len(m) >= 2 and m in self._folded(art.id) for m in _stems(measured)
-        ):
+        if measured and not any(len(m) >= 2 and m in whole for m in _stems(measured)):
             # 数据中心用电量是多少 and the article never says 用电量 (nor 电量): whatever
             # figure it has measures something else
             confidence = min(confidence, self.min_confidence / 2)
-        if q.measure and not any(m in self._folded(art.id) for m in q.measure):
+        if q.measure and not any(m in whole for m in q.measure):
             # What is the population of Qingdao? and Qingdao's article has no 人口
             confidence = min(confidence, self.min_confidence / 2)
         whose = _measured_of(q)
-        if whose and not all(w in self._folded(art.id) for w in whose):
+        if whose and not all(w in whole for w in whose):
             # 人工智能产业去年产值是多少 and the article's 产值 is of 纳米新材料
             confidence = min(confidence, self.min_confidence / 2)
         if confidence < self.min_confidence:
@@ -781,6 +780,14 @@ def _pos_type_match(qtype: str, sentence: str) -> float:
 _MEASURE_NOUN = re.compile(r"[\u4e00-\u9fff]{1,4}[量额值率积价费]$")
 
 
+def _quantity_words(q: Question, tail: str) -> str | None:
+    """A Chinese 多少/几 question's words before its question word, ``tail`` (是, 约…)
+    cut off; None for any other question."""
+    if q.qtype != "number" or q.english or not q.wh.startswith(("多少", "几")):
+        return None
+    return re.sub(tail, "", q.before)
+
+
 def _measured_word(q: Question) -> str:
     """The quantity a 多少 question measures, when it names one right before its
     question word: ``数据中心用电量是多少`` -> ``用电量``; else "".
@@ -791,9 +798,9 @@ def _measured_word(q: Question) -> str:
     >>> _measured_word(analyze("园区有多少家企业？")), _measured_word(analyze("企业的数量是多少？"))
     ('', '')
     """
-    if q.qtype != "number" or q.english or not q.wh.startswith(("多少", "几")):
+    before = _quantity_words(q, r"(?:是|为|有|约|大约|达到?|共)+$")
+    if before is None:
         return ""
-    before = re.sub(r"(?:是|为|有|约|大约|达到?|共)+$", "", q.before)
     # 进口额同比增长了多少: what grew is what is measured
     before = re.sub(r"(?:同比|环比)?(?:增长|下降|增加|减少|提高|上升|降低)了?$", "", before)
     ws = words(before)
@@ -812,9 +819,9 @@ def _measured_of(q: Question) -> list[str]:
     >>> _measured_of(analyze("园区的产值是多少？")), _measured_of(analyze("园区有多少家企业？"))
     ([], [])
     """
-    if q.qtype != "number" or q.english or not q.wh.startswith(("多少", "几")):
+    before = _quantity_words(q, r"(?:是|为|约|大约|达到?|共)+$")
+    if before is None:
         return []
-    before = re.sub(r"(?:是|为|约|大约|达到?|共)+$", "", q.before)
     import jieba.posseg as pseg
 
     tagged = [(w.word, w.flag) for w in pseg.cut(before)]

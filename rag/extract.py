@@ -42,6 +42,8 @@ _MEASURED = re.compile(
     rf"(?:{_CURRENCY}|平方|立方|米|公里|公顷|亩|吨|克|斤|磅|%|％|‰|度|倍|个月|小时|分钟|秒|岁|"
     r"年|月|天|周|亿亿)$"
 )
+# what joins the two ends of a range (100米至2,800米, 2月至4月, 1-3月)
+_RANGE_SEP = r"至|到|~|～|－|—|-"
 _ONE_NUMBER = rf"{_NUM}(?:余|多)?(?:万|亿|千|百)?(?:余|多)?{_UNIT}?"
 _ABOUT = r"(?:约|近|超过|超|逾|达到|达|仅|不足|将近|大约|约为)"
 NUMBER = re.compile(
@@ -49,7 +51,7 @@ NUMBER = re.compile(
     # a time as sports records give it (3分33秒62, 1小时02分), before its minutes alone
     rf"|{_ABOUT}?(?:\d+小时)?\d+分\d+(?:\.\d+)?秒\d*|{_ABOUT}?\d+小时\d+分(?:钟)?|\d+秒\d+"
     rf"|{_ABOUT}?±?{_ONE_NUMBER}"
-    rf"(?:\s?(?:至|到|~|～|－|—|-)\s?{_ONE_NUMBER})?(?:以上|左右|余|多)?"
+    rf"(?:\s?(?:{_RANGE_SEP})\s?{_ONE_NUMBER})?(?:以上|左右|余|多)?"
 )
 # which units a quantity question wants, from its own words
 _MEASURES = [
@@ -302,10 +304,10 @@ def asked_unit(q: Question) -> str:
     return m.group() if m else ""
 
 
-_TO = re.compile(r"\s?(?:至|到|－|—|-|~|～)\s?")
+_TO = re.compile(rf"\s?(?:{_RANGE_SEP})\s?")
 _AND = re.compile(r"和|与|及|、")
-_TO_OR_AND = re.compile(r"\s?(?:至|到|－|—|-|~|～|和|与|及|、)\s?")
-_RANGE_HEAD = re.compile(r"(?<!\d)\d{1,2}\s?(?:至|到|－|—|-|~|～)\s?")
+_TO_OR_AND = re.compile(rf"\s?(?:{_RANGE_SEP}|和|与|及|、)\s?")
+_RANGE_HEAD = re.compile(rf"(?<!\d)\d{{1,2}}\s?(?:{_RANGE_SEP})\s?")
 
 
 def _ranges(spans: list[tuple[int, int]], folded: str, joint: re.Pattern = _TO) -> list:

@@ -410,11 +410,11 @@ def _nearest(cands: list[tuple[int, int]], span: tuple[int, int]) -> tuple[int, 
 def _find_suffix(folded: str, before: str, lo: int = 0) -> tuple[int, int] | None:
     """The longest tail of ``before`` (>= 2 chars) found in ``folded``: its span.
     A copula the text leaves out is tried without (该教堂是由 → 该教堂由)."""
-    before = before.rstrip("的是了在")
-    tries = [before]
-    if "是" in before[-4:]:
-        cut = before.rfind("是")
-        tries.append(before[:cut] + before[cut + 1 :])
+    tries = [before.rstrip("的是了在")]
+    if "是" in tries[0][-4:]:
+        cut = tries[0].rfind("是")
+        tries.append(tries[0][:cut] + tries[0][cut + 1 :])
+    tries += [v.rstrip("的是了") for v in _worded_otherwise(before.rstrip("的是了"))]
     best = None
     for text in tries:
         for n in range(min(len(text), 12), 1, -1):
@@ -424,6 +424,35 @@ def _find_suffix(folded: str, before: str, lo: int = 0) -> tuple[int, int] | Non
                     best = (i, i + n)
                 break
     return best
+
+
+# endings a question and its answer sentence word differently (用在 / 用于, 源于 / 源自,
+# 也叫 / 或称): the question's tail is tried with each other member of its group
+_SAME_ENDING = [
+    ("在", "于"),
+    ("源于", "源自", "来自", "出自", "来源于"),
+    ("也叫", "又叫", "或称", "又称", "也称", "亦称", "俗称", "又名", "别称", "简称", "或叫"),
+    ("叫做", "称为", "叫", "名为"),
+    ("属于", "属"),
+    ("原名叫", "原名为", "原名"),
+    ("本名叫", "本名为", "本名"),
+]
+
+
+def _worded_otherwise(before: str) -> list[str]:
+    """``before`` with its ending swapped for each equivalent one.
+
+    >>> _worded_otherwise("六十进制一般用在")
+    ['六十进制一般用于']
+    """
+    for end, group in _ENDINGS:
+        if before.endswith(end):
+            stem = before[: len(before) - len(end)]
+            return [stem + other for other in group if other != end]
+    return []
+
+
+_ENDINGS = sorted(((e, g) for g in _SAME_ENDING for e in g), key=lambda eg: -len(eg[0]))
 
 
 def _find_prefix(folded: str, after: str, lo: int, focus: str = "") -> tuple[int, int] | None:
@@ -639,9 +668,16 @@ def _align(folded: str, q: Question) -> tuple[int, int] | None:
         span = _tidy(folded, start, _clause_end(folded, start))
     elif span is None and left and (right is None or not q.after):
         # the words after the question word are missing: answer runs to the clause end
-        span = _tidy(folded, left[1], _clause_end(folded, left[1]))
+        glossed = q.qtype in ("place", "person", "org") and folded[left[1] : left[1] + 1] in "（("
+        # "X是它的启动口令，…": nothing follows; "潘嘉丽（英文名…），新加坡人": a gloss
+        # follows the name, and the typed candidates (新加坡) do better than the span
+        ends = _RANGE_END.match(folded, left[1]) and q.qtype not in ("number", "date")
+        if not ends and not glossed:
+            span = _tidy(folded, left[1], _clause_end(folded, left[1]))
         if span is not None and (q.qtype == "list" or q.wh.startswith("哪些")):
             span = _extend_list(folded, span)
+        elif span is not None and q.qtype == "what" and folded[span[1] : span[1] + 1] == "、":
+            span = _extend_list(folded, span)  # 用于|计算角度、地理座标和时间
         elif span is not None and q.qtype == "person":
             # an open-ended span stops after the first name in it (王晓|表示)
             names = [c for c in _typed_candidates(folded, folded, q) if span[0] <= c[0] < span[1]]
@@ -650,6 +686,10 @@ def _align(folded: str, q: Question) -> tuple[int, int] | None:
     elif span is None and right and not q.before.strip():
         m = next(reversed(list(_CLAUSE_END.finditer(folded, 0, right[0]))), None)
         span = _tidy(folded, m.end() if m else 0, right[0])
+    if span is None and left and not q.after and folded[left[0] - 1 : left[0]] == "是":
+        # 主街道是什么 against "X是瓦士本市的主街道": the answer comes first, before 是
+        m = next(reversed(list(_RANGE_END.finditer(folded, 0, left[0] - 1))), None)
+        span = _tidy(folded, m.end() if m else 0, left[0] - 1)
     if span is not None and q.wh.startswith("哪") and q.focus and q.qtype in ("org", "place"):
         # 哪所大学 → 北京航空航天大学: the head noun belongs to the name
         a, b = span

@@ -287,3 +287,35 @@ def test_a_subset_follow_up_takes_the_count_after_its_sentences_own_qizhong():
     history = ["南京江北新区现在有多少家集成电路企业？"]
     sentence = "江北新区已集聚集成电路企业700余家,其中设计企业412家。"
     assert span_text(sentence, "其中做芯片设计的有多少家？", history) == "412家"
+
+
+@pytest.mark.parametrize(
+    "sentence,question,expected",
+    [
+        # the question's ending worded otherwise in the text: 用在/用于, 源于/源自, 也叫/或称
+        (
+            "六十进制在一般运算中并不常用，主要用于计算角度、地理座标和时间。",
+            "六十进制一般用在什么场合？",
+            "计算角度、地理座标和时间",
+        ),
+        ("英语的“暴发户”这个词源自法语，是动词的过去分词。", "英语“暴发户”一词源于哪里？", "法语"),
+        (
+            "内台航路，或称内台航线，是连结日本内地与台湾的海运航线。",
+            "内台航路也叫什么？",
+            "内台航线",
+        ),
+        ("牛佬，香港漫画家，原名文启明，1961年出生。", "牛佬原名叫什么？", "文启明"),
+        ("该中心属惩教署管理，位于屯门。", "该中心属于哪个机构管理？", "惩教署"),
+        # the answer before 是, when the question's words end the sentence
+        (
+            "威斯康辛州州立公路13号是瓦士本市最重要的主街道，连接南北。",
+            "瓦士本市最重要的主街道是什么？",
+            "威斯康辛州州立公路13号",
+        ),
+        ("“卡基达”是它的启动口令，加勒特曾受它影响。", "它的启动口令是什么？", "卡基达"),
+        # a gloss in brackets after the name: the place named later answers
+        ("潘嘉丽（英文名：Pan），新加坡人，新加坡及台湾歌手。", "潘嘉丽是哪儿的人？", "新加坡"),
+    ],
+)
+def test_worded_otherwise(sentence, question, expected):
+    assert span_text(sentence, question) == expected

@@ -189,11 +189,24 @@ def _short(folded: str, sentence: str, q: Question, span, fresh) -> tuple[int, i
         if q.qtype == "number":
             return None  # a quantity question's answer is a number, and there is none
         return span
+    if span is not None and (q.qtype in ("place", "person", "org") or q.focus in _NATION):
+        # a long stretch between the question's words (蒙泰罗（…1976年…）是一位葡萄牙F1|
+        # 赛车手): the name of the kind asked nearest the words after the question word
+        breaks = list(_BREAK.finditer(folded, span[0], span[1]))
+        if breaks and q.after and not q.wh.startswith("哪些"):
+            names = typed if q.focus not in _NATION else _pos_spans(sentence, ("ns",))
+            inside = [c for c in names if breaks[-1].end() <= c[0] and c[1] <= span[1]]
+            if inside and fresh(inside[-1]):
+                return inside[-1]
     if span is not None:
         return span
     if typed:
         return _nearest(typed, _anchor_positions(folded, q))
     return None
+
+
+_NATION = ("国", "国家", "国籍")
+_BREAK = re.compile(r"[，,；;）)]")
 
 
 def range_clause(sentence: str, q: Question) -> tuple[int, int] | None:

@@ -315,6 +315,19 @@ def test_a_subset_follow_up_takes_the_count_after_its_sentences_own_qizhong():
         ("“卡基达”是它的启动口令，加勒特曾受它影响。", "它的启动口令是什么？", "卡基达"),
         # a gloss in brackets after the name: the place named later answers
         ("潘嘉丽（英文名：Pan），新加坡人，新加坡及台湾歌手。", "潘嘉丽是哪儿的人？", "新加坡"),
+        # between the question's words a gloss and a clause: the name nearest the words
+        # after the question word (哪国 asks for a place)
+        (
+            "蒙泰罗（Tiago Monteiro, 1976年7月24日 - ）是一位葡萄牙F1赛车手。",
+            "蒙泰罗是哪个国家的赛车手？",
+            "葡萄牙",
+        ),
+        ("狄尔泰（Wilhelm Dilthey，），德国哲学家，历史学家。", "狄尔泰是哪国的哲学家？", "德国"),
+        (
+            "桃花源小厨（Tim's Kitchen）是一所在2000年于香港开设的小店。",
+            "桃花源小厨在哪儿开设？",
+            "香港",
+        ),
     ],
 )
 def test_worded_otherwise(sentence, question, expected):

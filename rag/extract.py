@@ -340,33 +340,63 @@ def _ranges(spans: list[tuple[int, int]], folded: str, joint: re.Pattern = _TO) 
 
 
 def _pos_spans(sentence: str, flags: tuple[str, ...]) -> list[tuple[int, int]]:
+    """Spans of the words jieba tags with one of ``flags`` (nr person, ns place, nt org).
+    A person's name jieba cut up is joined again (博|罗米尼, 瓦西里|·|谢苗诺|维奇, 袁丽|嫦).
+
+    >>> s = "由建筑师博罗米尼设计，袁丽嫦原唱"
+    >>> [s[a:b] for a, b in _pos_spans(s, ("nr",))]
+    ['博罗米尼', '袁丽嫦']
+    """
     import jieba.posseg as pseg
 
-    spans, pos = [], 0
+    toks, pos = [], 0
     for w in pseg.cut(sentence):
         start = sentence.find(w.word, pos)
         if start < 0:
             continue
         pos = start + len(w.word)
-        if w.flag in flags and len(w.word) >= 2 and w.word not in NOT_NAMES:
-            spans.append((start, pos))
-    if "nr" in flags:
-        # transliterated names: jieba splits 伊丽莎白·克伦贝格尔-乔西 at the dots
-        joined = []
-        for a, b in spans:
-            while True:
-                m = _NAME_JOIN.match(sentence, b)
-                if not m:
-                    break
-                b = m.end()
-            if joined and a < joined[-1][1]:
-                continue
-            joined.append((a, b))
-        spans = joined
+        toks.append((start, pos, w.word, w.flag))
+    person = "nr" in flags
+    spans: list[tuple[int, int]] = []
+    i = 0
+    while i < len(toks):
+        a, b, word, flag = toks[i]
+        if not (flag in flags or (person and flag.startswith("nr"))):
+            i += 1
+            continue
+        i += 1
+        joined = False
+        while person and i < len(toks) and toks[i][0] == b:
+            _, nb, nword, nflag = toks[i]
+            if nflag.startswith("nr"):
+                b = nb  # 博|罗米尼, 谢苗诺|维奇
+            elif nword in "·・•-－" and i + 1 < len(toks) and _HAN.match(toks[i + 1][2]):
+                b = toks[i + 1][1]  # 瓦西里|·|谢苗诺
+                i += 1
+                joined = True
+            elif joined and len(nword) == 1 and _HAN.match(nword) and nword not in _NOT_NAME_TAIL:
+                b = nb  # 汤玛斯·霍尔|兹: a transliterated name's last syllable
+            elif (
+                len(nword) == 1
+                and _HAN.match(nword)
+                and nflag in _NAME_TAIL_FLAGS
+                and nword not in _NOT_NAME_TAIL
+                and b - a <= 3
+            ):
+                b = nb  # 袁丽|嫦, 熊谷元|直: the name's last character
+                i += 1
+                break
+            else:
+                break
+            i += 1
+        if b - a >= 2 and sentence[a:b] not in NOT_NAMES:
+            spans.append((a, b))
     return spans
 
 
-_NAME_JOIN = re.compile(r"[·・•\-－][\u4e00-\u9fff]{1,8}")
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+_NAME_TAIL_FLAGS = {"n", "d", "ng", "nr", "nrt", "j", "a", "nz"}
+_NOT_NAME_TAIL = set("等们和与及的说在将为曾也又均都则即便就亦还并是有所被把从向对于年月日人")
 
 
 def _anchor_positions(folded: str, q: Question) -> tuple[int, int]:

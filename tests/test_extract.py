@@ -332,3 +332,29 @@ def test_a_subset_follow_up_takes_the_count_after_its_sentences_own_qizhong():
 )
 def test_worded_otherwise(sentence, question, expected):
     assert span_text(sentence, question) == expected
+
+
+@pytest.mark.parametrize(
+    "sentence,question,expected",
+    [
+        # names jieba cuts up are joined again
+        ("同名主题曲《鳄鱼泪》，由袁丽嫦原唱，并由黄霑作曲。", "主题曲的原唱是谁？", "袁丽嫦"),
+        (
+            "首先击杀了武田家的先锋熊谷元直，武田元繁大怒。",
+            "毛利元就首先击杀了谁？",
+            "武田家的先锋熊谷元直",
+        ),
+        (
+            "四泉圣嘉禄堂由建筑师博罗米尼设计，修建于1638年。",
+            "四泉圣嘉禄堂是由谁设计的？",
+            "建筑师博罗米尼",
+        ),
+        (
+            "在1994年，汤玛斯·霍尔兹（Thomas Holtz）正式建立了这个名称。",
+            "谁正式建立了这个名称？",
+            "汤玛斯·霍尔兹",
+        ),
+    ],
+)
+def test_split_names_are_joined(sentence, question, expected):
+    assert span_text(sentence, question) == expected

@@ -173,6 +173,12 @@ def _short(folded: str, sentence: str, q: Question, span, fresh) -> tuple[int, i
         if span is not None:
             inside = [c for c in typed if c[0] >= span[0] and c[1] <= span[1]]
             slotted = _slotted(inside, folded, q)
+            if not slotted and inside:
+                # 冷湖市|，1964年降格为镇 after "冷湖市是何时设立的": the figure right before
+                # the question's own words, elsewhere in the sentence, is the one asked
+                elsewhere = _slotted(typed, folded, q)
+                if len(elsewhere) == 1:
+                    return elsewhere[0]
             if inside:
                 return slotted[0] if len(slotted) == 1 else inside[0]
             if q.qtype == "date" and TIME_PHRASE.search(folded[span[0] : span[1]]):
@@ -424,17 +430,19 @@ def _slotted(cands: list[tuple[int, int]], folded: str, q: Question) -> list[tup
     >>> _slotted([(0, 7), (12, 19)], "1981年7月参加工作,1982年7月加入中国共产党", q)
     [(12, 19)]
     """
-    out = []
+    followed, preceded = [], []
     after = q.after.strip("的了？?。 ")
     before = re.sub(r"(?:是|在|于|为)$", "", q.before)
     for a, b in cands:
         tail = folded[b : b + 8]
         head = folded[max(a - 8, 0) : a]
-        if (len(after) >= 2 and tail.startswith(after[:2])) or (
-            len(before) >= 2 and head.endswith(before[-2:])
-        ):
-            out.append((a, b))
-    return out
+        if len(after) >= 2 and tail.startswith(after[:2]):
+            followed.append((a, b))
+        elif len(before) >= 2 and head.endswith(before[-2:]):
+            preceded.append((a, b))
+    # the words after the question word name the event (1994年|入选…), those before it
+    # often only the subject (占旭刚|1987年进入…)
+    return followed or preceded
 
 
 def _nearest(cands: list[tuple[int, int]], span: tuple[int, int]) -> tuple[int, int]:

@@ -358,3 +358,23 @@ def test_worded_otherwise(sentence, question, expected):
 )
 def test_split_names_are_joined(sentence, question, expected):
     assert span_text(sentence, question) == expected
+
+
+@pytest.mark.parametrize(
+    "sentence,question,expected",
+    [
+        # the date right before the question's event words wins over the subject's
+        (
+            "占旭刚1987年进入浙江省举重队，1994年入选中国国家举重队。",
+            "占旭刚什么时候入选中国国家举重队？",
+            "1994年",
+        ),
+        (
+            "冷湖原为无人区，1959年设立冷湖市，1964年降格为镇，1992年升级为县。",
+            "冷湖市是何时设立的？",
+            "1959年",
+        ),
+    ],
+)
+def test_the_date_of_the_event_asked(sentence, question, expected):
+    assert span_text(sentence, question) == expected

@@ -106,7 +106,7 @@ _LEAD_FUNC = re.compile(
 )
 _TAIL_FUNC = re.compile(
     r"(?:的|了|则|而|等(?:多个|多种|多项|多家|多所|多方面|一系列|在内)?|等等|之一|上|中|(?<![公千英海])里|时|对|向|"
-    r"(?<![旨存现正实自所])在|将|于|举行|举办|开展)+$"
+    r"(?<![旨存现正实自所])在|将|于|举行|举办|开展|的一(?:个|种|位|座|家|所|部|条|支))+$"
 )
 
 
@@ -130,7 +130,7 @@ def short_answer(sentence: str, q: Question) -> tuple[int, int] | None:
         text = "".join(ch for ch in folded[c[0] : c[1]] if ch.isalnum())
         return bool(text) and text not in asked
 
-    span = _framed(folded, q) or _align(folded, q)
+    span = _framed(folded, q) or _short_for(folded, q) or _align(folded, q)
     found = _short(folded, sentence, q, span, fresh)
     if found is None:
         return None
@@ -204,6 +204,12 @@ def _short(folded: str, sentence: str, q: Question, span, fresh) -> tuple[int, i
             inside = [c for c in names if breaks[-1].end() <= c[0] and c[1] <= span[1]]
             if inside and fresh(inside[-1]):
                 return inside[-1]
+    if span is not None and q.after and q.qtype in ("what", "other"):
+        # 松平康忠（1546年－1618年）是日本战国时代至安土桃山时代|的武将: the clause
+        # next to the words after the question word, not the gloss before it
+        breaks = list(_BREAK.finditer(folded, span[0], span[1]))
+        if breaks:
+            return _tidy(folded, breaks[-1].end(), span[1]) or span
     if span is not None:
         return span
     if typed:
@@ -767,6 +773,28 @@ def _framed(folded: str, q: Question) -> tuple[int, int] | None:
         return None
     f = re.search(rf"以([^，,。；;]{{1,30}}?)为{m.group(1)}", folded)
     return f.span(1) if f else None
+
+
+_SHORT_FOR = re.compile(r"^的?(简称|缩写|简写|俗称|昵称|别称)$")
+
+
+def _short_for(folded: str, q: Question) -> tuple[int, int] | None:
+    """ "首钢是什么的简称？" against "首钢集团有限公司，简称首钢": the full name, before.
+
+    >>> from rag.question import analyze
+    >>> s = "首钢集团有限公司，简称首钢，是北京市属国有独资公司。"
+    >>> a, b = _short_for(s, analyze("首钢是什么的简称？")); s[a:b]
+    '首钢集团有限公司'
+    """
+    m = _SHORT_FOR.match(q.after)
+    name = q.before.removesuffix("是").strip()
+    if not m or len(name) < 2:
+        return None
+    f = re.search(rf"[，,]?\s?{m.group(1)}[：:为]?[“「]?{re.escape(name)}", folded)
+    if not f:
+        return None
+    start = next(reversed(list(_RANGE_END.finditer(folded, 0, f.start()))), None)
+    return _tidy(folded, start.end() if start else 0, f.start())
 
 
 def _clause_end(folded: str, start: int) -> int:

@@ -378,3 +378,30 @@ def test_split_names_are_joined(sentence, question, expected):
 )
 def test_the_date_of_the_event_asked(sentence, question, expected):
     assert span_text(sentence, question) == expected
+
+
+@pytest.mark.parametrize(
+    "sentence,question,expected",
+    [
+        # 是什么的简称: the full name before the text's 简称
+        (
+            "宏都阿里山国际开发股份有限公司，简称宏都阿里山公司，是台湾一间以旅游为主要业务的公司。",
+            "宏都阿里山公司是什么的简称？",
+            "宏都阿里山国际开发股份有限公司",
+        ),
+        # the clause next to the words after the question word, not the gloss before it
+        (
+            "松平康忠（1546年－1618年9月28日）是日本战国时代至安土桃山时代的武将。",
+            "松平康忠是什么时期的武将？",
+            "日本战国时代至安土桃山时代",
+        ),
+        # 的一个 is no part of the answer
+        (
+            "鸟兽脚类（学名：Avetheropoda）是兽脚亚目坚尾龙类的一个演化支，包含肉食龙下目。",
+            "鸟兽脚类是什么动物的演化支？",
+            "兽脚亚目坚尾龙类",
+        ),
+    ],
+)
+def test_what_spans(sentence, question, expected):
+    assert span_text(sentence, question) == expected

@@ -13,11 +13,12 @@ Does not: pick the sentence (see ``answer``).
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 
 from .question import NOT_NAMES, Question
-from .text import STOPWORDS, fold, fold_aligned
+from .text import STOPWORDS, _jieba, fold, fold_aligned
 
 _NUM = r"(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+(?:\.\d+)?|[零〇一二两三四五六七八九十百千万亿]+(?:点[零〇一二三四五六七八九]+)?)"
 _CURRENCY = (
@@ -820,7 +821,31 @@ def _tidy_span(folded: str, a: int, b: int) -> tuple[int, int]:
     return _tidy(folded, a, b) or (a, b)
 
 
+def _word_end_after(folded: str, a: int) -> int:
+    """Where the word ``a`` falls inside ends, if only a complement is left (靠|着 -> 靠着|)."""
+    if a <= 0 or a >= len(folded) or not _HAN.match(folded[a - 1 : a + 1]):
+        return a
+    start = 0
+    for word in _words(folded):
+        end = start + len(word)
+        if start < a < end:
+            # only a verb's complement (靠|着, 位|于): jieba's other words cut across
+            # true boundaries too often (属惩|教署)
+            return end if end - a == 1 and folded[a] in "着了过到在于向给成为出" else a
+        if start >= a:
+            break
+        start = end
+    return a
+
+
+@functools.lru_cache(maxsize=256)
+def _words(folded: str) -> tuple[str, ...]:
+    return tuple(_jieba().cut(folded))
+
+
 def _tidy(folded: str, a: int, b: int) -> tuple[int, int] | None:
+    if (w := _word_end_after(folded, a)) < b:
+        a = w  # the question's words ended inside a word (靠 in 靠着)
     seg = folded[a:b]
     lead = len(seg) - len(seg.lstrip(_TRIM))
     a += lead

@@ -395,6 +395,12 @@ def test_the_date_of_the_event_asked(sentence, question, expected):
             "松平康忠是什么时期的武将？",
             "日本战国时代至安土桃山时代",
         ),
+        # the question's 靠 ends inside the text's 靠着
+        (
+            "汉塞克靠着大联盟名单扩编的机会登上大联盟。",
+            "汉塞克靠什么机会登上了大联盟？",
+            "大联盟名单扩编",
+        ),
         # 的一个 is no part of the answer
         (
             "鸟兽脚类（学名：Avetheropoda）是兽脚亚目坚尾龙类的一个演化支，包含肉食龙下目。",

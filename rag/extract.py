@@ -131,7 +131,8 @@ def short_answer(sentence: str, q: Question) -> tuple[int, int] | None:
         text = "".join(ch for ch in folded[c[0] : c[1]] if ch.isalnum())
         return bool(text) and text not in asked
 
-    span = _framed(folded, q) or _short_for(folded, q) or _align(folded, q)
+    span = _framed(folded, q) or _short_for(folded, q) or _occupation(sentence, folded, q)
+    span = span or _align(folded, q)
     found = _short(folded, sentence, q, span, fresh)
     if found is None:
         return None
@@ -796,6 +797,51 @@ def _short_for(folded: str, q: Question) -> tuple[int, int] | None:
         return None
     start = next(reversed(list(_RANGE_END.finditer(folded, 0, f.start()))), None)
     return _tidy(folded, start.end() if start else 0, f.start())
+
+
+_OCCUPATION_ASKED = re.compile(r"职业|身份|做什么(?:工作)?的?$|从事什么(?:工作|职业)")
+_OCCUPATION = re.compile(
+    r"[\u4e00-\u9fff]{0,6}(?:运动员|球员|演员|歌手|艺人|主持人|模特儿?|作家|诗人|编剧|导演|"
+    r"制片人|记者|律师|医生|教师|教授|学者|商人|官员|军人|政治人物|家|师|手|专员)$"
+)
+
+
+def _occupation(sentence: str, folded: str, q: Question) -> tuple[int, int] | None:
+    """ "X的职业是什么？" against a biography's apposition (杨昊（），中国足球运动员，…):
+    the occupation, without the nationality before it.
+
+    >>> from rag.question import analyze
+    >>> s = "潘嘉丽（英文名：Pan），新加坡人，新加坡及台湾歌手。"
+    >>> a, b = _occupation(s, fold_aligned(s), analyze("潘嘉丽的职业是什么？")); s[a:b]
+    '歌手'
+    """
+    if not (_OCCUPATION_ASKED.search(q.before) or q.focus in ("职业", "身份")):
+        return None
+    places = _pos_spans(sentence, ("ns",))
+    start = 0
+    for m in _RANGE_END.finditer(folded + "。"):
+        a, b = start, m.start()
+        start = m.end()
+        if not 2 <= b - a <= 14 or not _OCCUPATION.search(folded, a, b):
+            continue
+        # 中国足球运动员, 新加坡及台湾歌手: the places (and what joins them) go
+        while True:
+            lead = next((p[1] for p in places if p[0] == a and p[1] < b), None)
+            lead = lead or next((a + n for n in (2, 3, 4) if _is_place(folded[a : a + n])), None)
+            if lead is None or not _OCCUPATION.fullmatch(folded, lead, b):
+                break
+            a = lead
+            while a < b and folded[a] in "及和与、":
+                a += 1
+        if _OCCUPATION.fullmatch(folded, a, b):
+            return a, b
+    return None
+
+
+@functools.lru_cache(maxsize=1024)
+def _is_place(word: str) -> bool:
+    """Whether jieba reads ``word`` alone as one place name (台湾 in 台湾歌手)."""
+    return len(_pos_spans(word, ("ns",))) == 1 and _pos_spans(word, ("ns",))[0] == (0, len(word))
 
 
 def _clause_end(folded: str, start: int) -> int:

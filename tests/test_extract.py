@@ -395,6 +395,9 @@ def test_the_date_of_the_event_asked(sentence, question, expected):
             "松平康忠是什么时期的武将？",
             "日本战国时代至安土桃山时代",
         ),
+        # an occupation from a biography's apposition, without the nationality
+        ("杨昊（），中国足球运动员，司职中场。", "杨昊的职业是什么？", "足球运动员"),
+        ("牛佬，香港漫画家，原名文启明。", "牛佬的职业是什么？", "漫画家"),
         # the question's 靠 ends inside the text's 靠着
         (
             "汉塞克靠着大联盟名单扩编的机会登上大联盟。",

@@ -124,10 +124,10 @@ def short_answer(sentence: str, q: Question) -> tuple[int, int] | None:
     folded = fold_aligned(sentence)
     if q.qtype in ("why", "how", "yesno"):
         return None
-    asked = fold(q.query)
+    asked = "".join(ch for ch in fold(q.query) if ch.isalnum())
 
     def fresh(c: tuple[int, int]) -> bool:
-        # the answer is never something the question already says
+        # the answer is never something the question already says (占士·邦 / 占士邦)
         text = "".join(ch for ch in folded[c[0] : c[1]] if ch.isalnum())
         return bool(text) and text not in asked
 
@@ -390,6 +390,15 @@ def _pos_spans(sentence: str, flags: tuple[str, ...]) -> list[tuple[int, int]]:
                 joined = True
             elif joined and len(nword) == 1 and _HAN.match(nword) and nword not in _NOT_NAME_TAIL:
                 b = nb  # 汤玛斯·霍尔|兹: a transliterated name's last syllable
+            elif (
+                joined
+                and len(nword) == 2
+                and _HAN.match(nword)
+                and nword[0] not in _NOT_NAME_TAIL
+                and nword[1] in _NOT_NAME_TAIL
+            ):
+                b += 1  # 伊恩·法兰|明所创作: the syllable jieba glued to the next word
+                break
             elif (
                 len(nword) == 1
                 and _HAN.match(nword)
@@ -733,6 +742,12 @@ def _align(folded: str, q: Question) -> tuple[int, int] | None:
         ends = _RANGE_END.match(folded, left[1]) and q.qtype not in ("number", "date")
         if not ends and not glossed:
             span = _tidy(folded, left[1], _clause_end(folded, left[1]))
+        if span is not None and q.qtype == "place" and "的" in folded[span[0] : span[1]]:
+            # 乌石渔港在哪里 / 位于台湾宜兰县头城镇|的观光渔港: the place, not the thing
+            # asked about standing there again
+            cut = folded.rindex("的", span[0], span[1])
+            if span[1] - cut > 2 and folded[span[1] - 2 : span[1]] in q.before:
+                span = (span[0], cut)
         if span is not None and (q.qtype == "list" or q.wh.startswith("哪些")):
             span = _extend_list(folded, span)
         elif span is not None and q.qtype == "what" and folded[span[1] : span[1] + 1] == "、":
@@ -749,10 +764,11 @@ def _align(folded: str, q: Question) -> tuple[int, int] | None:
         # 主街道是什么 against "X是瓦士本市的主街道": the answer comes first, before 是
         m = next(reversed(list(_RANGE_END.finditer(folded, 0, left[0] - 1))), None)
         span = _tidy(folded, m.end() if m else 0, left[0] - 1)
-    if span is not None and q.wh.startswith("哪") and q.focus and q.qtype in ("org", "place"):
-        # 哪所大学 → 北京航空航天大学: the head noun belongs to the name
+    if span is not None and q.focus and (q.wh.startswith("哪") or q.wh == "什么"):
+        # 哪所大学 → 北京航空航天大学, 什么制度 → 「一领具足」制度: the head noun belongs
+        # to the name (when the question's word after 什么 is a noun, not 什么|入围)
         a, b = span
-        if folded.startswith(q.focus, b):
+        if folded.startswith(q.focus, b) and (q.qtype in ("org", "place") or _is_noun(q.focus)):
             span = (a, b + len(q.focus))
     return span
 
@@ -836,6 +852,16 @@ def _occupation(sentence: str, folded: str, q: Question) -> tuple[int, int] | No
         if _OCCUPATION.fullmatch(folded, a, b):
             return a, b
     return None
+
+
+@functools.lru_cache(maxsize=1024)
+def _is_noun(word: str) -> bool:
+    """Whether jieba reads ``word`` alone as one noun (制度, 王国; not 作为, 入围)."""
+    import jieba.posseg as pseg
+
+    _jieba()
+    tagged = list(pseg.cut(word))
+    return len(word) >= 2 and len(tagged) == 1 and tagged[0].flag.startswith("n")
 
 
 @functools.lru_cache(maxsize=1024)

@@ -398,6 +398,21 @@ def test_the_date_of_the_event_asked(sentence, question, expected):
         # an occupation from a biography's apposition, without the nationality
         ("杨昊（），中国足球运动员，司职中场。", "杨昊的职业是什么？", "足球运动员"),
         ("牛佬，香港漫画家，原名文启明。", "牛佬的职业是什么？", "漫画家"),
+        # the noun after 什么 belongs to the answer when the text says it there
+        (
+            "长宗我部元亲在领内实行「一领具足」制度，因此集结约7300名士兵。",
+            "长宗我部元亲在领内实行什么制度？",
+            "「一领具足」制度",
+        ),
+        ("昌昌为奇穆王国的首都，于850年至1470年间逐渐建成。", "昌昌是什么王国的首都？", "奇穆王国"),
+        # a place, without the thing asked about standing there again
+        (
+            "乌石渔港是位于台湾宜兰县头城镇的观光渔港，列为第一类渔港。",
+            "乌石渔港在哪里？",
+            "台湾宜兰县头城镇",
+        ),
+        # a name the question already says, spelt without its dot, is no answer
+        ("占士·邦是一个由伊恩·法兰明所创作的虚构人物。", "占士·邦的创造者是谁？", "伊恩·法兰明"),
         # the question's 靠 ends inside the text's 靠着
         (
             "汉塞克靠着大联盟名单扩编的机会登上大联盟。",

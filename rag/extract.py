@@ -206,6 +206,10 @@ def _short(folded: str, sentence: str, q: Question, span, fresh) -> tuple[int, i
             inside = [c for c in names if breaks[-1].end() <= c[0] and c[1] <= span[1]]
             if inside and fresh(inside[-1]):
                 return inside[-1]
+    if typed and q.qtype in ("what", "other"):
+        # 哪部电影 / 什么节目: a title (《…》) the span holds, else the one nearest it
+        inside = [c for c in typed if span and span[0] <= c[0] and c[1] <= span[1]]
+        return inside[0] if inside else _nearest(typed, span or _anchor_positions(folded, q))
     if span is not None and q.after and q.qtype in ("what", "other"):
         # 松平康忠（1546年－1618年）是日本战国时代至安土桃山时代|的武将: the clause
         # next to the words after the question word, not the gloss before it
@@ -306,7 +310,17 @@ def _typed_candidates(sentence: str, folded: str, q: Question) -> list[tuple[int
     if t == "org":
         spans = [m.span() for m in _ORG.finditer(folded)]
         return spans or _pos_spans(sentence, ("nt",))
+    asks_one = not re.search(r"各自|分别|哪些", q.text)
+    if asks_one and (_TITLE_ASKED.search(q.focus or q.before[-3:]) or q.wh.startswith("哪部")):
+        # 哪部电影, 什么综艺节目, 第一部诗集叫什么: a work's title, in its 《》
+        return [m.span() for m in _TITLE.finditer(folded)]
     return []
+
+
+_TITLE_ASKED = re.compile(
+    r"电影|影片|剧|作品|书|小说|专辑|歌曲?|曲目|节目|诗集|漫画|动画|杂志|报纸|文章|著作|论文"
+)
+_TITLE = re.compile(r"《[^《》]{1,40}》")
 
 
 _CHANGED_FROM = re.compile(r"(?:由|从)(?:过去|原来|原先|以前|此前|之前|以往)?的?$")

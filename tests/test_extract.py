@@ -413,6 +413,22 @@ def test_the_date_of_the_event_asked(sentence, question, expected):
         ),
         # a name the question already says, spelt without its dot, is no answer
         ("占士·邦是一个由伊恩·法兰明所创作的虚构人物。", "占士·邦的创造者是谁？", "伊恩·法兰明"),
+        # a work asked for by its kind (哪部电影, 什么节目, 诗集叫什么): its title
+        (
+            "在2013年9月上映的电影《第一次不是你》中，蒋家旻首度担当女主角，更凭此角色获提名。",
+            "蒋家旻在哪部电影中首度担当女主角？",
+            "《第一次不是你》",
+        ),
+        (
+            "参加综艺节目《奔跑吧兄弟》而走红，因为在节目中担当能力者。",
+            "李晨因参加什么综艺节目而走红？",
+            "《奔跑吧兄弟》",
+        ),
+        (
+            "1842年出版了第一部诗集《人象石柱》，引起批评者的注意。",
+            "庞维勒的第一部诗集叫什么？",
+            "《人象石柱》",
+        ),
         # the question's 靠 ends inside the text's 靠着
         (
             "汉塞克靠着大联盟名单扩编的机会登上大联盟。",

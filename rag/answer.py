@@ -33,10 +33,10 @@ from .extract import (
     UNIT_KINDS,
     anchor_strength,
     asked_unit,
+    clause_answer,
     defines,
     fills_slot,
     focus_match,
-    range_clause,
     short_answer,
 )
 from .index import Index
@@ -602,7 +602,7 @@ class Answerer:
                 ss = (0, len(sent))  # the byline line itself: 赵丁硕 本报记者 叶伟
             elif names[0] in sent:
                 ss = (sent.index(names[0]), sent.index(names[0]) + len(names[0]))
-        elif (ss := range_clause(sent, q)) is None:
+        elif (ss := clause_answer(sent, q)) is None:
             ss = short_answer(sent, q)
             if ss is not None and ss[1] - ss[0] >= SHORT_SHARE * len(sent):
                 ss = None  # most of the sentence: no shorter than the quote itself

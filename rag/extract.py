@@ -131,7 +131,8 @@ def short_answer(sentence: str, q: Question) -> tuple[int, int] | None:
         text = "".join(ch for ch in folded[c[0] : c[1]] if ch.isalnum())
         return bool(text) and text not in asked
 
-    span = _framed(folded, q) or _short_for(folded, q) or _occupation(sentence, folded, q)
+    span = _framed(folded, q) or _short_for(folded, q) or _alias(folded, q)
+    span = span or _occupation(sentence, folded, q)
     span = span or _align(folded, q)
     found = _short(folded, sentence, q, span, fresh)
     if found is None:
@@ -248,6 +249,12 @@ def range_clause(sentence: str, q: Question) -> tuple[int, int] | None:
     end = _RANGE_END.search(folded, m.end())
     b = end.start() if end else len(folded.rstrip())
     return (m.start(), b) if b - m.end() >= 2 else None
+
+
+def clause_answer(sentence: str, q: Question) -> tuple[int, int] | None:
+    """An answer that is a clause by nature, however much of its sentence it takes: where
+    something lives (分布于…等地) or its other names with their marker (别称黄莺、小黄蝉)."""
+    return range_clause(sentence, q) or _alias(fold_aligned(sentence), q)
 
 
 _RANGE_ASKED = re.compile(r"分布|原产|产地|产于")
@@ -827,6 +834,34 @@ def _short_for(folded: str, q: Question) -> tuple[int, int] | None:
         return None
     start = next(reversed(list(_RANGE_END.finditer(folded, 0, f.start()))), None)
     return _tidy(folded, start.end() if start else 0, f.start())
+
+
+_ALIAS_ASKED = re.compile(r"(别名|别称|又名|俗名|异名|又称|初名|(?<![名汉])字)(?:是|叫|为)?$")
+_ALIAS = re.compile(
+    r"(?:别名|别称|又名|俗名|异名|又称|亦称|也称|或称|俗称|初名|(?:^|(?<=[，,]))字)"
+)
+
+
+def _alias(folded: str, q: Question) -> tuple[int, int] | None:
+    """ "X的别名是什么？": the text's own naming of the other names, marker and all
+    (别称黄莺、小黄蝉; 俗名龙尖; 字玉汝), as readers quote them.
+
+    >>> from rag.question import analyze
+    >>> s = "软枝黄蝉，别称黄莺、小黄蝉，为夹竹桃科植物。"
+    >>> a, b = _alias(s, analyze("软枝黄蝉的别名是什么？")); s[a:b]
+    '别称黄莺、小黄蝉'
+    """
+    asked = _ALIAS_ASKED.search(q.before)
+    if q.after or not asked:
+        return None
+    # the word asked for itself first (俗名龙尖 over 又称蓝线白𫚭), else any such word
+    word = asked.group(1)
+    m = folded.find(word) if word != "字" else -1
+    m = re.compile(re.escape(word)).search(folded) if m >= 0 else _ALIAS.search(folded)
+    if not m:
+        return None
+    end = _RANGE_END.search(folded, m.end())
+    return _tidy_span(folded, m.start(), end.start() if end else len(folded))
 
 
 _OCCUPATION_ASKED = re.compile(r"职业|身份|做什么(?:工作)?的?$|从事什么(?:工作|职业)")

@@ -445,3 +445,32 @@ def test_the_date_of_the_event_asked(sentence, question, expected):
 )
 def test_what_spans(sentence, question, expected):
     assert span_text(sentence, question) == expected
+
+
+def test_other_names_are_quoted_with_their_marker():
+    from rag.extract import clause_answer
+
+    cases = [
+        (
+            "软枝黄蝉（学名：'），别称黄莺、小黄蝉、重瓣黄蝉，为夹竹桃科植物。",
+            "软枝黄蝉的别名是什么？",
+            "别称黄莺、小黄蝉、重瓣黄蝉",
+        ),
+        # the word asked for first (俗名), though another (又称) comes earlier
+        (
+            "蓝线裸顶鲷，又称蓝线白𫚭，俗名龙尖，为辐鳍鱼纲的一种。",
+            "蓝线裸顶鲷的俗名是什么？",
+            "俗名龙尖",
+        ),
+        ("魏玩，字玉汝，北宋襄阳邓城人。", "魏玩的字是什么？", "字玉汝"),
+        (
+            "玉山箭竹（学名：），又名玉山矢竹、玉山云竹。",
+            "玉山箭竹的又名是什么？",
+            "又名玉山矢竹、玉山云竹",
+        ),
+        # a verb question (也叫什么) is answered by the name alone
+        ("内台航路，或称内台航线，是海运航线。", "内台航路也叫什么？", None),
+    ]
+    for sentence, question, expected in cases:
+        sp = clause_answer(sentence, analyze(question))
+        assert (sp and sentence[sp[0] : sp[1]]) == expected

@@ -253,8 +253,26 @@ def range_clause(sentence: str, q: Question) -> tuple[int, int] | None:
 
 def clause_answer(sentence: str, q: Question) -> tuple[int, int] | None:
     """An answer that is a clause by nature, however much of its sentence it takes: where
-    something lives (分布于…等地) or its other names with their marker (别称黄莺、小黄蝉)."""
-    return range_clause(sentence, q) or _alias(fold_aligned(sentence), q)
+    something lives (分布于…等地), its other names with their marker (别称黄莺、小黄蝉),
+    what it lives on or is known for (以甲壳类为食, 以竖井众多著称)."""
+    folded = fold_aligned(sentence)
+    return range_clause(sentence, q) or _alias(folded, q) or _means_clause(folded, q)
+
+
+def _means_clause(folded: str, q: Question) -> tuple[int, int] | None:
+    """ "X以什么为食 / 以什么而著称 / 因什么而著名？": the text's own 以…为食 clause.
+
+    >>> from rag.question import analyze
+    >>> s = "芙蓉洞全长2846米，以竖井众多、洞穴沉积物类型齐全著称。"
+    >>> a, b = _means_clause(s, analyze("芙蓉洞以什么而著称？")); s[a:b]
+    '以竖井众多、洞穴沉积物类型齐全著称'
+    """
+    prep = q.before[-1:]
+    core = q.after.removeprefix("而")
+    if q.wh != "什么" or prep not in ("以", "因") or q.after[:1] not in "为而" or len(core) < 2:
+        return None
+    m = re.search(rf"{prep}[^，,。；;]{{1,40}}?(?:而)?{re.escape(core)}", folded)
+    return m.span() if m and m.end() - m.start() > len(core) + 2 else None
 
 
 _RANGE_ASKED = re.compile(r"分布|原产|产地|产于")

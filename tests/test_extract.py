@@ -468,6 +468,19 @@ def test_other_names_are_quoted_with_their_marker():
             "玉山箭竹的又名是什么？",
             "又名玉山矢竹、玉山云竹",
         ),
+        # what it lives on or is known for: the text's own 以…为食 / 因…而著名 clause
+        (
+            "本鱼栖息在岩礁附近，属肉食性，以甲壳类、头足类和小鱼为食。",
+            "蓝线裸顶鲷以什么为食？",
+            "以甲壳类、头足类和小鱼为食",
+        ),
+        (
+            "杜普洛是一个美国作家，因其系列儿童小说而著名。",
+            "杜普洛因什么而著名？",
+            "因其系列儿童小说而著名",
+        ),
+        # 以什么模式 asks for the mode, not the clause
+        ("林务局将铁路以BOT模式移交公司经营。", "林务局将铁路以什么模式移交公司经营？", None),
         # a verb question (也叫什么) is answered by the name alone
         ("内台航路，或称内台航线，是海运航线。", "内台航路也叫什么？", None),
     ]

@@ -809,7 +809,33 @@ def _align(folded: str, q: Question) -> tuple[int, int] | None:
         a, b = span
         if folded.startswith(q.focus, b) and (q.qtype in ("org", "place") or _is_noun(q.focus)):
             span = (a, b + len(q.focus))
+    if span is not None and q.qtype == "list":
+        span = _rest_of_list(folded, span)
     return span
+
+
+_GLOSS = re.compile(r"\s?[（(][^（()）]{1,30}[）)]")
+_LIST_GOES_ON = re.compile(r"[、和及与]|以及|[，,]另?一(?:个|位|家|种)?是")
+
+
+def _rest_of_list(folded: str, span: tuple[int, int]) -> tuple[int, int]:
+    """A list answer that stops after its first item (扁掌龙族|、倾齿龙族, 一个是嫡传可汗|，
+    一个是那海) runs on to the end of the enumeration.
+
+    >>> s = "扁掌龙亚科包含两个族：扁掌龙族、倾齿龙族。"
+    >>> a, b = _rest_of_list(s, (11, 15)); s[a:b]
+    '扁掌龙族、倾齿龙族'
+    """
+    a, b = span
+    gloss = _GLOSS.match(folded, b)
+    after = gloss.end() if gloss else b
+    if not _LIST_GOES_ON.match(folded, after):
+        return span
+    m = re.compile(r"[。；;！？!?\n]").search(folded, after)
+    end = m.start() if m else len(folded)
+    cut = folded.rfind("等", after, end)
+    end = cut if cut > after else end
+    return (a, end) if end - a <= 120 else span
 
 
 _FRAME_WORD = re.compile(

@@ -429,6 +429,17 @@ def test_the_date_of_the_event_asked(sentence, question, expected):
             "庞维勒的第一部诗集叫什么？",
             "《人象石柱》",
         ),
+        # a list answer runs on past its first item
+        (
+            "戴尔·罗素提出扁掌龙亚科包含两个族：扁掌龙族、倾齿龙族。",
+            "戴尔·罗素提出扁掌龙亚科包含哪两个族？",
+            "扁掌龙族、倾齿龙族",
+        ),
+        (
+            "蓝帐汗国由两位可汗掌管，一个是嫡传可汗，一个是那海。",
+            "蓝帐汗国由哪两位可汗掌管？",
+            "一个是嫡传可汗，一个是那海",
+        ),
         # the question's 靠 ends inside the text's 靠着
         (
             "汉塞克靠着大联盟名单扩编的机会登上大联盟。",

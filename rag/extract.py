@@ -131,7 +131,7 @@ def short_answer(sentence: str, q: Question) -> tuple[int, int] | None:
         text = "".join(ch for ch in folded[c[0] : c[1]] if ch.isalnum())
         return bool(text) and text not in asked
 
-    span = _framed(folded, q) or _short_for(folded, q) or _alias(folded, q)
+    span = _framed(folded, q) or _short_for(folded, q) or _called(folded, q) or _alias(folded, q)
     span = span or _occupation(sentence, folded, q)
     span = span or _align(folded, q)
     found = _short(folded, sentence, q, span, fresh)
@@ -254,9 +254,11 @@ def range_clause(sentence: str, q: Question) -> tuple[int, int] | None:
 def clause_answer(sentence: str, q: Question) -> tuple[int, int] | None:
     """An answer that is a clause by nature, however much of its sentence it takes: where
     something lives (分布于…等地), its other names with their marker (别称黄莺、小黄蝉),
-    what it lives on or is known for (以甲壳类为食, 以竖井众多著称)."""
+    what it lives on or is known for (以甲壳类为食, 以竖井众多著称), what the text says
+    is called the term asked about (两个顶点的连线|叫做棱柱的对角线)."""
     folded = fold_aligned(sentence)
-    return range_clause(sentence, q) or _alias(folded, q) or _means_clause(folded, q)
+    found = range_clause(sentence, q) or _alias(folded, q) or _means_clause(folded, q)
+    return found or _called(folded, q)
 
 
 def _means_clause(folded: str, q: Question) -> tuple[int, int] | None:
@@ -880,9 +882,27 @@ def _short_for(folded: str, q: Question) -> tuple[int, int] | None:
     return _tidy(folded, start.end() if start else 0, f.start())
 
 
-_ALIAS_ASKED = re.compile(r"(别名|别称|又名|俗名|异名|又称|初名|(?<![名汉])字)(?:是|叫|为)?$")
+def _called(folded: str, q: Question) -> tuple[int, int] | None:
+    """ "什么是X？" against "Y叫做X": Y, the description the text names X by.
+
+    >>> from rag.question import analyze
+    >>> s = "棱柱中不在同一平面上的两个顶点的连线叫做棱柱的对角线。"
+    >>> a, b = _called(s, analyze("什么是棱柱的对角线？")); s[a:b]
+    '棱柱中不在同一平面上的两个顶点的连线'
+    """
+    if not q.term or len(q.term) < 2:
+        return None
+    m = re.search(
+        rf"([^，,。；;：:]{{4,60}}?)(?:叫做|称为|被称为|称作|叫作)[“「]?{re.escape(q.term)}", folded
+    )
+    return _tidy(folded, *m.span(1)) if m else None
+
+
+_ALIAS_ASKED = re.compile(
+    r"(别名|别称|又名|俗名|异名|又称|初名|前称|旧称|(?<![名汉])字|(?<=[又也亦])被?称之?为)(?:是|叫|为)?$"
+)
 _ALIAS = re.compile(
-    r"(?:别名|别称|又名|俗名|异名|又称|亦称|也称|或称|俗称|初名|(?:^|(?<=[，,]))字)"
+    r"(?:别名|别称|又名|俗名|异名|[又亦也]称为?|或称|俗称|初名|前称|旧称|(?:^|(?<=[，,]))字)"
 )
 
 

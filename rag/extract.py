@@ -338,7 +338,8 @@ def _typed_candidates(sentence: str, folded: str, q: Question) -> list[tuple[int
         spans = [m.span() for m in _ORG.finditer(folded)]
         return spans or _pos_spans(sentence, ("nt",))
     asks_one = not re.search(r"各自|分别|哪些", q.text)
-    if asks_one and (_TITLE_ASKED.search(q.focus or q.before[-3:]) or q.wh.startswith("哪部")):
+    named = re.search(rf"(?:{_TITLE_ASKED.pattern})(?:叫做?|是|名为|为)$", q.before)
+    if asks_one and (_TITLE_ASKED.search(q.focus) or named or q.wh.startswith("哪部")):
         # 哪部电影, 什么综艺节目, 第一部诗集叫什么: a work's title, in its 《》
         return [m.span() for m in _TITLE.finditer(folded)]
     return []

@@ -429,6 +429,12 @@ def test_the_date_of_the_event_asked(sentence, question, expected):
             "庞维勒的第一部诗集叫什么？",
             "《人象石柱》",
         ),
+        # what a book is about is no title
+        (
+            "这部书讲的是曹雪芹在写《红楼梦》之前的经历。",
+            "这部书讲的是什么？",
+            "曹雪芹在写《红楼梦》之前的经历",
+        ),
         # a list answer runs on past its first item
         (
             "戴尔·罗素提出扁掌龙亚科包含两个族：扁掌龙族、倾齿龙族。",

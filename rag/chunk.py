@@ -17,6 +17,11 @@ from .types import Article, Chunk
 
 _CLAUSE = re.compile(r"[，,、：:]")
 
+# Bump when the same text and settings come out in other chunks (this module or
+# ``text.sentence_spans`` changed): an index records it, and one built by another version
+# is re-chunked and embedded again rather than reused with stale chunks.
+VERSION = 2
+
 
 def chunk_article(article: Article, size: int = 240, overlap: int = 60) -> list[Chunk]:
     """Sentence-aware chunks of ``article.text``.

@@ -499,8 +499,10 @@ def _bar(items: Sequence, progress: bool, desc: str) -> Iterable:
 
 def corpus_key(articles: Sequence[Article], encoder_id: str, size: int, overlap: int) -> str:
     """A short hash naming a corpus indexed with given settings (the cache folder)."""
+    from .index import chunking
+
     h = hashlib.sha1()
-    h.update(json.dumps([encoder_id, size, overlap]).encode())
+    h.update(json.dumps([encoder_id, chunking(size, overlap)]).encode())
     for a in sorted(articles, key=lambda a: a.id):
         h.update(f"{a.id}\t{a.fingerprint()}\n".encode())
     return h.hexdigest()[:16]
@@ -508,7 +510,7 @@ def corpus_key(articles: Sequence[Article], encoder_id: str, size: int, overlap:
 
 def index_holds(path: Path, articles: Sequence[Article], encoder_id: str, settings) -> bool:
     """True when the index at ``path`` holds exactly ``articles`` built as asked."""
-    from .index import read_manifest
+    from .index import chunking, read_manifest
 
     try:
         m = read_manifest(path)
@@ -517,7 +519,7 @@ def index_holds(path: Path, articles: Sequence[Article], encoder_id: str, settin
     return (
         m is not None
         and m["encoder"]["id"] == encoder_id
-        and m["chunking"] == {"size": settings.chunk_size, "overlap": settings.chunk_overlap}
+        and m["chunking"] == chunking(settings.chunk_size, settings.chunk_overlap)
         and m["articles"] == {a.id: a.fingerprint() for a in articles}
     )
 

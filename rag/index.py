@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .chunk import VERSION as CHUNK_VERSION
 from .chunk import chunk_article, embed_text, keyword_text
 from .embed import Encoder
 from .errors import IndexBusyError, IndexFormatError, InputError
@@ -517,7 +518,7 @@ def _build_locked(
             "format": FORMAT_VERSION,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "encoder": {"id": encoder.id, "dim": dim},
-            "chunking": {"size": chunk_size, "overlap": chunk_overlap},
+            "chunking": chunking(chunk_size, chunk_overlap),
             "counts": {"articles": len(articles), "chunks": len(chunks)},
             "articles": fps,
             "corpus": corpus if corpus is not None else previous.get("corpus"),
@@ -552,6 +553,15 @@ class _Old:
         return all_vecs[rows]
 
 
+def chunking(size: int, overlap: int) -> dict:
+    """How an index is chunked, as its manifest records it (with the chunker's version).
+
+    >>> chunking(240, 60)
+    {'size': 240, 'overlap': 60, 'version': 2}
+    """
+    return {"size": size, "overlap": overlap, "version": CHUNK_VERSION}
+
+
 def _load_reusable(path: Path, encoder_id: str, size: int, overlap: int) -> tuple[_Old | None, str]:
     """The live index if its vectors can be reused by this build, else None and, when
     it is damaged, a note saying so (a damaged or differently-built index is rebuilt
@@ -561,10 +571,9 @@ def _load_reusable(path: Path, encoder_id: str, size: int, overlap: int) -> tupl
         manifest = read_manifest(path)
         if manifest is None:
             return None, ""
-        if manifest["encoder"]["id"] != encoder_id or manifest["chunking"] != {
-            "size": size,
-            "overlap": overlap,
-        }:
+        if manifest["encoder"]["id"] != encoder_id or manifest["chunking"] != chunking(
+            size, overlap
+        ):
             return None, ""
         idx = Index.open(path)
         gen = live_generation(path)

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from .answer import Answerer
+from .chunk import VERSION as CHUNK_VERSION
 from .config import Settings
 from .embed import Encoder, load_encoder
 from .errors import EncoderError, IndexBusyError, IndexFormatError, InputError
@@ -131,6 +132,8 @@ def index_is_stale(index_dir: str | Path) -> bool:
     corpus, files = manifest.get("corpus"), manifest.get("files")
     if not corpus or files is None:
         return False  # built from uploads or by API: nothing to compare with
+    if manifest["chunking"].get("version") != CHUNK_VERSION:
+        return True  # chunked by an older rag: its chunks may not be what this one cuts
     return file_state(corpus) != files
 
 

@@ -8,6 +8,7 @@ import shutil
 import pytest
 
 from rag.cli import main
+from rag.index import read_manifest
 
 from .conftest import SEEDS
 
@@ -61,6 +62,19 @@ def test_ask_rebuilds_when_the_corpus_changed(workdir, capsys):
     assert "1 new, 0 changed, 0 removed, 7 unchanged" in out.err
     d = json.loads(out.out)
     assert d["short_answer"] == "3家" and d["sources"][0]["doc_id"] == "n1"
+
+
+def test_ask_rechunks_an_index_an_older_chunker_built(workdir, capsys, monkeypatch):
+    assert main(["build", "-q"]) == 0
+    capsys.readouterr()
+    monkeypatch.setattr("rag.index.CHUNK_VERSION", 3)  # rag upgraded, its chunker changed
+    monkeypatch.setattr("rag.pipeline.CHUNK_VERSION", 3)
+    assert main(["ask", "咸阳高新区签约了多少个项目？", "-q"]) == 0
+    err = capsys.readouterr().err
+    assert "7 new, 0 changed, 0 removed, 0 unchanged" in err
+    assert read_manifest(workdir / "index")["chunking"]["version"] == 3
+    assert main(["ask", "咸阳高新区签约了多少个项目？", "-q"]) == 0
+    assert "indexed" not in capsys.readouterr().err  # once is enough
 
 
 def test_batch_answers_every_line_and_reports_bad_ones(workdir, capsys):

@@ -27,7 +27,7 @@ def test_manifest_records_encoder_chunking_and_fingerprints(fake_index_dir, seed
     m = read_manifest(fake_index_dir)
     assert m["format"] == 1
     assert m["encoder"] == {"id": "fake:hash-256", "dim": 256}
-    assert m["chunking"] == {"size": 240, "overlap": 60}
+    assert m["chunking"] == {"size": 240, "overlap": 60, "version": 2}
     assert m["articles"] == {a.id: a.fingerprint() for a in seed_articles}
     gen = live_generation(fake_index_dir)
     assert sorted(p.name for p in gen.iterdir()) == [
@@ -97,6 +97,21 @@ def test_incremental_build_embeds_only_changed_articles(tmp_path, seed_articles)
     assert np.allclose(idx.vectors(), fresh, atol=1e-3)  # stored as float16
     # only the live generation is left on disk
     assert len(list(path.glob("gen-*"))) == 1
+
+
+def test_an_index_chunked_by_another_version_is_chunked_and_embedded_again(
+    tmp_path, seed_articles, monkeypatch
+):
+    enc = CountingEncoder()
+    path = tmp_path / "idx"
+    first = build(seed_articles, path, enc)
+    enc.seen.clear()
+    monkeypatch.setattr("rag.index.CHUNK_VERSION", 3)  # the chunker changed since
+    again = build(seed_articles, path, enc)
+    # as for another encoder or chunk size: nothing is reused, every article is new
+    assert (again.added, again.unchanged) == (7, 0)
+    assert again.embedded_chunks == first.chunks == len(enc.seen)
+    assert read_manifest(path)["chunking"]["version"] == 3
 
 
 def test_add_mode_keeps_existing_articles(tmp_path, seed_articles):

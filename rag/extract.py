@@ -1015,9 +1015,9 @@ def _word_end_after(folded: str, a: int) -> int:
     for word in _words(folded):
         end = start + len(word)
         if start < a < end:
-            # only a verb's complement (靠|着, 位|于): jieba's other words cut across
-            # true boundaries too often (属惩|教署)
-            return end if end - a == 1 and folded[a] in "着了过到在于向给成为出" else a
+            # only a word of jieba's dictionary, with one character left (派|遣, 讲|述,
+            # 靠|着): words jieba makes up on the spot cut across true boundaries (属惩|教署)
+            return end if end - a == 1 and _jieba().dt.FREQ.get(word, 0) > 0 else a
         if start >= a:
             break
         start = end

@@ -446,6 +446,8 @@ def test_the_date_of_the_event_asked(sentence, question, expected):
             "蓝帐汗国由哪两位可汗掌管？",
             "一个是嫡传可汗，一个是那海",
         ),
+        # the question's 讲 ends inside the text's 讲述: the span starts after the word
+        ("这部书讲述了曹雪芹的一生。", "这部书讲了什么？", "曹雪芹的一生"),
         # the question's 靠 ends inside the text's 靠着
         (
             "汉塞克靠着大联盟名单扩编的机会登上大联盟。",

@@ -198,25 +198,24 @@ def _short(folded: str, sentence: str, q: Question, span, fresh) -> tuple[int, i
         if q.qtype == "number":
             return None  # a quantity question's answer is a number, and there is none
         return span
-    if span is not None and (q.qtype in ("place", "person", "org") or q.focus in _NATION):
+    # where a gloss or a clause between the question's words last breaks off
+    breaks = list(_BREAK.finditer(folded, span[0], span[1])) if span is not None else []
+    kind = q.qtype in ("place", "person", "org") or q.focus in _NATION
+    if breaks and q.after and kind and not q.wh.startswith("哪些"):
         # a long stretch between the question's words (蒙泰罗（…1976年…）是一位葡萄牙F1|
         # 赛车手): the name of the kind asked nearest the words after the question word
-        breaks = list(_BREAK.finditer(folded, span[0], span[1]))
-        if breaks and q.after and not q.wh.startswith("哪些"):
-            names = typed if q.focus not in _NATION else _pos_spans(sentence, ("ns",))
-            inside = [c for c in names if breaks[-1].end() <= c[0] and c[1] <= span[1]]
-            if inside and fresh(inside[-1]):
-                return inside[-1]
+        names = typed if q.focus not in _NATION else _pos_spans(sentence, ("ns",))
+        inside = [c for c in names if breaks[-1].end() <= c[0] and c[1] <= span[1]]
+        if inside and fresh(inside[-1]):
+            return inside[-1]
     if typed and q.qtype in ("what", "other"):
         # 哪部电影 / 什么节目: a title (《…》) the span holds, else the one nearest it
         inside = [c for c in typed if span and span[0] <= c[0] and c[1] <= span[1]]
         return inside[0] if inside else _nearest(typed, span or _anchor_positions(folded, q))
-    if span is not None and q.after and q.qtype in ("what", "other"):
+    if breaks and q.after and q.qtype in ("what", "other"):
         # 松平康忠（1546年－1618年）是日本战国时代至安土桃山时代|的武将: the clause
         # next to the words after the question word, not the gloss before it
-        breaks = list(_BREAK.finditer(folded, span[0], span[1]))
-        if breaks:
-            return _tidy(folded, breaks[-1].end(), span[1]) or span
+        return _tidy(folded, breaks[-1].end(), span[1]) or span
     if span is not None:
         return span
     if typed:
@@ -800,12 +799,10 @@ def _align(folded: str, q: Question) -> tuple[int, int] | None:
             if names:
                 span = (span[0], min(max(names[0][1], span[0] + 1), span[1]))
     elif span is None and right and not q.before.strip():
-        m = next(reversed(list(_CLAUSE_END.finditer(folded, 0, right[0]))), None)
-        span = _tidy(folded, m.end() if m else 0, right[0])
+        span = _tidy(folded, _clause_start(folded, right[0], _CLAUSE_END), right[0])
     if span is None and left and not q.after and folded[left[0] - 1 : left[0]] == "是":
         # 主街道是什么 against "X是瓦士本市的主街道": the answer comes first, before 是
-        m = next(reversed(list(_RANGE_END.finditer(folded, 0, left[0] - 1))), None)
-        span = _tidy(folded, m.end() if m else 0, left[0] - 1)
+        span = _tidy(folded, _clause_start(folded, left[0] - 1), left[0] - 1)
     if span is not None and q.focus and (q.wh.startswith("哪") or q.wh == "什么"):
         # 哪所大学 → 北京航空航天大学, 什么制度 → 「一领具足」制度: the head noun belongs
         # to the name (when the question's word after 什么 is a noun, not 什么|入围)
@@ -834,10 +831,7 @@ def _rest_of_list(folded: str, span: tuple[int, int]) -> tuple[int, int]:
     after = gloss.end() if gloss else b
     if not _LIST_GOES_ON.match(folded, after):
         return span
-    m = re.compile(r"[。；;！？!?\n]").search(folded, after)
-    end = m.start() if m else len(folded)
-    cut = folded.rfind("等", after, end)
-    end = cut if cut > after else end
+    _, end = _enumeration_end(folded, after)
     return (a, end) if end - a <= 120 else span
 
 
@@ -879,8 +873,7 @@ def _short_for(folded: str, q: Question) -> tuple[int, int] | None:
     f = re.search(rf"[，,]?\s?{m.group(1)}[：:为]?[“「]?{re.escape(name)}", folded)
     if not f:
         return None
-    start = next(reversed(list(_RANGE_END.finditer(folded, 0, f.start()))), None)
-    return _tidy(folded, start.end() if start else 0, f.start())
+    return _tidy(folded, _clause_start(folded, f.start()), f.start())
 
 
 def _called(folded: str, q: Question) -> tuple[int, int] | None:
@@ -921,8 +914,7 @@ def _alias(folded: str, q: Question) -> tuple[int, int] | None:
         return None
     # the word asked for itself first (俗名龙尖 over 又称蓝线白𫚭), else any such word
     word = asked.group(1)
-    m = folded.find(word) if word != "字" else -1
-    m = re.compile(re.escape(word)).search(folded) if m >= 0 else _ALIAS.search(folded)
+    m = (re.search(re.escape(word), folded) if word != "字" else None) or _ALIAS.search(folded)
     if not m:
         return None
     end = _RANGE_END.search(folded, m.end())
@@ -981,7 +973,17 @@ def _is_noun(word: str) -> bool:
 @functools.lru_cache(maxsize=1024)
 def _is_place(word: str) -> bool:
     """Whether jieba reads ``word`` alone as one place name (台湾 in 台湾歌手)."""
-    return len(_pos_spans(word, ("ns",))) == 1 and _pos_spans(word, ("ns",))[0] == (0, len(word))
+    return _pos_spans(word, ("ns",)) == [(0, len(word))]
+
+
+def _clause_start(folded: str, end: int, marks: re.Pattern = _RANGE_END) -> int:
+    """Where the clause that runs up to ``end`` starts: after the last of ``marks``.
+
+    >>> _clause_start("甲，乙丙，丁戊", 7)
+    5
+    """
+    m = next(reversed(list(marks.finditer(folded, 0, end))), None)
+    return m.end() if m else 0
 
 
 def _clause_end(folded: str, start: int) -> int:
@@ -992,15 +994,26 @@ def _clause_end(folded: str, start: int) -> int:
 def _extend_list(folded: str, span: tuple[int, int]) -> tuple[int, int]:
     """Run a list answer on to the end of its enumeration (…、…、…等)."""
     a, b = span
-    m = re.compile(r"[。；;！？!?\n]").search(folded, b)
-    end = m.start() if m else len(folded)
-    if "、" not in folded[a:end]:
+    stop, end = _enumeration_end(folded, b)
+    if "、" not in folded[a:stop]:
         return span
-    tail = folded[a:end]
-    cut = tail.rfind("等")
-    if cut > b - a:
-        end = a + cut
     return (a, end) if end - a <= 120 else span
+
+
+_SENTENCE_END = re.compile(r"[。；;！？!?\n]")
+
+
+def _enumeration_end(folded: str, b: int) -> tuple[int, int]:
+    """From ``b``, the end of the sentence and where an enumeration in it ends: before
+    its last 等 (…、…等领域), else with the sentence.
+
+    >>> _enumeration_end("包括甲、乙等领域。其余", 3)
+    (8, 5)
+    """
+    m = _SENTENCE_END.search(folded, b)
+    stop = m.start() if m else len(folded)
+    cut = folded.rfind("等", b + 1, stop)
+    return stop, (cut if cut > b else stop)
 
 
 def _tidy_span(folded: str, a: int, b: int) -> tuple[int, int]:

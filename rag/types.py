@@ -122,7 +122,19 @@ class Source:
     highlights: tuple[tuple[int, int], ...] = ()  # quote spans, relative to the passage
 
     def to_dict(self) -> dict:
+        """The JSON shape of a source. ``file`` names the article's file relative to
+        where it was read from (the folder given, as in a page's ``doc_id``; else the
+        file's own name), never a full path: no client takes a source for a file.
+
+        >>> a = Article(id="sub/p.txt#2", title="t", text="x", path="/data/news/sub/p.txt")
+        >>> Source(1, a, "x", 0, 1, 0.5).to_dict()["file"]
+        'sub/p.txt'
+        """
         a = self.article
+        where = a.path.replace("\\", "/")
+        rel = a.id.rpartition("#")[0]
+        if not (rel and (where == rel or where.endswith("/" + rel))):
+            rel = where.rpartition("/")[2]
         return {
             "n": self.n,
             "doc_id": a.id,
@@ -131,7 +143,7 @@ class Source:
             "column": a.column,
             "date": a.date,
             "url": a.url,
-            "path": a.path,
+            "file": rel,
             "kind": a.kind,
             "text": self.passage,
             "start": self.start,

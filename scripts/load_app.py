@@ -245,7 +245,7 @@ def run(
         report.start_s["http_up"] = round(time.perf_counter() - t_begin, 2)
 
         # 2. first answer (waits for the first start's index build and model load)
-        warm = Client(url, verbose=False, download_files=False)
+        warm = Client(url, verbose=False)
         t = time.perf_counter()
         first = warm.submit(QUESTIONS[0][0], api_name="/ask").result(timeout=left())
         report.start_s["first_answer"] = round(time.perf_counter() - t_begin, 2)
@@ -271,7 +271,7 @@ def run(
             r = results[i]
             c = None
             try:
-                c = Client(url, verbose=False, download_files=False)
+                c = Client(url, verbose=False)
             except BaseException as e:  # counted, never raised
                 r.error = f"connect: {type(e).__name__}: {e}"[:300]
             with contextlib.suppress(threading.BrokenBarrierError):

@@ -1,11 +1,18 @@
-"""The web app over HTTP with ``gradio_client``: launched on 127.0.0.1 over an index
-that its first start builds from seeds/ with the fake encoder; ask, follow up, chat,
-upload, and get cited answers."""
+"""The web app over HTTP: launched on 127.0.0.1 over an index that its first start
+builds from seeds/ with the fake encoder; ask, follow up, chat, upload, and get cited
+answers, through a default ``gradio_client.Client``, plain HTTP (Gradio's documented
+``/gradio_api/call/ask`` route) and, where ``node`` and ``npm`` are installed, the
+JavaScript client ``@gradio/client``."""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import socket
+import subprocess
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -50,8 +57,7 @@ def app(tmp_path_factory):
 def client(app):
     from gradio_client import Client
 
-    # download_files=False: a source's "path" field would otherwise be taken for a file
-    return Client(app[1], verbose=False, download_files=False)
+    return Client(app[1], verbose=False)  # the defaults, as a first-time user calls it
 
 
 def test_first_start_built_the_index(app):
@@ -61,18 +67,170 @@ def test_first_start_built_the_index(app):
     assert "索引：7 篇文章" in demo.rag_backend.status()
 
 
-def test_api_ask_returns_the_cli_json(client):
-    r = client.predict("珠海高新区5月签约落地了多少个重点项目？", api_name="/ask")
+SEED_Q = "珠海高新区5月签约落地了多少个重点项目？"
+KEYS = {"question", "answer", "short_answer", "refused", "confidence", "query", "qtype"}
+
+
+def keys_named_path(value) -> list:
+    """Every dict key ``path`` anywhere in ``value``: what a client takes for a file."""
+    if isinstance(value, dict):
+        found = ["path"] if "path" in value else []
+        return found + [k for v in value.values() for k in keys_named_path(v)]
+    if isinstance(value, list):
+        return [k for v in value for k in keys_named_path(v)]
+    return []
+
+
+def cli_json(app, question: str) -> dict:
+    """What ``rag ask --json`` prints for ``question`` (``cli.cmd_ask``'s object), from
+    the app's own pipeline."""
+    pipe = app[0].rag_backend.pipe
+    out = pipe.ask(question).to_dict()
+    out["encoder"] = pipe.encoder.id
+    return json.loads(json.dumps(out))
+
+
+def check_seed_answer(r: dict) -> None:
     assert r["short_answer"] == "16个"
     assert r["refused"] is False
     assert r["encoder"] == "fake:hash-128"
     assert r["answer"].startswith("16个[1]\n")
     assert r["sources"][0]["title"] == "珠海高新区：5月签约落地重点项目16个"
+    assert r["sources"][0]["file"] == "000_d81e7fddda0856ce.txt"
     by_n = {s["n"]: s for s in r["sources"]}
     for q in r["quotes"]:
         assert q["text"] in by_n[q["source"]]["text"]
-    keys = {"question", "answer", "short_answer", "refused", "confidence", "query", "qtype"}
-    assert keys | {"sources", "quotes", "encoder"} == set(r)
+    assert KEYS | {"sources", "quotes", "encoder"} == set(r)
+    assert keys_named_path(r) == []  # nothing a client would try to download
+
+
+def test_api_ask_with_a_default_client_returns_the_cli_json(app, client):
+    r = client.predict(SEED_Q, api_name="/ask")  # no other argument
+    check_seed_answer(r)
+    assert r == cli_json(app, SEED_Q)
+
+
+def test_api_page_shows_the_real_parameters(app, client):
+    info = client.view_api(return_format="dict", print_info=False)["named_endpoints"]["/ask"]
+    params = {p["parameter_name"]: p for p in info["parameters"]}
+    assert list(params) == ["question", "history", "k", "mode"]
+    assert not params["question"]["parameter_has_default"]
+    assert params["question"]["python_type"]["type"] == "str"
+    settings = app[0].rag_backend.settings
+    for name, default, type_ in (
+        ("history", [], "list[str] | str"),
+        ("k", settings.k, "int"),
+        ("mode", settings.mode, "Literal['hybrid', 'dense', 'bm25']"),
+    ):
+        assert params[name]["parameter_has_default"], name
+        assert params[name]["parameter_default"] == default, name
+        assert params[name]["python_type"]["type"] == type_, name
+    assert "rag ask --json" in info["description"]
+    returned = info["returns"][0]["python_type"]["type"]
+    assert "short_answer" in returned and "sources" in returned
+    # the page's own API docs read the same info
+    import httpx
+
+    page = httpx.get(app[1] + "gradio_api/info", timeout=10).json()
+    assert page["named_endpoints"]["/ask"]["parameters"] == info["parameters"]
+
+
+def http_call(url: str, api: str, data: list) -> tuple[str, object]:
+    """Gradio's documented plain-HTTP route: POST the inputs to ``/gradio_api/call/<api>``,
+    then read the event stream; returns the last event's name and its data."""
+    import httpx
+
+    r = httpx.post(f"{url}gradio_api/call/{api}", json={"data": data}, timeout=30)
+    r.raise_for_status()
+    event_id = r.json()["event_id"]
+    event, payload = None, None
+    with httpx.stream("GET", f"{url}gradio_api/call/{api}/{event_id}", timeout=60) as resp:
+        for line in resp.iter_lines():
+            if line.startswith("event:"):
+                event = line.split(":", 1)[1].strip()
+            elif line.startswith("data:") and event in ("complete", "error"):
+                payload = json.loads(line.split(":", 1)[1])
+                if event in ("complete", "error"):
+                    break
+    return event, payload
+
+
+def test_api_ask_over_plain_http(app):
+    event, data = http_call(app[1], "ask", [SEED_Q, [], 5, "hybrid"])
+    assert event == "complete"
+    check_seed_answer(data[0])
+    assert data[0] == cli_json(app, SEED_Q)
+    event, data = http_call(app[1], "ask", ["   ", [], 5, "hybrid"])
+    assert event == "error" and data["error"] == "question is empty"
+
+
+NODE_SCRIPT = """
+import { Client } from "@gradio/client";
+const [url, question] = process.argv.slice(2);
+const app = await Client.connect(url);
+const result = await app.predict("/ask", { question });
+let error = null;
+try {
+  await app.predict("/ask", { question: "" });
+} catch (e) {
+  error = e.message;
+}
+console.log(JSON.stringify({ data: result.data, error }));
+process.exit(0);
+"""
+
+
+@pytest.fixture(scope="session")
+def gradio_js_client() -> Path:
+    """A folder with ``@gradio/client`` (npm) installed: ``RAG_TEST_NODE_DIR``, else a
+    cache in the temp folder, installed once. Skips when node/npm are missing or the
+    install fails (no network)."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if not node or not npm:
+        pytest.skip("node and npm are needed to run @gradio/client (not installed)")
+    folder = Path(
+        os.environ.get("RAG_TEST_NODE_DIR") or Path(tempfile.gettempdir()) / "rag-test-node"
+    )
+    if not (folder / "node_modules" / "@gradio" / "client" / "package.json").is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "package.json").write_text('{"private": true, "type": "module"}\n')
+        try:
+            p = subprocess.run(
+                [
+                    npm,
+                    "install",
+                    "--no-audit",
+                    "--no-fund",
+                    "--loglevel=error",
+                    "@gradio/client@^2",
+                ],
+                cwd=folder,
+                capture_output=True,
+                text=True,
+                timeout=240,
+            )
+        except subprocess.TimeoutExpired:
+            pytest.skip("npm install @gradio/client timed out (no network?)")
+        if p.returncode != 0:
+            pytest.skip(f"npm install @gradio/client failed: {p.stderr.strip()[-300:]}")
+    return folder
+
+
+def test_api_ask_with_the_javascript_client(app, gradio_js_client):
+    script = gradio_js_client / "ask.mjs"
+    script.write_text(NODE_SCRIPT, encoding="utf-8")
+    p = subprocess.run(
+        ["node", str(script), app[1], SEED_Q],
+        cwd=gradio_js_client,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout.strip().splitlines()[-1])
+    check_seed_answer(out["data"][0])
+    assert out["data"][0] == cli_json(app, SEED_Q)
+    assert out["error"] == "question is empty"
 
 
 def test_api_follow_up_and_settings(client):
@@ -95,13 +253,34 @@ def test_api_follow_up_and_settings(client):
     assert r2["query"] == r["query"]
 
 
-def test_api_bad_input_is_an_error_not_a_crash(client):
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("   ",), "question is empty"),
+        (("问" * 20_000,), "question is 20000 characters long; the limit is 1000"),
+        ((None,), "question must be text, not NoneType"),
+        (("问题？", 5), "history must be a list of earlier questions, not int"),
+        (("问题？", {"q": "甲？"}), "history must be a list of earlier questions, not dict"),
+        (("问题？", ["甲？", 2]), "history must hold earlier questions as text, not int"),
+        (("问题？", "[not json"), "history is not a JSON list"),
+        (("问题？", [], 0), "k must be between 1 and 100, not 0"),
+        (("问题？", [], 1000), "k must be between 1 and 100, not 1000"),
+        (("问题？", [], -3), "k must be between 1 and 100, not -3"),
+        (("问题？", [], "many"), "k must be a whole number, not 'many'"),
+        (("问题？", [], 2.5), "k must be a whole number"),
+        (("问题？", [], 3, "nope"), "mode must be one of"),
+    ],
+)
+def test_api_bad_input_is_a_one_line_error_not_a_crash(client, args, message):
     from gradio_client.exceptions import AppError
 
-    with pytest.raises(AppError, match="question is empty"):
-        client.predict("   ", api_name="/ask")
-    with pytest.raises(AppError, match="mode must be one of"):
-        client.predict("问题？", None, 3, "nope", api_name="/ask")
+    with pytest.raises(AppError) as e:
+        client.predict(*args, api_name="/ask")
+    assert str(e.value).startswith(message)
+    assert "\n" not in str(e.value) and "Traceback" not in str(e.value)
+    assert len(str(e.value)) < 300
+    # and the app keeps serving
+    assert client.predict(SEED_Q, api_name="/ask")["short_answer"] == "16个"
 
 
 def test_concurrent_questions_all_answered(client):
@@ -118,7 +297,7 @@ def test_concurrent_questions_all_answered(client):
 def test_chat_endpoint_keeps_history_and_links_markers(app):
     from gradio_client import Client
 
-    c = Client(app[1], verbose=False, download_files=False)  # its own session
+    c = Client(app[1], verbose=False)  # its own session
     chat, panel, box = c.predict(
         "珠海高新区5月落地了多少个重点项目？", [], 5, "hybrid", api_name="/chat"
     )
@@ -172,6 +351,7 @@ def test_upload_adds_articles_without_reembedding(app, client, tmp_path):
     r = client.predict("火星基地今年建成了几个温室？", api_name="/ask")
     assert r["short_answer"] == "3个"
     assert r["sources"][0]["doc_id"] == "mars-1"
+    assert r["sources"][0]["file"] == "火星_新闻.jsonl"  # its kept name, not a path
 
     # the same file again: nothing new is embedded
     report, _, _ = client.predict([handle_file(str(page))], api_name="/add")

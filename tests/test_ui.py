@@ -347,15 +347,44 @@ def test_safe_filename_hostile_names(name, safe):
         assert got.isprintable()
 
 
-def test_parse_history():
-    assert ui.parse_history(
+def test_chat_history_is_parsed_once_into_one_value():
+    parse = ui.ChatHistory.parse
+    h = parse(
         ["甲？", {"role": "user", "content": "乙？"}, {"role": "assistant", "content": "答"}, " "]
-    ) == ["甲？", "乙？"]
-    assert ui.parse_history('["甲？"]') == ["甲？"]
-    with pytest.raises(ui.InputError):
-        ui.parse_history("[not json")
-    with pytest.raises(ui.InputError):
-        ui.parse_history(3)
+    )
+    assert h == ui.ChatHistory(questions=("甲？", "乙？"))
+    assert parse('["甲？"]').questions == ("甲？",)
+    assert parse("甲？").questions == ("甲？",) and parse(None) == parse("") == parse([])
+    for bad, message in (
+        ("[not json", "history is not a JSON list"),
+        (3, "history must be a list of earlier questions, not int"),
+        ({"a": 1}, "history must be a list of earlier questions, not dict"),
+        (["甲？", 2], "history must hold earlier questions as text, not int"),
+        ([["甲？"]], "history must hold earlier questions as text, not list"),
+    ):
+        with pytest.raises(ui.InputError, match=re.escape(message)):
+            parse(bad)
+
+
+def test_chat_history_numbers_turns_and_keeps_the_last_ones():
+    ans = _answer(_article(TEXT), SENT, SHORT)
+    h = ui.ChatHistory()
+    assert h.next_turn == 1 and h.turns == ()
+    for i in range(ui.MAX_TURNS + 5):
+        h = h.then(f"问{i}？", ans)
+    assert len(h.questions) == len(h.turns) == ui.MAX_TURNS
+    assert h.questions[-1] == f"问{ui.MAX_TURNS + 4}？" and h.questions[0] == "问5？"
+    assert [t for t, _ in h.turns] == list(range(6, ui.MAX_TURNS + 6))
+    assert h.next_turn == ui.MAX_TURNS + 6
+    with pytest.raises(AttributeError):  # frozen: a new value per turn
+        h.questions = ()
+
+
+def test_read_k():
+    assert [ui.read_k(x) for x in (3, "4", 5.0, None, "", 0, -1)] == [3, 4, 5, None, None, 0, -1]
+    for bad in (True, 2.5, "x", [3]):
+        with pytest.raises(ui.InputError, match="k must be a whole number"):
+            ui.read_k(bad)
 
 
 def test_status_html_progress():
@@ -392,3 +421,37 @@ def test_shown_name_escapes_what_cannot_be_printed():
     assert ui.shown_name("a\x00b\x1b[31m\u202e.txt") == "a\\x00b\\x1b[31m\\u202e.txt"
     assert ui.shown_name("新闻.txt") == "新闻.txt"
     assert ui.shown_name("x" * 200) == "x" * 120 + "…"
+
+
+def test_an_answer_with_many_quotes_and_sources_is_drawn_like_any_other():
+    """An overview answer (a title and a lead per article, each cited) is just an
+    Answer with many lines, quotes and sources: every marker links, every source gets
+    its card with its quote marked."""
+    n = 25
+    sources, quotes, lines = [], [], []
+    for i in range(1, n + 1):
+        text = f"第{i}篇<文章>的导语。后文。"
+        lead = text[: text.index("。") + 1]
+        art = Article(id=f"p.txt#{i}", title=f"标题{i}", text=text)
+        sources.append(Source(i, art, text, 0, len(text), 1 / i, highlights=((0, len(lead)),)))
+        quotes.append(Quote(lead, i, 0, len(lead)))
+        lines.append(f"标题{i}：{lead}[{i}]")
+    ans = Answer(
+        question="这一版有哪些文章？",
+        text="\n".join(["本版共有 25 篇文章：", *lines]),
+        short_answer=None,
+        refused=False,
+        sources=tuple(sources),
+        quotes=tuple(quotes),
+        confidence=1.0,
+        query="这一版有哪些文章？",
+    )
+    bubble = ui.answer_html(ans, 4)
+    panel = ui.sources_panel_html([(4, ans)])
+    for i in range(1, n + 1):
+        assert ui.cite_html(4, i) in bubble
+        assert f'id="src-4-{i}"' in panel
+    assert bubble.count('<div class="rag-support">') == n + 1
+    assert panel.count('<article class="rag-src rag-cited"') == n
+    assert panel.count('<mark class="rag-quote">') == n
+    assert live_markup(bubble + panel) == [] and "&lt;文章&gt;" in panel

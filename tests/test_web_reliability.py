@@ -296,7 +296,7 @@ def test_html_in_articles_and_questions_comes_back_escaped(site):
     from gradio_client import Client, handle_file
 
     url = site["url"]
-    client = Client(url, verbose=False, download_files=False)
+    client = Client(url, verbose=False)
     records = [
         {
             "id": f"xss-{i}",
@@ -351,7 +351,7 @@ def test_a_full_queue_refuses_at_once_and_recovers(tmp_path, fake_pipeline):
         demo, prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True
     )
     try:
-        client = Client(url, verbose=False, download_files=False)
+        client = Client(url, verbose=False)
         jobs = []
         for _ in range(6):
             jobs.append(client.submit(SEED_Q, api_name="/ask"))
@@ -476,7 +476,7 @@ def test_backend_never_overwrites_a_kept_upload(backend, tmp_path):
     assert r.files == ["KEPT-3.txt", "Kept-4.txt"]
     assert len(list(backend.upload_dir.iterdir())) == 4
     # a rebuild adds every kept upload back (newest first)
-    assert [Path(p).name for p in backend._upload_files()][-1] == "kept.txt"
+    assert [Path(p).name for p in backend.kept_uploads()][-1] == "kept.txt"
 
 
 def test_backend_links_are_never_followed(backend, tmp_path):
@@ -498,7 +498,7 @@ def test_backend_links_are_never_followed(backend, tmp_path):
     assert r.files == ["link.md"] and kept.is_file() and not kept.is_symlink()
     assert kept.read_bytes() == page(31)
     # the planted link is not something a rebuild adds back
-    assert all("planted.txt" not in p for p in backend._upload_files())
+    assert all("planted.txt" not in p for p in backend.kept_uploads())
     assert not [p for p in backend.upload_dir.iterdir() if p.name.endswith(".part")]
 
 

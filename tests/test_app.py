@@ -283,6 +283,20 @@ def test_api_bad_input_is_a_one_line_error_not_a_crash(client, args, message):
     assert client.predict(SEED_Q, api_name="/ask")["short_answer"] == "16个"
 
 
+def test_api_a_bug_is_one_line_too_and_the_app_keeps_serving(app, client, monkeypatch):
+    from gradio_client.exceptions import AppError
+
+    def boom(*args, **kwargs):
+        raise ValueError("secret\nTraceback (most recent call last): /srv/x.py")
+
+    monkeypatch.setattr(app[0].rag_backend, "ask_json", boom)
+    with pytest.raises(AppError) as e:
+        client.predict(SEED_Q, api_name="/ask")
+    assert str(e.value) == "internal error (ValueError); the app keeps serving"
+    monkeypatch.undo()
+    assert client.predict(SEED_Q, api_name="/ask")["short_answer"] == "16个"
+
+
 def test_concurrent_questions_all_answered(client):
     qs = [
         "珠海高新区5月签约落地了多少个重点项目？",

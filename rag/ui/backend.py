@@ -72,6 +72,8 @@ class ChatHistory:
         (('甲？',), ())
         >>> ChatHistory.parse([{"role": "user", "content": "甲？"}, {"role": "assistant"}])
         ChatHistory(questions=('甲？',), turns=())
+        >>> ChatHistory.parse([{"role": "user", "content": [{"type": "text", "text": "乙？"}]}])
+        ChatHistory(questions=('乙？',), turns=())
         """
         if history is None or history == "":
             return cls()
@@ -92,7 +94,13 @@ class ChatHistory:
             if isinstance(h, dict):
                 if h.get("role", "user") != "user":
                     continue
-                h = h.get("content", "")
+                h = h.get("content") if h.get("content") is not None else h.get("question", "")
+                if isinstance(h, list):  # Gradio's message content parts
+                    h = " ".join(
+                        p["text"]
+                        for p in h
+                        if isinstance(p, dict) and isinstance(p.get("text"), str)
+                    )
             if not isinstance(h, str):
                 raise InputError(
                     f"history must hold earlier questions as text, not {type(h).__name__}"

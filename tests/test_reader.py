@@ -360,3 +360,26 @@ def test_reader_returns_spans_that_slice_their_passage():
     for s in spans:
         assert passages[s.passage][s.start : s.end] == s.text and s.text == s.text.strip()
         assert len(reader.tok.encode(s.text).ids) <= 8 + 1
+
+
+def test_cli_helpers_map_options_to_the_config(monkeypatch, tmp_path):
+    import argparse
+
+    from rag.reader import train as train_mod
+
+    seen = {}
+
+    def fake_train(files, out_dir, *, config, resume):
+        seen.update(files=files, out=out_dir, config=config, resume=resume)
+        return train_mod.TrainResult(None, 3, 10, (), 8, 0, ("f.json: question q1: bad",))
+
+    monkeypatch.setattr(train_mod, "train", fake_train)
+    p = argparse.ArgumentParser()
+    train_mod.add_arguments(p)
+    args = p.parse_args(["a.json", "b.json@0-5", "--out", str(tmp_path), "--steps", "10",
+                         "--freeze-layers", "4", "--resume", "--seed", "7"])  # fmt: skip
+    assert train_mod.run(args) == 0
+    cfg = seen["config"]
+    assert seen["files"] == ["a.json", "b.json@0-5"] and seen["resume"] is True
+    assert (cfg.steps, cfg.freeze_layers, cfg.seed, cfg.batch_size) == (10, 4, 7, 16)
+    assert train_mod.parse_spec("b.json@0-5") == (Path("b.json"), (0, 5))

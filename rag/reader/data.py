@@ -90,8 +90,8 @@ def read_squad(path: str | Path, articles: tuple[int, int] | None = None) -> Squ
                 ex = _example(qa, context, p, problems)
                 if ex is not None:
                     examples.append(ex)
-    for line in problems:
-        log.warning("%s", line)
+    if problems:
+        log.info("%s: %d answer(s) skipped, first: %s", p, len(problems), problems[0])
     return SquadFile(p, hashlib.sha256(raw).hexdigest(), tuple(examples), tuple(problems))
 
 

@@ -31,9 +31,11 @@ class Span:
 
 
 class Reader:
-    def __init__(self, model, tok, *, max_len: int = 256, stride: int = 128) -> None:
+    def __init__(
+        self, model, tok, *, max_len: int = 256, stride: int = 128, max_question: int = 64
+    ) -> None:
         self.model, self.tok = model.eval(), tok
-        self.max_len, self.stride = max_len, stride
+        self.max_len, self.stride, self.max_question = max_len, stride, max_question
 
     @classmethod
     def load(cls, weights_path: str | Path | None = None, image: str | Path | None = None):
@@ -55,6 +57,7 @@ class Reader:
             get_tokenizer(image),
             max_len=cfg.get("max_len", 256),
             stride=cfg.get("stride", 128),
+            max_question=cfg.get("max_question", 64),
         )
 
     def read(
@@ -75,7 +78,12 @@ class Reader:
                 enc = self.tok.encode(text)
                 pieces = list(zip(enc.ids, enc.offsets, strict=True))
                 windows += make_windows(
-                    qids, pieces, max_len=self.max_len, stride=self.stride, passage=i
+                    qids,
+                    pieces,
+                    max_len=self.max_len,
+                    stride=self.stride,
+                    max_question=self.max_question,
+                    passage=i,
                 )
         best: dict[int, Span] = {}
         for b in range(0, len(windows), batch_size):

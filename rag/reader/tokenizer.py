@@ -14,8 +14,9 @@ The pipeline, each part a stock ``tokenizers`` component except the first:
    ``<unk>`` per unknown character, where ``Unigram`` alone would fuse a run into one;
 5. ``Unigram`` over the image's pieces and scores.
 
-Checked against the engine on 15,095 of 15,096 CMRC/DRCD contexts and questions; the one
-difference is the empty text, which the engine turns into a lone ``▁`` and this into
+Checked against the engine's own ids on 20,294 of 20,296 texts (every context and
+question of CMRC train and trial, DRCD test, 2,000 news articles); the two differences
+are empty texts, which the engine turns into a lone ``▁`` and this into
 nothing. What it does not do: truncate or window (callers do), or lower-case.
 """
 

@@ -5,7 +5,8 @@ point at answer spans. Small modules, one job each:
 - ``tokenizer``: the same pieces as a ``tokenizers`` Unigram tokenizer, with offsets;
 - ``model``: the span model (start/end logits, a no-answer score);
 - ``data``: SQuAD-format files -> training windows;
-- ``train``: the training loop, checkpoints, and the small weights file it ships;
+- ``train``: the training loop and checkpoints (``add_arguments``/``run`` for ``rag train``);
+- ``weights``: the small safetensors file of what training changed, checked at load;
 - ``infer``: best spans for a question over a list of passages.
 
 Nothing here loads a model at import.

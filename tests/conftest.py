@@ -32,8 +32,9 @@ def seed_articles():
 @pytest.fixture(scope="session")
 def fake_index_dir(tmp_path_factory, seed_articles):
     """The seed page indexed with the deterministic fake encoder (fast)."""
-    from rag.embed import HashEncoder
     from rag.index import build
+
+    from .fake_encoder import HashEncoder
 
     path = tmp_path_factory.mktemp("fake-index")
     build(seed_articles, path, HashEncoder(256))

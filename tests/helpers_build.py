@@ -3,7 +3,7 @@ can kill it there (SIGKILL) or run a second build beside it.
 
     python -m tests.helpers_build CORPUS INDEX MARKERS STAGE
 
-runs ``rag.pipeline.build(CORPUS)`` into INDEX with the fake encoder ``fake:hash-64``.
+runs ``rag.pipeline.build(CORPUS)`` into INDEX with the fake encoder ``tests.fake_encoder:hash64``.
 On reaching STAGE it writes the file ``MARKERS/STAGE`` and waits until ``MARKERS/go``
 exists (a test that kills it never creates that file). Stages, in the order a build
 meets them:
@@ -27,7 +27,7 @@ import sys
 import time
 from pathlib import Path
 
-from rag.embed import HashEncoder
+from tests.fake_encoder import HashEncoder
 
 STAGES = (
     "embedding",
@@ -41,7 +41,7 @@ STAGES = (
 
 
 class PausingEncoder(HashEncoder):
-    """``fake:hash-64`` (same id, same vectors) that stops at its first passage batch."""
+    """``tests.fake_encoder:hash64`` (same id, same vectors) that stops at its first passage batch."""
 
     def __init__(self, pause) -> None:
         super().__init__(64)

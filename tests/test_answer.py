@@ -49,9 +49,10 @@ ARTICLES = [
 @pytest.fixture(scope="module")
 def pipe(tmp_path_factory):
     from rag.config import Settings
-    from rag.embed import HashEncoder
     from rag.index import build
     from rag.pipeline import Pipeline
+
+    from .fake_encoder import HashEncoder
 
     path = tmp_path_factory.mktemp("answer-index")
     build(ARTICLES, path, HashEncoder(256))

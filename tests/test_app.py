@@ -43,7 +43,9 @@ def app(tmp_path_factory):
     from rag.config import Settings
 
     tmp = tmp_path_factory.mktemp("app")
-    settings = Settings(index_dir=str(tmp / "index"), corpus=str(SEEDS), encoder="fake:hash-128")
+    settings = Settings(
+        index_dir=str(tmp / "index"), corpus=str(SEEDS), encoder="tests.fake_encoder:hash128"
+    )
     demo = ui.build_app(settings, upload_dir=tmp / "uploads")
     _, url, _ = ui.launch(
         demo, prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True
@@ -93,7 +95,7 @@ def cli_json(app, question: str) -> dict:
 def check_seed_answer(r: dict) -> None:
     assert r["short_answer"] == "16个"
     assert r["refused"] is False
-    assert r["encoder"] == "fake:hash-128"
+    assert r["encoder"] == "tests.fake_encoder:hash128"
     assert r["answer"].startswith("16个[1]\n")
     assert r["sources"][0]["title"] == "珠海高新区：5月签约落地重点项目16个"
     assert r["sources"][0]["file"] == "000_d81e7fddda0856ce.txt"
@@ -399,7 +401,7 @@ def test_a_rebuild_from_the_corpus_keeps_the_uploads(tmp_path):
         encoding="utf-8",
     )
     settings = Settings(
-        index_dir=str(tmp_path / "index"), corpus=str(corpus), encoder="fake:hash-64"
+        index_dir=str(tmp_path / "index"), corpus=str(corpus), encoder="tests.fake_encoder:hash64"
     )
     b = ui.Backend(settings, warm_up=False).start()
     b.wait(60)

@@ -18,10 +18,11 @@ from rag.bench import (
 )
 from rag.chunk import chunk_article
 from rag.config import Settings
-from rag.embed import HashEncoder
 from rag.evaluate import load_squad
 from rag.index import Index, build
 from rag.peers import BM25Peer, DensePeer, best_sentence
+
+from .fake_encoder import HashEncoder
 
 TINY = Path(__file__).parent / "data" / "squad_tiny.json"
 
@@ -57,15 +58,15 @@ def test_synthetic_corpus_is_deterministic_and_big_enough(tiny_index):
 def test_scale_index_is_written_by_the_real_builder_and_reused(tiny_index, tmp_path):
     pool = real_pool([tiny_index])
     s = Settings()
-    path = scale_index(40, pool, "fake:hash-64", 64, s, tmp_path)
+    path = scale_index(40, pool, "tests.fake_encoder:hash64", 64, s, tmp_path)
     idx = Index.open(path)
-    assert len(idx) >= 40 and idx.encoder_id == "fake:hash-64"
+    assert len(idx) >= 40 and idx.encoder_id == "tests.fake_encoder:hash64"
     real = Index.open(tiny_index)
     # real chunks keep their real vectors
     row = next(i for i, c in enumerate(idx.chunks) if c.id == real.chunks[0].id)
     assert np.allclose(idx.vectors([row])[0], real.vectors([0])[0], atol=1e-6)
     gen = (path / "CURRENT").read_text()
-    assert scale_index(40, pool, "fake:hash-64", 64, s, tmp_path) == path
+    assert scale_index(40, pool, "tests.fake_encoder:hash64", 64, s, tmp_path) == path
     assert (path / "CURRENT").read_text() == gen  # cached, not rebuilt
 
 

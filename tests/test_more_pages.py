@@ -51,14 +51,14 @@ def real_pipelines(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def page_b_fake(tmp_path_factory):
-    from rag.embed import HashEncoder
+    from .fake_encoder import HashEncoder
 
     return _pipeline(tmp_path_factory, "b", HashEncoder(256))
 
 
 @pytest.fixture(scope="module")
 def page_d_fake(tmp_path_factory):
-    from rag.embed import HashEncoder
+    from .fake_encoder import HashEncoder
 
     return _pipeline(tmp_path_factory, "d", HashEncoder(256))
 

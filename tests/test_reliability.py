@@ -2,7 +2,7 @@
 
 Everything goes through the ``rag`` command as a user would type it (``rag.cli.main``
 in this process, or a real ``python -m rag`` process where exit codes, kills and locks
-matter), with the fake encoder ``fake:hash-64`` unless a test says otherwise.
+matter), with the fake encoder ``tests.fake_encoder:hash64`` unless a test says otherwise.
 docs/RELIABILITY.md lists each case with the test that tries it.
 """
 
@@ -30,7 +30,7 @@ from rag.pipeline import Pipeline
 
 from .conftest import ROOT, SEEDS
 
-ENC = "fake:hash-64"
+ENC = "tests.fake_encoder:hash64"
 PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n"
 
 
@@ -765,24 +765,28 @@ def test_bad_current_pointer(built, capsys, current, what):
 
 
 def test_another_encoder_is_refused_for_asking_and_allowed_for_rebuilding(built, capsys):
-    rc, _, err = cli(capsys, "ask", "珠海？", "--index", "idx", "--encoder", "fake:hash-32")
+    rc, _, err = cli(
+        capsys, "ask", "珠海？", "--index", "idx", "--encoder", "tests.fake_encoder:hash32"
+    )
     assert rc == 1
     assert err == (
-        "rag: error: index idx was built with encoder 'fake:hash-64', not 'fake:hash-32'; "
-        "ask without --encoder, or rebuild: rag build --index idx --encoder fake:hash-32 news\n"
+        "rag: error: index idx was built with encoder 'tests.fake_encoder:hash64', not 'tests.fake_encoder:hash32'; "
+        "ask without --encoder, or rebuild: rag build --index idx --encoder tests.fake_encoder:hash32 news\n"
     )
     with pytest.raises(EncoderError):
-        Pipeline.load("idx", Settings(encoder="fake:hash-32"))
-    rc, out, _ = cli(capsys, "build", "news", "--index", "idx", "--encoder", "fake:hash-32", "-q")
-    assert rc == 0 and "with fake:hash-32" in out and "embedded 3 chunks" in out
-    assert Index.open("idx").encoder_id == "fake:hash-32"
+        Pipeline.load("idx", Settings(encoder="tests.fake_encoder:hash32"))
+    rc, out, _ = cli(
+        capsys, "build", "news", "--index", "idx", "--encoder", "tests.fake_encoder:hash32", "-q"
+    )
+    assert rc == 0 and "with tests.fake_encoder:hash32" in out and "embedded 3 chunks" in out
+    assert Index.open("idx").encoder_id == "tests.fake_encoder:hash32"
 
 
 def test_damaged_index_is_rebuilt_with_the_encoder_it_names(built, capsys, monkeypatch):
     monkeypatch.delenv("RAG_ENCODER")
     (built / "dense.faiss").unlink()
     rc, out, err = cli(capsys, "build", "news", "--index", "idx", "-q")
-    assert rc == 0 and err.startswith("encoder: fake:hash-64")
+    assert rc == 0 and err.startswith("encoder: tests.fake_encoder:hash64")
 
 
 def test_add_to_a_damaged_index_keeps_every_article_it_can_read(built, capsys):
@@ -854,8 +858,9 @@ KILL_STAGES = ["embedding", "writing", "bm25", "before-swap", "tmp-written", "af
 def test_build_killed_at_any_moment_leaves_a_loadable_index(tmp_path, stage):
     from filelock import FileLock
 
-    from rag.embed import HashEncoder
     from rag.pipeline import build
+
+    from .fake_encoder import HashEncoder
 
     corpus, index, markers = tmp_path / "news", tmp_path / "idx", tmp_path / "markers"
     settings = Settings(index_dir=str(index))

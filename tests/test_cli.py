@@ -11,7 +11,9 @@ import pytest
 from rag.cli import main
 from rag.index import read_manifest
 
-from .conftest import SEEDS
+from .conftest import ROOT, SEEDS
+
+TINY = ROOT / "tests" / "data" / "squad_tiny.json"
 
 
 @pytest.fixture
@@ -137,3 +139,27 @@ def test_encoder_mismatch_is_reported(workdir, capsys):
         "was built with encoder 'tests.fake_encoder:hash128', not 'tests.fake_encoder:hash64'"
         in capsys.readouterr().err
     )
+
+
+def test_train_intents_writes_a_model_that_loads(tmp_path, monkeypatch, capsys):
+    from rag.intents import IntentModel
+
+    monkeypatch.chdir(ROOT)  # the default dev file is tests/data/intents_dev.jsonl
+    out = tmp_path / "intents.safetensors"
+    argv = ["train", "intents", "--data", str(TINY), "--out", str(out)]
+    assert main([*argv, "--encoder", "tests.fake_encoder:hash64", "--seed", "1"]) == 0
+    scores = json.loads(capsys.readouterr().out)  # one JSON line: the model's scores
+    model = IntentModel.load(out)
+    assert model.meta["scores"] == scores and set(scores) == {"held_apart", "dev"}
+    assert model.meta["encoder"] == "tests.fake_encoder:hash64" and model.meta["seed"] == 1
+    assert model.labels == ("collection", "topic", "fact")
+
+
+def test_train_intents_names_a_missing_data_file(tmp_path, capsys):
+    missing = tmp_path / "nowhere.json"
+    out = tmp_path / "intents.safetensors"
+    argv = ["train", "intents", "--data", str(TINY), str(missing), "--out", str(out)]
+    assert main([*argv, "--encoder", "tests.fake_encoder:hash64"]) == 1
+    err = capsys.readouterr().err
+    assert err == f"rag: error: no such data file: {missing}\n"
+    assert not out.exists()

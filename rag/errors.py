@@ -24,3 +24,8 @@ class EncoderError(RagError):
 
 class IndexBusyError(RagError):
     """Another process holds the index's build lock."""
+
+
+class ModelError(RagError):
+    """A learned model's weights file that is corrupt, of another format or fitted on
+    another base model: the message says how to retrain it."""

@@ -143,7 +143,9 @@ CONF_BIAS = -3.82
 
 
 @dataclass(frozen=True)
-class _Sent:
+class Sent:
+    """A sentence of an article (character offsets ``start``-``end``) with its score."""
+
     article_id: str
     start: int
     end: int
@@ -176,8 +178,8 @@ class Answerer:
         if not articles:
             return self._refusal(q, [], {}, confidence=0.0)
         # the leading articles' text, to tell a word jieba glued together from a missing one
-        context = "\n".join(self._folded(aid) for aid in articles[: self.max_articles])
-        terms = self._terms(q, context)
+        context = "\n".join(self.folded(aid) for aid in articles[: self.max_articles])
+        terms = self.terms(q, context)
         best_hit = {aid: h for aid, h in reversed([(h.chunk.article_id, h) for h in hits])}
         # an article that never names the question's place, organisation or person (合肥
         # in a question about 合肥高新区) cannot answer it, however well the rest matches
@@ -204,7 +206,7 @@ class Answerer:
             # 企业, not 项目. A follow-up's words were written for another article, so
             # its count must be of the same thing
             confidence = min(confidence, self.min_confidence / 2)
-        whole = self._folded(art.id)
+        whole = self.folded(art.id)
         measured = _measured_word(q)
         if measured and not any(len(m) >= 2 and m in whole for m in _stems(measured)):
             # 数据中心用电量是多少 and the article never says 用电量 (nor 电量): whatever
@@ -224,7 +226,7 @@ class Answerer:
         if nxt is not None:
             spans.append(nxt)
         elif q.qtype != "author":
-            pair = self._neighbour(art, best, sentences)
+            pair = self.neighbour(art, best, sentences)
             if pair is None and q.qtype == "why" and not _CAUSE.search(best.text):
                 pair = self._previous(art, best)
             if pair is not None:
@@ -233,7 +235,7 @@ class Answerer:
             q, art, spans, articles[:k], best_hit, confidence, best_span=(best.start, best.end)
         )
 
-    def _neighbour(self, art: Article, best: _Sent, ranked: list[_Sent]) -> tuple[int, int] | None:
+    def neighbour(self, art: Article, best: Sent, ranked: list[Sent]) -> tuple[int, int] | None:
         """The sentence right before or after the best one, when it scored nearly as well:
         the answer then most likely runs across the two."""
         for s in ranked[1:]:
@@ -245,7 +247,7 @@ class Answerer:
                 return (s.start, s.end)  # adjacent
         return None
 
-    def _previous(self, art: Article, best: _Sent) -> tuple[int, int] | None:
+    def _previous(self, art: Article, best: Sent) -> tuple[int, int] | None:
         """The sentence right before the best one in the same paragraph: a "why" question
         restates the effect, and the cause usually comes just before it."""
         prev = [s for s in sentence_spans(art.text, 0, best.start) if s[1] <= best.start]
@@ -271,7 +273,7 @@ class Answerer:
         total = sum(w for _, w in terms) or 1.0
         cov = {}
         for aid in leading:
-            whole = self._folded(aid)
+            whole = self.folded(aid)
             cov[aid] = sum(w * _match(t, whole) for t, w in terms) / total
         best = max(cov.values())
         return [aid for aid in leading if cov[aid] >= best - 0.2]
@@ -304,10 +306,11 @@ class Answerer:
         may match in part: 南京江北 ~ 江北; ``郑州|正州`` is either)."""
         if not q.names:
             return True
-        whole = self._folded(article_id)
+        whole = self.folded(article_id)
         return all(any(_match(n, whole) > 0.0 for n in name.split("|")) for name in q.names)
 
-    def _folded(self, article_id: str) -> str:
+    def folded(self, article_id: str) -> str:
+        """The article's title, author and text, folded (``text.fold``); cached."""
         got = self._fold_cache.get(article_id)
         if got is None:
             art = self.index.articles[article_id]
@@ -322,7 +325,7 @@ class Answerer:
         df = self.index.doc_freq(t)
         return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
 
-    def _terms(self, q: Question, context: str = "") -> list[tuple[str, float]]:
+    def terms(self, q: Question, context: str = "") -> list[tuple[str, float]]:
         """Content words of the question with idf weights (single characters count half).
         For an English question: the Chinese words standing for its words, each group
         sharing one word's weight, plus an empty share for words with no translation.
@@ -372,7 +375,7 @@ class Answerer:
 
     def _score_sentences(
         self, q: Question, terms, article_ids: list[str], hits: list[Hit]
-    ) -> list[_Sent]:
+    ) -> list[Sent]:
         cands, feats = self.sentence_features(q, terms, article_ids, hits)
         if not cands:
             return []
@@ -395,7 +398,7 @@ class Answerer:
                     if scores[lead] - scores[best] <= UNIT_MARGIN:
                         scores[best] = scores[lead] + 1e-6
         out = [
-            _Sent(aid, a, b, s, float(sc), float(f[0]))
+            Sent(aid, a, b, s, float(sc), float(f[0]))
             for (aid, a, b, s), sc, f in zip(cands, scores, feats, strict=True)
         ]
         out.sort(key=lambda x: (-x.score, x.article_id, x.start))
@@ -425,7 +428,7 @@ class Answerer:
             # say nothing about which sentence answers; a news headline states the key
             # fact, so its words still count half
             in_title = 0.5 if len(title) > 12 else 0.0
-            whole = self._folded(aid)
+            whole = self.folded(aid)
             art_cov = sum(w * _match(t, whole) for t, w in terms) / total
             spans = sentence_spans(art.text)
             first_row = len(rows)
@@ -443,7 +446,7 @@ class Answerer:
                 if q_content:
                     f[_COL["lcs"]] = min(2.0 * _longest_common(q_content, fs) / len(q_content), 1.0)
                 if typed:
-                    t = _type_match(q, s)
+                    t = type_match(q, s)
                     f[_COL["type"]] = t
                     f[_COL["no_type"]] = 1.0 if t == 0.0 else 0.0
                 f[_COL["first"]] = 1.0 if i == 0 else 0.0
@@ -503,7 +506,7 @@ class Answerer:
         out[keep] = (sims - lo) / (hi - lo) if hi > lo else np.ones_like(sims)
         return out
 
-    def _author_sentence(self, q: Question, terms, article_ids: list[str]) -> _Sent | None:
+    def _author_sentence(self, q: Question, terms, article_ids: list[str]) -> Sent | None:
         """For "who wrote…": the byline of the article that best matches the question."""
         best, best_cov = None, -1.0
         for aid in article_ids:
@@ -519,10 +522,10 @@ class Answerer:
         first = best.author.split("、")[0]
         for a, b in sentence_spans(best.text):
             if first in best.text[a:b] and b - a <= 40:
-                return _Sent(best.id, a, b, best.text[a:b], 10.0, 1.0)
+                return Sent(best.id, a, b, best.text[a:b], 10.0, 1.0)
         return None
 
-    def _continuation(self, art: Article, best: _Sent) -> tuple[int, int] | None:
+    def _continuation(self, art: Article, best: Sent) -> tuple[int, int] | None:
         """The next sentence when the best one only leads into it: it ends with a colon
         or a semicolon, is very short, or announces what follows (具有数个独有特征。)."""
         leads = (
@@ -536,15 +539,15 @@ class Answerer:
             return (a, b)
         return None
 
-    def _confidence(self, q: Question, terms, art: Article, best: _Sent, hit: Hit | None) -> float:
+    def _confidence(self, q: Question, terms, art: Article, best: Sent, hit: Hit | None) -> float:
         """Probability-like confidence that ``best`` answers ``q``: a logistic model over
         ``confidence_features`` (fitted on CMRC 2018 trial, normal vs gold-removed)."""
         f = self.confidence_features(q, terms, art, best, hit)
         return float(1.0 / (1.0 + np.exp(-(f @ CONF_WEIGHTS + CONF_BIAS))))
 
-    def confidence_features(self, q: Question, terms, art: Article, best: _Sent, hit: Hit | None):
+    def confidence_features(self, q: Question, terms, art: Article, best: Sent, hit: Hit | None):
         total = sum(w for _, w in terms) or 1.0
-        hay_article = self._folded(art.id)
+        hay_article = self.folded(art.id)
         hay_sent = fold(art.title + "\n" + best.text)
         found = [(t, w, _match(t, hay_article)) for t, w in terms]
         cov_article = sum(w * m for _, w, m in found) / total
@@ -561,7 +564,7 @@ class Answerer:
             dense += 0.1  # English↔Chinese cosines sit about 0.1 lower than same-language ones
         dn = min(max((dense - 0.78) / 0.12, 0.0), 1.0)
         if q.qtype in ("number", "date"):
-            typed = 1.0 if _type_match(q, best.text) >= 0.7 else 0.0
+            typed = 1.0 if type_match(q, best.text) >= 0.7 else 0.0
         else:
             typed = 0.5
         anchor = anchor_strength(best.text, q) if not q.english else 0.0
@@ -919,7 +922,7 @@ def _unit_kind(unit: str) -> re.Pattern | None:
     return next((k for k in UNIT_KINDS if unit and k.match(unit)), None)
 
 
-def _type_match(q: Question, sentence: str) -> float:
+def type_match(q: Question, sentence: str) -> float:
     """1 when the sentence holds an answer of the asked type (in the asked unit), 0.5
     for one of another unit, else 0."""
     if q.qtype not in ("number", "date"):

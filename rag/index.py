@@ -258,10 +258,9 @@ class Index:
                 ) from None
 
         articles = {
-            a.id: a
-            for a in load("articles.jsonl", lambda f: [Article(**d) for d in _read_jsonl(f)])
+            a.id: a for a in load("articles.jsonl", lambda f: [Article(**d) for d in read_jsonl(f)])
         }
-        chunks = load("chunks.jsonl", lambda f: [Chunk(**d) for d in _read_jsonl(f)])
+        chunks = load("chunks.jsonl", lambda f: [Chunk(**d) for d in read_jsonl(f)])
         dense = load("dense.faiss", lambda f: faiss.read_index(str(f)))
         bm25 = (
             load(
@@ -429,7 +428,7 @@ def _build_locked(
 ) -> BuildReport:
     import faiss
 
-    _remove_stale_generations(path)
+    remove_stale_generations(path)
     old, why_not = _load_reusable(path, encoder.id, chunk_size, chunk_overlap)
     old_fps = old.manifest["articles"] if old else {}
     # where the index came from survives a build that cannot reuse its vectors
@@ -504,8 +503,8 @@ def _build_locked(
     gen.mkdir()
     try:
         by_id = {a.id: a for a in articles}
-        _write_jsonl(gen / "articles.jsonl", (by_id[i].to_dict() for i in ids))
-        _write_jsonl(gen / "chunks.jsonl", (c.to_dict() for c in chunks))
+        write_jsonl(gen / "articles.jsonl", (by_id[i].to_dict() for i in ids))
+        write_jsonl(gen / "chunks.jsonl", (c.to_dict() for c in chunks))
         with open(gen / "tokens.txt", "w", encoding="utf-8") as f:
             for t in toks:
                 f.write(" ".join(t) + "\n")
@@ -513,7 +512,7 @@ def _build_locked(
         if len(vecs):
             dense.add(np.ascontiguousarray(vecs, dtype=np.float32))
         faiss.write_index(dense, str(gen / "dense.faiss"))
-        _save_bm25(gen / "bm25", toks)
+        save_bm25(gen / "bm25", toks)
         manifest = {
             "format": FORMAT_VERSION,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -526,11 +525,11 @@ def _build_locked(
         }
         _write_json(gen / "manifest.json", manifest)
         _fsync_dir(gen)
-        _swap(path, gen.name)
+        swap_current(path, gen.name)
     except BaseException:
         shutil.rmtree(gen, ignore_errors=True)
         raise
-    _remove_stale_generations(path)
+    remove_stale_generations(path)
     return BuildReport(
         chunks=len(chunks),
         embedded_chunks=len(new_chunks),
@@ -606,7 +605,7 @@ def _live_articles(path: Path) -> dict[str, Article]:
     gen = live_generation(path)
     assert gen is not None
     try:
-        articles = {a.id: a for a in (Article(**d) for d in _read_jsonl(gen / "articles.jsonl"))}
+        articles = {a.id: a for a in (Article(**d) for d in read_jsonl(gen / "articles.jsonl"))}
     except Exception as e:
         raise IndexFormatError(
             f"index {path} is damaged (articles.jsonl: {type(e).__name__}); adding to it would "
@@ -658,7 +657,8 @@ def _new_dense(dim: int):
     return index
 
 
-def _save_bm25(target: Path, toks: list[list[str]]) -> None:
+def save_bm25(target: Path, toks: list[list[str]]) -> None:
+    """Write a bm25s index of ``toks`` (one token list per chunk, row i = chunk i)."""
     import bm25s
 
     retriever = bm25s.BM25()
@@ -667,7 +667,9 @@ def _save_bm25(target: Path, toks: list[list[str]]) -> None:
     retriever.save(str(target), show_progress=False)
 
 
-def _swap(path: Path, gen_name: str) -> None:
+def swap_current(path: Path, gen_name: str) -> None:
+    """Make ``gen_name`` the live generation: write ``CURRENT.tmp-<pid>``, fsync it and
+    rename it over ``CURRENT`` (atomic)."""
     tmp = path / f"CURRENT.tmp-{os.getpid()}"
     with open(tmp, "w", encoding="utf-8") as f:
         f.write(gen_name + "\n")
@@ -686,7 +688,9 @@ def _write_manifest_only(path: Path, old: _Old, files, corpus) -> None:
     os.replace(tmp, gen / "manifest.json")
 
 
-def _remove_stale_generations(path: Path) -> None:
+def remove_stale_generations(path: Path) -> None:
+    """Delete every ``gen-*`` folder but the live one, and leftover ``CURRENT.tmp-*``
+    files (nothing when ``CURRENT`` is unreadable: a damaged index is left to look at)."""
     try:
         live = live_generation(path)
     except IndexFormatError:
@@ -729,7 +733,8 @@ def _write_json(p: Path, obj: dict) -> None:
         os.fsync(f.fileno())
 
 
-def _write_jsonl(p: Path, rows: Iterable[dict]) -> None:
+def write_jsonl(p: Path, rows: Iterable[dict]) -> None:
+    """One JSON object per line (readable UTF-8, see ``_dumps``), fsynced."""
     with open(p, "w", encoding="utf-8") as f:
         for r in rows:
             f.write(_dumps(r) + "\n")
@@ -737,7 +742,8 @@ def _write_jsonl(p: Path, rows: Iterable[dict]) -> None:
         os.fsync(f.fileno())
 
 
-def _read_jsonl(p: Path) -> list[dict]:
+def read_jsonl(p: Path) -> list[dict]:
+    """The JSON objects of a file written by ``write_jsonl`` (blank lines skipped)."""
     out = []
     with open(p, encoding="utf-8") as f:
         for line in f:

@@ -16,7 +16,8 @@ meets them:
 - ``after-swap``: ``CURRENT`` names the new generation, the old one is not removed yet
 - ``none``: no stop
 
-The hooks wrap the index module's own functions from outside; the product has no
+The hooks wrap the index module's public steps (``write_jsonl``, ``save_bm25``,
+``swap_current``, ``remove_stale_generations``) from outside; the product has no
 test-only code paths.
 """
 
@@ -72,29 +73,29 @@ def main(argv: list[str]) -> int:
 
     import rag.index as ix
 
-    write_jsonl, save_bm25, swap, remove_stale = (
-        ix._write_jsonl,
-        ix._save_bm25,
-        ix._swap,
-        ix._remove_stale_generations,
+    write_jsonl, save_bm25, swap_current, remove_stale = (
+        ix.write_jsonl,
+        ix.save_bm25,
+        ix.swap_current,
+        ix.remove_stale_generations,
     )
 
-    def _write_jsonl(p, rows):
+    def pausing_write_jsonl(p, rows):
         write_jsonl(p, rows)
         if Path(p).name == "articles.jsonl":
             pause("writing")
 
-    def _save_bm25(target, toks):
+    def pausing_save_bm25(target, toks):
         save_bm25(target, toks)
         pause("bm25")
 
-    def _swap(path, gen_name):
+    def pausing_swap_current(path, gen_name):
         pause("before-swap")
-        swap(path, gen_name)
+        swap_current(path, gen_name)
 
     calls = {"remove": 0}
 
-    def _remove_stale_generations(path):
+    def pausing_remove_stale_generations(path):
         calls["remove"] += 1
         if calls["remove"] == 2:  # the second call comes right after the swap
             pause("after-swap")
@@ -113,10 +114,10 @@ def main(argv: list[str]) -> int:
                 pause("tmp-written")
             os.replace(src, dst)
 
-    ix._write_jsonl = _write_jsonl
-    ix._save_bm25 = _save_bm25
-    ix._swap = _swap
-    ix._remove_stale_generations = _remove_stale_generations
+    ix.write_jsonl = pausing_write_jsonl
+    ix.save_bm25 = pausing_save_bm25
+    ix.swap_current = pausing_swap_current
+    ix.remove_stale_generations = pausing_remove_stale_generations
     ix.os = _Os()
 
     from rag.config import Settings

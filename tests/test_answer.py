@@ -98,7 +98,7 @@ def test_a_clause_ending_in_a_semicolon_is_continued(pipe):
 def test_a_sentence_opening_with_a_pronoun_refers_to_the_title(pipe):
     ans = pipe.answerer
     q = analyze("明湖公园的湖面怎么样？")
-    terms = ans._terms(q)
+    terms = ans.terms(q)
     hits = pipe.retriever("hybrid").retrieve(q.query, 5, keywords=q.keywords)
     cands, feats = ans.sentence_features(q, terms, ["lake"], hits)
     col = FEATURES.index("refers")
@@ -121,7 +121,7 @@ def test_date_features_mark_the_named_year_and_other_years(pipe):
     ans = pipe.answerer
     q = analyze("2003年，李梅参与了什么活动？")
     hits = pipe.retriever("hybrid").retrieve(q.query, 5, keywords=q.keywords)
-    cands, feats = ans.sentence_features(q, ans._terms(q), ["singer"], hits)
+    cands, feats = ans.sentence_features(q, ans.terms(q), ["singer"], hits)
     when, other = FEATURES.index("when"), FEATURES.index("not_when")
     got = {c[3]: (feats[i, when], feats[i, other]) for i, c in enumerate(cands)}
     assert got["2003年李梅参与了上海的巡回音乐会。"] == (1.0, 0.0)
@@ -136,20 +136,20 @@ def test_a_whose_daughter_question_quotes_the_kinship_sentence(pipe):
 
 def test_function_characters_jieba_glues_on_are_dropped_from_terms(pipe):
     ans = pipe.answerer
-    context = "\n".join(ans._folded(a) for a in ("lake", "park"))
+    context = "\n".join(ans.folded(a) for a in ("lake", "park"))
     # jieba cuts 以明湖|公园 and 垂柳|根有: 以 and 有 belong to the neighbours
-    terms = dict(ans._terms(analyze("以明湖公园为起点的路线有哪些？"), context))
+    terms = dict(ans.terms(analyze("以明湖公园为起点的路线有哪些？"), context))
     assert "明湖" in terms and "以明湖" not in terms
-    terms = dict(ans._terms(analyze("明湖公园垂柳的根有什么特点？"), context + "根"))
+    terms = dict(ans.terms(analyze("明湖公园垂柳的根有什么特点？"), context + "根"))
     assert "根" in terms and "根有" not in terms
 
 
 def _sent(art, i: int, score: float):
-    from rag.answer import _Sent
+    from rag.answer import Sent
     from rag.text import sentence_spans
 
     a, b = sentence_spans(art.text)[i]
-    return _Sent(art.id, a, b, art.text[a:b], score, 0.0)
+    return Sent(art.id, a, b, art.text[a:b], score, 0.0)
 
 
 def test_a_neighbour_is_quoted_when_it_scores_within_the_margin(pipe):
@@ -160,12 +160,12 @@ def test_a_neighbour_is_quoted_when_it_scores_within_the_margin(pipe):
     assert best.text == "园区因此新建了一座220千伏变电站。"
     school = (art.text.index("园区还建成"), len(art.text))
     close = _sent(art, 2, 10.0 - PAIR_MARGIN)
-    assert ans._neighbour(art, best, [best, close]) == school
+    assert ans.neighbour(art, best, [best, close]) == school
     far = _sent(art, 2, 10.0 - PAIR_MARGIN - 0.1)
-    assert ans._neighbour(art, best, [best, far]) is None
+    assert ans.neighbour(art, best, [best, far]) is None
     # a close sentence that is not adjacent is not quoted
     first = _sent(art, 0, 10.0)
-    assert ans._neighbour(art, _sent(art, 2, 10.0), [_sent(art, 2, 10.0), first]) is None
+    assert ans.neighbour(art, _sent(art, 2, 10.0), [_sent(art, 2, 10.0), first]) is None
 
 
 def test_a_short_answer_that_is_a_small_share_of_its_sentence_is_kept(pipe):
@@ -201,9 +201,9 @@ def test_a_follow_up_counting_something_the_new_article_never_names_is_refused(p
 
 
 def test_a_traditional_sentence_holds_the_asked_type():
-    from rag.answer import _type_match
+    from rag.answer import type_match
     from rag.question import analyze
 
     q = analyze("剛起步的科技公司最快多久就能搬進去？")
-    assert _type_match(q, "讓初創企業最快兩星期即可遷入。") == 0.7  # 兩星期: a duration
-    assert _type_match(q, "大樓於7月8日落成。") == 0.0  # a date is not one
+    assert type_match(q, "讓初創企業最快兩星期即可遷入。") == 0.7  # 兩星期: a duration
+    assert type_match(q, "大樓於7月8日落成。") == 0.0  # a date is not one

@@ -195,7 +195,7 @@ def test_words_jieba_glues_across_a_boundary_are_not_required(page_d_fake):
     from rag.question import analyze
 
     context = "天津滨海高新区计划用5年时间,把“细胞谷”建设成为"
-    terms = dict(page_d_fake.answerer._terms(analyze("细胞谷要在几年内建成？"), context))
+    terms = dict(page_d_fake.answerer.terms(analyze("细胞谷要在几年内建成？"), context))
     assert "谷" in terms and "谷要" not in terms
     # without the text that runs into it, an unknown word stays: it may be what is missing
-    assert "谷要" in dict(page_d_fake.answerer._terms(analyze("细胞谷要在几年内建成？")))
+    assert "谷要" in dict(page_d_fake.answerer.terms(analyze("细胞谷要在几年内建成？")))

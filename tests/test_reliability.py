@@ -716,7 +716,7 @@ def test_open_retries_when_a_build_swaps_the_generation_meanwhile(built, capsys,
     one and removes the old: it reads the new one instead of failing."""
     import rag.index as ix
 
-    read_jsonl, raced = ix._read_jsonl, []
+    read_jsonl, raced = ix.read_jsonl, []
 
     def racing_read(p):
         rows = read_jsonl(p)
@@ -727,7 +727,7 @@ def test_open_retries_when_a_build_swaps_the_generation_meanwhile(built, capsys,
             assert not built.exists()
         return rows
 
-    monkeypatch.setattr(ix, "_read_jsonl", racing_read)
+    monkeypatch.setattr(ix, "read_jsonl", racing_read)
     index = Index.open("idx")
     assert raced and sorted(index.articles) == ["n0", "n1", "n2", "n3"]
 

@@ -32,6 +32,8 @@ from .index import (
 )
 from .index import build as build_index
 from .ingest import Problem, load
+from .intents import Guess, IntentModel, intent, model_for, topic_words
+from .overview import Overview
 from .question import analyze
 from .retrieve import QueryEncoder, make_retriever
 from .text import mostly_simplified
@@ -180,6 +182,10 @@ class Pipeline:
         self._retrievers: dict[str, object] = {}
         self._bridge = None
         self.answerer = Answerer(index, self.qenc, min_confidence=settings.min_confidence)
+        self.overview = Overview(index)
+        # what kind of answer a question wants; None (an encoder the shipped model was
+        # not fitted for) makes every question a fact question
+        self.intents: IntentModel | None = model_for(encoder.id)
 
     @classmethod
     def load(
@@ -240,12 +246,34 @@ class Pipeline:
             q = self._bridge_english(q)
         hits = self.retriever(mode).retrieve(q.query, max(k, 10) * 3, keywords=q.keywords)
         t1 = time.perf_counter()
-        answer = self.answerer.run(q, hits, k=k)
+        guess = self.intent(q)
+        if guess.intent == "collection":
+            answer = self.overview.collection(q, hits, guess.probability)
+        elif guess.intent == "topic":
+            answer = self.overview.topic(q, hits, k, guess.probability)
+        else:
+            answer = self.answerer.run(q, hits, k=k)
         t2 = time.perf_counter()
         answer.timings.update(
             retrieve_ms=round((t1 - t0) * 1000, 2), answer_ms=round((t2 - t1) * 1000, 2)
         )
         return answer
+
+    def intent(self, q) -> Guess:
+        """What kind of answer ``q`` (an analysed question) wants: ``collection``,
+        ``topic`` or ``fact``. A topic question with no subject of its own (最近有什么
+        新闻？) asks about the whole collection."""
+        if self.intents is None:
+            return Guess("fact", 1.0)
+        guess = self.intents.classify(self.qenc(q.query))
+        if (
+            guess.intent == "topic"
+            and not q.english
+            and not q.names
+            and not topic_words(q.query, intent("topic").frame())
+        ):
+            return Guess("collection", guess.probability)
+        return guess
 
     def warm_up(self) -> None:
         """Load what a first question would otherwise wait for: the encoder, jieba and
@@ -288,6 +316,7 @@ class Pipeline:
         self._retrievers.clear()
         self._bridge = None
         self.answerer = Answerer(self.index, self.qenc, min_confidence=self.settings.min_confidence)
+        self.overview = Overview(self.index)
         return report, problems
 
     def info(self) -> dict:

@@ -265,7 +265,7 @@ class Pipeline:
         新闻？) asks about the whole collection."""
         if self.intents is None:
             return Guess("fact", 1.0)
-        guess = self.intents.classify(self.qenc(q.query))
+        guess = self.intents.classify(self.qenc(q.query), q.qtype)
         if (
             guess.intent == "topic"
             and not q.english

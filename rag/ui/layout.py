@@ -36,6 +36,7 @@ TITLE = "rag — 中文新闻问答"
 QUEUE_SIZE = 64  # events waiting in the queue (not counting those running); more are refused
 
 EXAMPLES = [
+    "这一版报纸有哪几篇文章？",
     "珠海高新区5月签约落地了多少个重点项目？",
     "咸阳高新区此次签约项目的总投资是多少？",
     "中关村发展集团那篇报道是哪位记者写的？",

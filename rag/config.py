@@ -34,6 +34,9 @@ class Settings:
     )
     max_question_chars: int = 1000  # longer questions are refused with an InputError
     max_file_mb: float = 50.0  # larger corpus files are skipped with a problem report
+    # the answer stage: "" for the rule answerer (rag/answer.py), or a reader weights
+    # file (rag train reader) for the neural span reader (rag/reader/)
+    reader: str = ""
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:

@@ -926,7 +926,9 @@ def _settings(args):
     from .config import Settings
 
     return Settings.from_env(
-        index_dir=getattr(args, "index", None), encoder=getattr(args, "encoder", None)
+        index_dir=getattr(args, "index", None),
+        encoder=getattr(args, "encoder", None),
+        reader=getattr(args, "reader", None),
     )
 
 
@@ -984,6 +986,11 @@ def _common(p: argparse.ArgumentParser) -> None:
         "--out", default=DEFAULT_OUT, metavar="DIR", help="report folder (default: reports/)"
     )
     p.add_argument("--mode", choices=MODES, help="retrieval mode (default: the settings')")
+    p.add_argument(
+        "--reader",
+        metavar="WEIGHTS",
+        help="answer with the neural span reader's weights (default: RAG_READER, else rules)",
+    )
     p.add_argument(
         "-k",
         type=_positive,

@@ -181,11 +181,22 @@ class Pipeline:
         self.qenc = QueryEncoder(encoder, simplify=_simplified(index))
         self._retrievers: dict[str, object] = {}
         self._bridge = None
-        self.answerer = Answerer(index, self.qenc, min_confidence=settings.min_confidence)
+        self.answerer = self._answerer(index)
         self.overview = Overview(index)
         # what kind of answer a question wants; None (an encoder the shipped model was
         # not fitted for) makes every question a fact question
         self.intents: IntentModel | None = model_for(encoder.id)
+
+    def _answerer(self, index: Index):
+        """The rule answerer, or the neural reader when ``settings.reader`` names its
+        weights (loaded once per pipeline; an index swap keeps it)."""
+        if not self.settings.reader:
+            return Answerer(index, self.qenc, min_confidence=self.settings.min_confidence)
+        from .reader.compose import NeuralAnswerer
+        from .reader.infer import Reader
+
+        reader = getattr(getattr(self, "answerer", None), "reader", None)
+        return NeuralAnswerer(index, reader or Reader.load(self.settings.reader))
 
     @classmethod
     def load(
@@ -315,7 +326,7 @@ class Pipeline:
         self.qenc = QueryEncoder(self.encoder, simplify=_simplified(self.index))
         self._retrievers.clear()
         self._bridge = None
-        self.answerer = Answerer(self.index, self.qenc, min_confidence=self.settings.min_confidence)
+        self.answerer = self._answerer(self.index)
         self.overview = Overview(self.index)
         return report, problems
 

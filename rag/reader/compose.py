@@ -1,0 +1,157 @@
+"""Compose: the reader's best span over the retrieved chunks, as an ``Answer``.
+
+``NeuralAnswerer.run(q, hits, k)`` has the rule answerer's shape (``rag/answer.py``):
+it reads the ``read_k`` best-ranked chunks, scores each chunk's best span by the
+reader's span score minus its no-answer score plus ``w_rank`` times the chunk's
+retrieval rank (a right passage ranked second still wins when the reader is surer of
+it, as in BERTserini), and refuses when the best margin is below ``min_margin``. The
+short answer is the span; the quote is the sentence of the article that holds it
+(two when the span crosses a sentence end); sources and offsets are as the rule
+answerer gives them. It does not rewrite follow-ups, bridge English words or tell
+overview questions (the pipeline does those first), and it never edits a span.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..answer import NO_ANSWER, NO_ANSWER_EN
+from ..question import Question
+from ..text import sentence_spans
+from ..types import Answer, Hit, Quote, Source
+
+READ_K = 3  # chunks read per question
+PASSAGE = 240  # characters of article shown around a quote
+
+
+@dataclass(frozen=True)
+class Choice:
+    hit: Hit
+    start: int  # in the article
+    end: int
+    margin: float  # span score minus no-answer score, plus the rank term
+
+
+class NeuralAnswerer:
+    def __init__(
+        self,
+        index,
+        reader,
+        *,
+        read_k: int = READ_K,
+        w_rank: float = -0.5,
+        min_margin: float = 0.0,
+        max_answer_tokens: int = 30,
+    ) -> None:
+        self.index = index
+        self.reader = reader
+        self.read_k = read_k
+        self.w_rank = w_rank
+        self.min_margin = min_margin
+        self.max_answer_tokens = max_answer_tokens
+
+    def choose(self, q: Question, hits: list[Hit]) -> Choice | None:
+        """The best span over the first ``read_k`` distinct chunks, or None."""
+        seen, picked = set(), []
+        for h in sorted(hits, key=lambda h: h.rank):
+            if h.chunk.id not in seen:
+                seen.add(h.chunk.id)
+                picked.append(h)
+            if len(picked) == self.read_k:
+                break
+        if not picked:
+            return None
+        spans = self.reader.read(
+            q.query, [h.chunk.text for h in picked], max_answer_tokens=self.max_answer_tokens
+        )
+        best = None
+        for sp in spans:
+            if not sp.text:
+                continue
+            h = picked[sp.passage]
+            margin = sp.score - sp.no_answer + self.w_rank * picked.index(h)
+            if best is None or margin > best.margin:
+                a = h.chunk.start + sp.start
+                best = Choice(h, a, a + len(sp.text), margin)
+        return best
+
+    def run(self, q: Question, hits: list[Hit], k: int = 5) -> Answer:
+        choice = self.choose(q, hits)
+        order = list(dict.fromkeys(h.chunk.article_id for h in sorted(hits, key=lambda h: h.rank)))
+        first_hit = {}
+        for h in sorted(hits, key=lambda h: h.rank):
+            first_hit.setdefault(h.chunk.article_id, h)
+        if choice is None or choice.margin < self.min_margin:
+            return Answer(
+                question=q.text,
+                text=NO_ANSWER_EN if q.english else NO_ANSWER,
+                short_answer=None,
+                refused=True,
+                sources=tuple(self._sources(order[:k], first_hit, {})),
+                confidence=0.0 if choice is None else _squash(choice.margin),
+                query=q.query,
+                qtype=q.qtype,
+            )
+        aid = choice.hit.chunk.article_id
+        art = self.index.articles[aid]
+        sents = holding(art.text, choice.start, choice.end)
+        a0, b0 = sents[0][0], sents[-1][1]
+        short = art.text[choice.start : choice.end]
+        quotes = [Quote(short, 1, choice.start, choice.end)]
+        if (a0, b0) != (choice.start, choice.end):
+            quotes.append(Quote(art.text[a0:b0], 1, a0, b0))
+        lines = [f"{short}[1]"] + ([f"{art.text[a0:b0]}[1]"] if len(quotes) > 1 else [])
+        ids = [aid] + [i for i in order if i != aid][: k - 1]
+        spans = [(qt.start, qt.end) for qt in quotes]
+        return Answer(
+            question=q.text,
+            text="\n".join(lines),
+            short_answer=short,
+            refused=False,
+            sources=tuple(self._sources(ids, first_hit, {aid: spans})),
+            quotes=tuple(quotes),
+            confidence=_squash(choice.margin),
+            query=q.query,
+            qtype=q.qtype,
+            short_span=(1, choice.start, choice.end),
+        )
+
+    def _sources(self, ids, first_hit, quoted: dict) -> list[Source]:
+        out = []
+        for n, aid in enumerate(ids, start=1):
+            art, h = self.index.articles[aid], first_hit.get(aid)
+            a, b = (h.chunk.start, h.chunk.end) if h else (0, min(len(art.text), PASSAGE))
+            spans = quoted.get(aid, [])
+            if spans:
+                a = min(a, *(s for s, _ in spans))
+                b = max(b, *(e for _, e in spans))
+            out.append(
+                Source(
+                    n,
+                    art,
+                    art.text[a:b],
+                    a,
+                    b,
+                    h.score if h else 0.0,
+                    tuple(sorted({(s - a, e - a) for s, e in spans})),
+                )
+            )
+        return out
+
+
+def holding(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """The sentence spans of ``text`` that overlap ``[start, end)``.
+
+    >>> t = "甲说好。乙在2019年加入。丙走了。"
+    >>> [t[a:b] for a, b in holding(t, 6, 11)]
+    ['乙在2019年加入。']
+    """
+    got = [(a, b) for a, b in sentence_spans(text) if a < end and b > start]
+    return got or [(start, end)]
+
+
+def _squash(margin: float) -> float:
+    """A 0..1 confidence from a logit margin (a logistic curve)."""
+    import math
+
+    return 1.0 / (1.0 + math.exp(-margin / 2.0))

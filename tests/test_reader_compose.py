@@ -1,0 +1,58 @@
+"""The reader's answers (rag/reader/compose.py), with a stand-in reader."""
+
+from __future__ import annotations
+
+from rag.question import analyze
+from rag.reader.compose import NeuralAnswerer, holding
+from rag.reader.infer import Span
+
+Q = "珠海高新区5月签约落地了多少个重点项目？"
+
+
+class FixedReader:
+    """Finds ``answer`` in the passages: the span scores ``score`` in the first passage
+    that has it, every passage's no-answer score is 0."""
+
+    def __init__(self, answer: str, score: float = 5.0) -> None:
+        self.answer, self.score = answer, score
+
+    def read(self, question, passages, max_answer_tokens=30):
+        out = []
+        for i, p in enumerate(passages):
+            at = p.find(self.answer)
+            if at >= 0:
+                out.append(Span(i, at, at + len(self.answer), self.answer, self.score, 0.0))
+        return out
+
+
+def run(pipe, reader, question=Q, **kw):
+    q = analyze(question)
+    hits = pipe.retriever("hybrid").retrieve(q.query, 30)
+    return NeuralAnswerer(pipe.index, reader, **kw).run(q, hits, k=5)
+
+
+def test_the_span_is_the_short_answer_and_its_sentence_the_quote(fake_pipeline):
+    a = run(fake_pipeline, FixedReader("重点项目16个"))
+    assert (a.short_answer, a.refused) == ("重点项目16个", False)
+    art = a.sources[0].article
+    assert art.id == "000_d81e7fddda0856ce.txt#2"
+    assert [(q.start, q.end) for q in a.quotes] == [(30, 37), (0, 94)]
+    for qt in a.quotes:
+        assert art.text[qt.start : qt.end] == qt.text
+        assert qt.text in a.sources[0].passage
+    assert a.text.splitlines()[0] == "重点项目16个[1]"
+    assert a.short_span == (1, 30, 37)
+
+
+def test_below_the_margin_is_a_refusal(fake_pipeline):
+    a = run(fake_pipeline, FixedReader("重点项目16个", score=-1.0))
+    assert a.refused and a.quotes == () and a.sources
+
+
+def test_no_span_anywhere_is_a_refusal(fake_pipeline):
+    assert run(fake_pipeline, FixedReader("不存在的答案")).refused
+
+
+def test_holding_takes_both_sentences_a_span_crosses():
+    t = "甲说好。乙来了。丙走了。"
+    assert holding(t, 2, 6) == [(0, 4), (4, 8)]

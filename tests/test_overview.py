@@ -199,3 +199,21 @@ def test_topic_questions(real_pipeline, question, article):
 )
 def test_out_of_corpus_is_still_refused(real_pipeline, question):
     assert real_pipeline.ask(question).refused
+
+
+def test_eval_intents_counts_and_lists_misses(pipe_as, tmp_path):
+    from rag.evaluate import eval_intents
+
+    f = tmp_path / "l.jsonl"
+    f.write_text(
+        '{"question": "这一版有哪些文章？", "intent": "collection"}\n'
+        '{"question": "重庆有什么新闻？", "intent": "topic"}\n',
+        encoding="utf-8",
+    )
+    counts, table = eval_intents([str(f)], [str(DATA / "seed_qa_dev.jsonl")], pipe_as("topic"))
+    assert counts == {
+        "collection": {"questions": 1, "recognised": 0},
+        "topic": {"questions": 1, "recognised": 1},
+        "fact": {"questions": 10, "recognised": 0},
+    }
+    assert "这一版有哪些文章？ (topic)" in table

@@ -1014,6 +1014,18 @@ def cmd_intents(args) -> int:
     return 0
 
 
+def cmd_reader(args) -> int:
+    from .reader.infer import Reader
+    from .reader.score import record, score
+
+    reader = Reader.load(args.reader)
+    scores = score(reader, args.file, args.limit)
+    print(json.dumps({"file": args.file, **scores}, ensure_ascii=False))
+    if args.record:
+        record(args.reader, args.record, {"file": args.file, **scores})
+    return 0
+
+
 def _finish(report: Report, args) -> int:
     paths = write_report(report, args.out, args.details)
     print(markdown(report))
@@ -1107,3 +1119,12 @@ def add_cli(subparsers) -> None:
     i.add_argument("--index", metavar="DIR", help="index whose encoder to use (default: index/)")
     i.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     i.set_defaults(func=cmd_intents)
+
+    r = sub.add_parser("reader", help="the span reader alone, each question on its paragraph")
+    r.add_argument("file", metavar="FILE.json[@A-B]", help="SQuAD-format file (or articles A..B)")
+    r.add_argument("--reader", required=True, metavar="WEIGHTS", help="reader weights file")
+    r.add_argument("--limit", type=_positive, metavar="N", help="only the first N questions")
+    r.add_argument(
+        "--record", metavar="NAME", help="also write the scores into the weights' header"
+    )
+    r.set_defaults(func=cmd_reader)

@@ -383,3 +383,19 @@ def test_cli_helpers_map_options_to_the_config(monkeypatch, tmp_path):
     assert seen["files"] == ["a.json", "b.json@0-5"] and seen["resume"] is True
     assert (cfg.steps, cfg.freeze_layers, cfg.seed, cfg.batch_size) == (10, 4, 7, 16)
     assert train_mod.parse_spec("b.json@0-5") == (Path("b.json"), (0, 5))
+
+
+def test_score_and_record_write_held_apart_scores_into_the_header(tmp_path):
+    from rag.reader import weights
+    from rag.reader.infer import Reader
+    from rag.reader.score import record, score
+    from rag.reader.train import train
+
+    res = train([str(SQUAD_TINY)], tmp_path, **TINY)
+    got = score(Reader.load(res.weights), f"{SQUAD_TINY}@0-1")
+    assert set(got) == {"questions", "em", "f1", "negative_margin", "ms_per_question"}
+    assert got["questions"] > 0 and 0 <= got["em"] <= got["f1"] <= 100
+    record(res.weights, "tiny", got)
+    header = weights.read_header(res.weights)
+    assert header["scores"]["tiny"] == got and header["scores"]["steps"] == 6
+    Reader.load(res.weights)  # still loads

@@ -217,3 +217,17 @@ def test_eval_intents_counts_and_lists_misses(pipe_as, tmp_path):
         "fact": {"questions": 10, "recognised": 0},
     }
     assert "这一版有哪些文章？ (topic)" in table
+
+
+def test_dated_articles_go_newest_first():
+    from rag.overview import page_order
+    from rag.types import Article
+
+    arts = [
+        Article("a", "A", "x", date="2024-05-01", path="p", position=0),
+        Article("b", "B", "y", date="2025-01-02", path="p", position=1),
+        Article("c", "C", "z", date="2024-05-01", path="p", position=2),
+    ]
+    assert [a.id for a in page_order(arts)] == ["b", "a", "c"]
+    undated = [*arts, Article("d", "D", "w", path="p", position=3)]
+    assert [a.id for a in page_order(undated)] == ["a", "b", "c", "d"]

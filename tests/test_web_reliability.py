@@ -323,6 +323,17 @@ def test_html_in_articles_and_questions_comes_back_escaped(site):
     assert len(chat) == 2 * len(PAYLOADS)
 
 
+def joined(job, timeout: float = 20.0) -> None:
+    """Wait until the server has taken ``job`` into its queue (or refused it)."""
+    from gradio_client.utils import Status
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and not job.done():
+        if job.status().code not in (Status.STARTING, Status.JOINING_QUEUE):
+            return
+        time.sleep(0.05)
+
+
 @pytest.mark.slow
 def test_a_full_queue_refuses_at_once_and_recovers(tmp_path, fake_pipeline):
     """Two questions run, ``queue_size`` wait, the rest are refused with "Queue is
@@ -355,7 +366,9 @@ def test_a_full_queue_refuses_at_once_and_recovers(tmp_path, fake_pipeline):
         jobs = []
         for _ in range(6):
             jobs.append(client.submit(SEED_Q, api_name="/ask"))
-            time.sleep(0.3)  # in order: 2 running, 2 waiting, then full
+            # in order: 2 running, 2 waiting, then full; each job reaches the queue
+            # before the next is sent (a fixed pause was not enough on a busy machine)
+            joined(jobs[-1])
         gate.set()
         outcomes = []
         for j in jobs:

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import shlex
 import time
@@ -196,7 +197,12 @@ class Pipeline:
         from .reader.infer import Reader
 
         reader = getattr(getattr(self, "answerer", None), "reader", None)
-        return NeuralAnswerer(index, reader or Reader.load(self.settings.reader))
+        reader = reader or Reader.load(self.settings.reader)
+        # the weights' own calibrated threshold, unless RAG_MIN_CONFIDENCE says otherwise
+        calibrated = reader.header.get("scores", {}).get("min_confidence")
+        chosen = os.environ.get("RAG_MIN_CONFIDENCE") or calibrated
+        least = float(chosen) if chosen is not None else self.settings.min_confidence
+        return NeuralAnswerer(index, reader, min_confidence=least)
 
     @classmethod
     def load(

@@ -4,7 +4,9 @@
 it reads the ``read_k`` best-ranked chunks, scores each chunk's best span by the
 reader's span score minus its no-answer score plus ``w_rank`` times the chunk's
 retrieval rank (a right passage ranked second still wins when the reader is surer of
-it, as in BERTserini), and refuses when the best margin is below ``min_margin``. The
+it, as in BERTserini), and refuses when the margin's confidence (a logistic curve of
+it) is below ``min_confidence``, calibrated on held-apart questions with their gold
+paragraph removed and kept in the weights' header (``scores.min_confidence``). The
 short answer is the span; the quote is the sentence of the article that holds it
 (two when the span crosses a sentence end); sources and offsets are as the rule
 answerer gives them. It does not rewrite follow-ups, bridge English words or tell
@@ -40,14 +42,14 @@ class NeuralAnswerer:
         *,
         read_k: int = READ_K,
         w_rank: float = -0.5,
-        min_margin: float = 0.0,
+        min_confidence: float = 0.5,
         max_answer_tokens: int = 30,
     ) -> None:
         self.index = index
         self.reader = reader
         self.read_k = read_k
         self.w_rank = w_rank
-        self.min_margin = min_margin
+        self.min_confidence = min_confidence
         self.max_answer_tokens = max_answer_tokens
 
     def choose(self, q: Question, hits: list[Hit]) -> Choice | None:
@@ -81,7 +83,7 @@ class NeuralAnswerer:
         first_hit = {}
         for h in sorted(hits, key=lambda h: h.rank):
             first_hit.setdefault(h.chunk.article_id, h)
-        if choice is None or choice.margin < self.min_margin:
+        if choice is None or _squash(choice.margin) < self.min_confidence:
             return Answer(
                 question=q.text,
                 text=NO_ANSWER_EN if q.english else NO_ANSWER,

@@ -32,10 +32,18 @@ class Span:
 
 class Reader:
     def __init__(
-        self, model, tok, *, max_len: int = 256, stride: int = 128, max_question: int = 64
+        self,
+        model,
+        tok,
+        *,
+        max_len: int = 256,
+        stride: int = 128,
+        max_question: int = 64,
+        header: dict | None = None,
     ) -> None:
         self.model, self.tok = model.eval(), tok
         self.max_len, self.stride, self.max_question = max_len, stride, max_question
+        self.header = header or {}  # the weights file's header (scores, config)
 
     @classmethod
     def load(cls, weights_path: str | Path | None = None, image: str | Path | None = None):
@@ -58,6 +66,7 @@ class Reader:
             max_len=cfg.get("max_len", 256),
             stride=cfg.get("stride", 128),
             max_question=cfg.get("max_question", 64),
+            header=header,
         )
 
     def read(

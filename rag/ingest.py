@@ -14,6 +14,9 @@ A page is split into articles the way a reader sees them:
   The byline line stays in the text, so "who wrote…" can be answered from it.
 - A paragraph that does not end in sentence-final punctuation was broken by the
   layout: it is rejoined with the next one, with no space.
+- Dates (``dates``): a page's masthead or file name dates the page, an article's
+  dateline dates the article within it; a JSONL ``date`` is normalised to ISO, and one
+  that is not a date is kept missing with one warning ``Problem`` for its file.
 
 Does not: chunk, embed, or decide what is stored (see ``index``). Bad files and bad
 JSONL lines are reported as ``Problem`` entries; the good ones are still returned.
@@ -29,6 +32,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import dates
 from .errors import InputError
 from .text import fold_aligned
 from .types import Article
@@ -69,11 +73,13 @@ _LEAD_TIME = re.compile(r"^(?:近日|日前|近期|目前|今年以来|\d{1,2}�
 
 @dataclass(frozen=True)
 class Problem:
-    """A file or line that could not be ingested, and why."""
+    """A file or line that could not be ingested, and why. A ``warning`` is a problem
+    whose articles were still ingested (an unreadable date: kept undated)."""
 
     path: str
     message: str
     line: int | None = None
+    warning: bool = False
 
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line else self.path
@@ -351,15 +357,24 @@ def _common_han() -> tuple[frozenset[str], frozenset[str]]:
 
 # ---------------------------------------------------------------- JSONL records
 
-_JSONL_OPTIONAL = ("date", "source", "url", "author")
+_JSONL_OPTIONAL = ("source", "url", "author")
 _SURROGATE = re.compile("[\ud800-\udfff]")  # from a JSON escape like "\\ud800"
 
 
 def parse_jsonl(text: str, path: str = "") -> tuple[list[Article], list[Problem]]:
     """One article per line; blank lines are skipped; bad lines become problems
-    that name the line number and the field."""
+    that name the line number and the field. A ``date`` is stored ISO
+    (``dates.normalize``); one that is not a date is kept missing, and the file gets one
+    warning for all of them, at the first such line.
+
+    >>> arts, probs = parse_jsonl('{"id": 1, "text": "x。", "date": "2023年5月27日"}\\n'
+    ...     '{"id": 2, "text": "y。", "date": "last Tuesday"}', path="a.jsonl")
+    >>> [a.date for a in arts], [str(p) for p in probs]
+    (['2023-05-27', ''], ["a.jsonl:2: date 'last Tuesday' is not a date; the article is kept, undated"])
+    """
     articles: list[Article] = []
     problems: list[Problem] = []
+    bad_dates: list[tuple[int, object]] = []  # (line, value) of dates that are not dates
     seen: set[str] = set()
     offset = 0
     for lineno, line in enumerate(text.split("\n"), start=1):
@@ -375,7 +390,7 @@ def parse_jsonl(text: str, path: str = "") -> tuple[list[Article], list[Problem]
             problems.append(Problem(path, f"invalid JSON: {e}", line=lineno))
             continue
         try:
-            a = _record_to_article(rec, path=path, lineno=lineno, start=start)
+            a, bad = _record_to_article(rec, path=path, lineno=lineno, start=start)
         except InputError as e:
             problems.append(Problem(path, str(e), line=lineno))
             continue
@@ -384,10 +399,28 @@ def parse_jsonl(text: str, path: str = "") -> tuple[list[Article], list[Problem]
             continue
         seen.add(a.id)
         articles.append(a)
+        if bad is not None:
+            bad_dates.append((lineno, bad))
+    if bad_dates:
+        (first, value), more = bad_dates[0], len(bad_dates) - 1
+        shown_value = repr(value)[:80]
+        also = f" (and {more} more line{'s' if more > 1 else ''})" if more else ""
+        kept = "the articles are" if more else "the article is"
+        problems.append(
+            Problem(
+                path,
+                f"date {shown_value} is not a date{also}; {kept} kept, undated",
+                line=first,
+                warning=True,
+            )
+        )
     return articles, problems
 
 
-def _record_to_article(rec: object, path: str, lineno: int, start: int) -> Article:
+def _record_to_article(
+    rec: object, path: str, lineno: int, start: int
+) -> tuple[Article, object | None]:
+    """The record's article, and its ``date`` value when that is not a date (else None)."""
     if not isinstance(rec, dict):
         raise InputError(f"expected a JSON object, got {type(rec).__name__}")
     if "id" not in rec:
@@ -412,12 +445,13 @@ def _record_to_article(rec: object, path: str, lineno: int, start: int) -> Artic
         fields[key] = val.replace("\r\n", "\n").replace("\r", "\n").strip()
     if not fields.get("text"):
         raise InputError("field 'text' is missing or empty")
-    return Article(
+    date, bad = _record_date(rec.get("date"), fields["text"])
+    article = Article(
         id=str(rid).strip(),
         title=fields.get("title", "") or _derive_title(fields["text"]),
         text=fields["text"],
         author=fields.get("author", ""),
-        date=fields.get("date", ""),
+        date=date,
         source=fields.get("source", ""),
         url=fields.get("url", ""),
         path=path,
@@ -425,6 +459,25 @@ def _record_to_article(rec: object, path: str, lineno: int, start: int) -> Artic
         start=start,
         end=start + len(json.dumps(rec, ensure_ascii=False)),
     )
+    return article, bad
+
+
+def _record_date(value: object, text: str) -> tuple[str, object | None]:
+    """A record's ISO date and, when its ``date`` is not one, that value. A string or an
+    integer (``20230527``) is read; without a ``date``, a dateline that gives its own
+    year (``新华社北京2023年5月27日电``) dates the record.
+
+    >>> _record_date(20230527, ""), _record_date("2023-13-45", ""), _record_date(None, "")
+    (('2023-05-27', None), ('', '2023-13-45'), ('', None))
+    """
+    if value is None or value == "":
+        return dates.article_date(dates.dateline(text)), None
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or _SURROGATE.search(value):
+        return "", value
+    iso = dates.normalize(value)
+    return (iso, None) if iso else ("", value)
 
 
 # ---------------------------------------------------------------- newspaper pages
@@ -456,6 +509,11 @@ class _Block:
 def parse_page(text: str, path: str = "", id_prefix: str = "page") -> list[Article]:
     """Split one newspaper page into articles (see the module docstring).
 
+    Dates: the page's is its masthead's (a short line near the top holding only the
+    paper, the date, the weekday: that line is not an article), else the one in its
+    file name (``path``, else ``id_prefix``); each article gets ``dates.article_date`` of
+    its own dateline and the page's date.
+
     >>> arts = parse_page("# 标题\\n\\n## 专栏\\n\\n正文第一句，断\\n\\n开了。\\n\\n李四\\n")
     >>> [(a.title, a.column, a.text, a.author) for a in arts]
     [('标题', '专栏', '正文第一句，断开了。\\n李四', '李四')]
@@ -469,9 +527,13 @@ def parse_page(text: str, path: str = "", id_prefix: str = "page") -> list[Artic
             blocks.append(cur)
         cur = None
 
+    mast = dates.masthead(text)
+    page_date = mast[0] if mast else dates.filename_date(path or id_prefix) or ""
     prev_body_final = True  # did the last body paragraph end a sentence?
     lines = list(_lines(text))
     for i, (line, start, end) in enumerate(lines):
+        if mast and start == mast[1] and cur is None and not blocks:
+            continue  # the masthead: the paper and its date, no article
         heading = _HEADING.match(line)
         if heading:
             level, title = len(heading.group(1)), _clean(heading.group(2))
@@ -594,6 +656,7 @@ def parse_page(text: str, path: str = "", id_prefix: str = "page") -> list[Artic
                 text=body,
                 author="、".join(b.authors),
                 column=b.column,
+                date=dates.article_date(dates.dateline(body), page_date),
                 source=b.source,
                 path=path,
                 position=pos,

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -214,3 +215,114 @@ def test_an_editor_line_names_no_author():
     ]
     arts = parse_page("# 标题\n\n本报讯 今天开会。\n\n责任编辑：王五\n")
     assert [(a.author, a.text) for a in arts] == [("", "本报讯 今天开会。\n责任编辑：王五")]
+
+
+# ---------------------------------------------------------------- dates
+
+NEWS = Path(__file__).resolve().parents[2] / "shared" / "data" / "news" / "xwlb_sample.jsonl"
+
+
+def test_seed_page_has_no_year_so_its_articles_have_no_date(seed_articles):
+    # 本报讯 5月30日 and no year on the page or in its name: nothing is guessed
+    assert [a.date for a in seed_articles] == [""] * len(seed_articles)
+
+
+def test_a_masthead_dates_the_page_and_is_no_article():
+    page = (
+        "中国高新技术产业导报 2023年6月5日 星期一\n\n"
+        "# 咸阳高新区签约21个项目\n\n本报讯 5月30日,咸阳高新区举行签约活动。\n\n"
+        "# 珠海高新区签约16个项目\n\n本报讯 近日,珠海高新区举行签约仪式。\n\n"
+        "# 新项目开工\n\n新华社北京2019年5月27日电 项目开工。\n"
+    )
+    arts = parse_page(page, "page.txt")
+    assert [(a.title, a.date) for a in arts] == [
+        ("咸阳高新区签约21个项目", "2023-05-30"),  # its dateline, the page's year
+        ("珠海高新区签约16个项目", "2023-06-05"),  # no dateline: the page's date
+        ("新项目开工", "2023-06-05"),  # a dateline years before the issue: the page's
+    ]
+    assert arts[0].start == page.index("# 咸阳")
+
+
+def test_a_file_name_dates_the_page_and_datelines_take_its_year(tmp_path):
+    page = "# 标题一\n\n本报讯 12月30日,会议召开。\n\n# 标题二\n\n新华社北京1月1日电 新年。\n"
+    (tmp_path / "2024-01-02_page3.txt").write_text(page, encoding="utf-8")
+    (tmp_path / "20240102.md").write_text(page, encoding="utf-8")
+    (tmp_path / "undated.txt").write_text(page, encoding="utf-8")
+    corpus = load([tmp_path])
+    assert corpus.problems == []
+    assert [(a.id, a.date) for a in corpus.articles] == [
+        ("2024-01-02_page3.txt#0", "2023-12-30"),  # after 1月2日: last year's
+        ("2024-01-02_page3.txt#1", "2024-01-01"),
+        ("20240102.md#0", "2023-12-30"),
+        ("20240102.md#1", "2024-01-01"),
+        ("undated.txt#0", ""),  # no year known: no date
+        ("undated.txt#1", ""),
+    ]
+
+
+def test_a_masthead_outranks_the_file_name():
+    arts = parse_page("2023年6月2日 星期五\n\n# 标题\n\n正文。\n", path="2020-01-01.txt")
+    assert [(a.title, a.date) for a in arts] == [("标题", "2023-06-02")]
+
+
+def test_jsonl_dates_are_normalised():
+    forms = ["2023-05-27", "2023/5/27", "2023年5月27日", "20230527", 20230527, "2023-05", "2023"]
+    text = "\n".join(
+        json.dumps({"id": i, "text": "正文。", "date": d}) for i, d in enumerate(forms)
+    )
+    arts, problems = parse_jsonl(text, path="d.jsonl")
+    assert problems == []
+    assert [a.date for a in arts] == ["2023-05-27"] * 5 + ["2023-05", "2023"]
+    # no date field: a dateline with its own year dates the record; one without does not
+    arts, _ = parse_jsonl(
+        json.dumps({"id": "w", "text": "新华社北京2023年5月27日电 国务院…"})
+        + "\n"
+        + json.dumps({"id": "v", "text": "新华社北京5月27日电 国务院…"})
+    )
+    assert [a.date for a in arts] == ["2023-05-27", ""]
+
+
+def test_unreadable_jsonl_dates_are_missing_and_reported_once_per_file(tmp_path):
+    lines = [
+        {"id": "a", "text": "一。", "date": "last Tuesday"},
+        {"id": "b", "text": "二。", "date": "2023-05-27"},
+        {"id": "c", "text": "三。", "date": "2023-13-45"},
+        {"id": "d", "text": "四。", "date": ["2023"]},
+    ]
+    (tmp_path / "bad.jsonl").write_text(
+        "\n".join(json.dumps(r, ensure_ascii=False) for r in lines), encoding="utf-8"
+    )
+    (tmp_path / "one.jsonl").write_text(
+        json.dumps({"id": "e", "text": "五。", "date": "2023-13-45"}), encoding="utf-8"
+    )
+    corpus = load([tmp_path])
+    assert [(a.id, a.date) for a in corpus.articles] == [
+        ("a", ""),
+        ("b", "2023-05-27"),
+        ("c", ""),
+        ("d", ""),
+        ("e", ""),
+    ]  # every article is kept
+    assert [str(p).split("/")[-1] for p in corpus.problems] == [
+        "bad.jsonl:1: date 'last Tuesday' is not a date (and 2 more lines); "
+        "the articles are kept, undated",
+        "one.jsonl:1: date '2023-13-45' is not a date; the article is kept, undated",
+    ]
+    assert all(p.warning for p in corpus.problems)
+
+
+def test_the_real_news_sample_keeps_every_date_iso(tmp_path):
+    if not NEWS.exists():
+        pytest.skip(f"{NEWS} is absent (the shared news sample)")
+    records = [json.loads(line) for line in NEWS.read_text(encoding="utf-8").splitlines()]
+    # its records carry no id: number them, as a user would before building
+    copy = tmp_path / "xwlb.jsonl"
+    copy.write_text(
+        "\n".join(json.dumps({"id": i, **r}, ensure_ascii=False) for i, r in enumerate(records)),
+        encoding="utf-8",
+    )
+    corpus = load([copy])
+    assert corpus.problems == []
+    assert len(corpus.articles) == len(records) == 2000
+    assert [a.date for a in corpus.articles] == [r["date"] for r in records]
+    assert all(re.fullmatch(r"\d{4}-\d{2}-\d{2}", a.date) for a in corpus.articles)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import re
+from dataclasses import replace
 from html.parser import HTMLParser
 
 import pytest
@@ -230,7 +231,15 @@ def test_source_card_title_author_passage_highlight():
     assert card.count("<mark") == 1  # the quoted sentence, once
 
 
-@pytest.mark.parametrize("field", ["text", "title", "author"])
+def test_source_card_shows_the_date_next_to_the_author():
+    art = replace(_article(TEXT), date="2023-05-30", column="园区")
+    card = ui.source_card_html(_answer(art, SENT, SHORT).sources[0], 1)
+    assert '<div class="rag-src-meta">作者：朱高新 · 2023-05-30 · 园区</div>' in card
+    undated = ui.source_card_html(_answer(_article(TEXT), SENT, SHORT).sources[0], 1)
+    assert '<div class="rag-src-meta">作者：朱高新</div>' in undated
+
+
+@pytest.mark.parametrize("field", ["text", "title", "author", "date"])
 @pytest.mark.parametrize("payload", PAYLOADS, ids=range(len(PAYLOADS)))
 def test_article_html_is_escaped_everywhere(field, payload):
     text = f"共落地项目16个。{payload}之后。"

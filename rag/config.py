@@ -37,6 +37,8 @@ class Settings:
     # the answer stage: "" for the rule answerer (rag/answer.py), or a reader weights
     # file (rag train reader) for the neural span reader (rag/reader/)
     reader: str = ""
+    # with the reader: the rule answerer decides refusal (and English questions) first
+    reader_gate: int = 1
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:

@@ -202,7 +202,10 @@ class Pipeline:
         calibrated = reader.header.get("scores", {}).get("min_confidence")
         chosen = os.environ.get("RAG_MIN_CONFIDENCE") or calibrated
         least = float(chosen) if chosen is not None else self.settings.min_confidence
-        return NeuralAnswerer(index, reader, min_confidence=least)
+        gate = None
+        if self.settings.reader_gate:
+            gate = Answerer(index, self.qenc, min_confidence=self.settings.min_confidence)
+        return NeuralAnswerer(index, reader, min_confidence=least, gate=gate)
 
     @classmethod
     def load(

@@ -76,3 +76,19 @@ def test_the_shipped_reader_answers_the_seed_page(real_index_dir):
     a = pipe.ask("中关村发展集团与哪所大学签署了战略合作协议？")
     assert a.short_answer == "北京航空航天大学" and not a.refused
     assert pipe.ask("苹果公司2023年第二季度的营收是多少？").refused
+
+
+def test_with_a_gate_its_refusals_and_english_answers_stand(fake_pipeline):
+    gate = fake_pipeline.answerer  # the rule answerer
+    q = analyze(Q)
+    hits = fake_pipeline.retriever("hybrid").retrieve(q.query, 30)
+    gated = NeuralAnswerer(fake_pipeline.index, FixedReader("重点项目16个", score=-9.0), gate=gate)
+    ruled = gate.run(q, hits, k=5)
+    a = gated.run(q, hits, k=5)
+    # the reader's span even below its own threshold, with the gate's confidence
+    assert (a.short_answer, a.confidence) == ("重点项目16个", ruled.confidence)
+    out = analyze("2022年卡塔尔世界杯的冠军是哪支球队？")
+    assert gated.run(out, fake_pipeline.retriever("hybrid").retrieve(out.query, 30)).refused
+    en = analyze("How many key projects did Zhuhai sign?")
+    en_hits = fake_pipeline.retriever("hybrid").retrieve(en.query, 30)
+    assert gated.run(en, en_hits).text == gate.run(en, en_hits).text

@@ -15,7 +15,7 @@ overview questions (the pipeline does those first), and it never edits a span.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..answer import NO_ANSWER, NO_ANSWER_EN
 from ..question import Question
@@ -35,11 +35,17 @@ class Choice:
 
 
 class NeuralAnswerer:
+    """``gate``: an answerer asked first (the rule answerer): its refusal stands, and so
+    does its whole answer to an English question (the reader saw no English in
+    training); otherwise the reader picks the span. The reader's own no-answer score
+    refuses far worse than the rules do (docs/BENCHMARKS.md)."""
+
     def __init__(
         self,
         index,
         reader,
         *,
+        gate=None,
         read_k: int = READ_K,
         w_rank: float = -0.5,
         min_confidence: float = 0.5,
@@ -47,6 +53,7 @@ class NeuralAnswerer:
     ) -> None:
         self.index = index
         self.reader = reader
+        self.gate = gate
         self.read_k = read_k
         self.w_rank = w_rank
         self.min_confidence = min_confidence
@@ -78,12 +85,21 @@ class NeuralAnswerer:
         return best
 
     def run(self, q: Question, hits: list[Hit], k: int = 5) -> Answer:
+        if self.gate is None:
+            return self._read(q, hits, k, self.min_confidence)
+        first = self.gate.run(q, hits, k=k)
+        if first.refused or q.english:
+            return first
+        # the span is the reader's; how sure the answer is, the gate's calibrated figure
+        return replace(self._read(q, hits, k, 0.0), confidence=first.confidence)
+
+    def _read(self, q: Question, hits: list[Hit], k: int, least: float) -> Answer:
         choice = self.choose(q, hits)
         order = list(dict.fromkeys(h.chunk.article_id for h in sorted(hits, key=lambda h: h.rank)))
         first_hit = {}
         for h in sorted(hits, key=lambda h: h.rank):
             first_hit.setdefault(h.chunk.article_id, h)
-        if choice is None or _squash(choice.margin) < self.min_confidence:
+        if choice is None or _squash(choice.margin) < least:
             return Answer(
                 question=q.text,
                 text=NO_ANSWER_EN if q.english else NO_ANSWER,

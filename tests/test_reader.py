@@ -288,6 +288,23 @@ def test_a_resumed_run_reaches_the_same_state(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_run_can_start_from_earlier_weights(tmp_path):
+    from safetensors.torch import load_file
+
+    from rag.reader import weights
+    from rag.reader.train import train
+
+    first = train([str(SQUAD_TINY)], tmp_path / "first", **TINY)
+    again = train([str(SQUAD_TINY)], tmp_path / "again", init=str(first.weights), **TINY)
+    fresh_loss, warm_loss = first.losses[0], again.losses[0]
+    assert warm_loss < fresh_loss, (fresh_loss, warm_loss)  # it did not start from scratch
+    header = weights.read_header(again.weights)
+    assert header["init"]["file"] == "reader.safetensors"
+    assert header["init"]["config"] == weights.read_header(first.weights)["config"]
+    assert load_file(str(first.weights)).keys() == load_file(str(again.weights)).keys()
+
+
+@pytest.mark.slow
 def test_a_failed_run_leaves_the_old_weights(tmp_path, monkeypatch):
     from rag.reader import model as model_mod
     from rag.reader.train import WEIGHTS_NAME, train

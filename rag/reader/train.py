@@ -305,8 +305,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--freeze-layers", type=int, default=d.freeze_layers)
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--limit", type=int, default=d.limit, help="first N questions per file")
-    p.add_argument("--init", default=d.init, metavar="WEIGHTS",
-                   help="start from these reader weights (e.g. rag/models/reader.safetensors)")
+    p.add_argument(
+        "--init",
+        default=d.init,
+        metavar="WEIGHTS",
+        help="start from these reader weights (e.g. rag/models/reader.safetensors)",
+    )
     p.add_argument("--device", choices=("cpu", "cuda"), default=d.device)
     p.add_argument("--threads", type=int, default=d.threads)
     p.add_argument("--checkpoint-minutes", type=float, default=d.checkpoint_minutes)

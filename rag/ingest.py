@@ -1,7 +1,8 @@
 """Ingest: files in, ``Article`` objects out.
 
 Reads ``.txt``/``.md`` newspaper pages, ``.jsonl`` records (``{"id", "title", "text"}``
-plus optional ``date``, ``source``, ``url``, ``author``) and directories of those.
+plus optional ``date``, ``source``, ``url``, ``author``; a record without ``id`` is
+``file#line``) and directories of those.
 
 A page is split into articles the way a reader sees them:
 
@@ -423,9 +424,9 @@ def _record_to_article(
     """The record's article, and its ``date`` value when that is not a date (else None)."""
     if not isinstance(rec, dict):
         raise InputError(f"expected a JSON object, got {type(rec).__name__}")
-    if "id" not in rec:
-        raise InputError("field 'id' is missing")
-    rid = rec.get("id")
+    # a record without an id is named by its place, like a page's articles (a.jsonl#12):
+    # stable while a file only grows, which is how news archives are kept
+    rid = rec.get("id", f"{path}#{lineno}")
     if isinstance(rid, bool) or not isinstance(rid, (str, int)) or str(rid).strip() == "":
         raise InputError(f"field 'id' must be a non-empty string or integer, got {rid!r}")
     if isinstance(rid, str) and _SURROGATE.search(rid):

@@ -269,7 +269,6 @@ def test_jsonl_problems_are_reported_by_line_and_other_lines_kept(env, capsys):
         "skipped news/a.jsonl:8: expected a JSON object, got list",
         "skipped news/a.jsonl:9: expected a JSON object, got str",
         "skipped news/a.jsonl:10: expected a JSON object, got NoneType",
-        "skipped news/a.jsonl:11: field 'id' is missing",
         "skipped news/a.jsonl:12: field 'id' must be a non-empty string or integer, got True",
         "skipped news/a.jsonl:13: field 'id' must be a non-empty string or integer, got 1.5",
         "skipped news/a.jsonl:14: field 'text' must be a string, got list",
@@ -280,7 +279,7 @@ def test_jsonl_problems_are_reported_by_line_and_other_lines_kept(env, capsys):
         " pair and not a character",
         "skipped news/b.jsonl:1: duplicate article id 'a1' (first in news/a.jsonl:1); skipped",
     ]
-    assert ids("idx") == ["7", "a1", "a6", "b1"]
+    assert ids("idx") == ["7", "a1", "a6", "b1", "news/a.jsonl#11"]
     index = Index.open("idx")
     assert index.articles["a1"].text == "正文一。"  # the first of the duplicates wins
     assert index.articles["a6"].text == "最后一行没有换行。"

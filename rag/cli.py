@@ -53,8 +53,9 @@ def _common(p: argparse.ArgumentParser, retrieval: bool = False) -> None:
         p.add_argument(
             "--reader",
             metavar="WEIGHTS",
-            help="answer with the neural span reader's weights file (rag train reader) "
-            "instead of the rules (default: RAG_READER, else the rules)",
+            help="the answer stage: 'shipped' (the neural span reader with its shipped "
+            "weights), a weights file of `rag train reader`, or 'none' for the rules alone "
+            "(default: RAG_READER, else shipped)",
         )
 
 

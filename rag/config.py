@@ -34,9 +34,10 @@ class Settings:
     )
     max_question_chars: int = 1000  # longer questions are refused with an InputError
     max_file_mb: float = 50.0  # larger corpus files are skipped with a problem report
-    # the answer stage: "" for the rule answerer (rag/answer.py), or a reader weights
-    # file (rag train reader) for the neural span reader (rag/reader/)
-    reader: str = ""
+    # the answer stage: "shipped" for the neural span reader with the weights in
+    # rag/models/reader.safetensors, a weights file of `rag train reader`, or "none" for
+    # the rule answerer alone (rag/answer.py)
+    reader: str = "shipped"
     # with the reader: the rule answerer decides refusal (and English questions) first
     reader_gate: int = 1
 

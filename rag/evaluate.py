@@ -1017,12 +1017,16 @@ def cmd_intents(args) -> int:
 def cmd_reader(args) -> int:
     from .reader.infer import Reader
     from .reader.score import record, score
+    from .reader.weights import resolve
 
-    reader = Reader.load(args.reader)
+    path = resolve(args.reader)
+    if path is None:
+        raise InputError(f"--reader {args.reader!r}: scoring the reader needs its weights")
+    reader = Reader.load(path)
     scores = score(reader, args.file, args.limit)
     print(json.dumps({"file": args.file, **scores}, ensure_ascii=False))
     if args.record:
-        record(args.reader, args.record, {"file": args.file, **scores})
+        record(path, args.record, {"file": args.file, **scores})
     return 0
 
 
@@ -1054,7 +1058,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--reader",
         metavar="WEIGHTS",
-        help="answer with the neural span reader's weights (default: RAG_READER, else rules)",
+        help="shipped | a reader weights file | none (default: RAG_READER, else shipped)",
     )
     p.add_argument(
         "-k",
@@ -1122,7 +1126,9 @@ def add_cli(subparsers) -> None:
 
     r = sub.add_parser("reader", help="the span reader alone, each question on its paragraph")
     r.add_argument("file", metavar="FILE.json[@A-B]", help="SQuAD-format file (or articles A..B)")
-    r.add_argument("--reader", required=True, metavar="WEIGHTS", help="reader weights file")
+    r.add_argument(
+        "--reader", default="shipped", metavar="WEIGHTS", help="shipped (default) or a weights file"
+    )
     r.add_argument("--limit", type=_positive, metavar="N", help="only the first N questions")
     r.add_argument(
         "--record", metavar="NAME", help="also write the scores into the weights' header"

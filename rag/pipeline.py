@@ -189,15 +189,19 @@ class Pipeline:
         self.intents: IntentModel | None = model_for(encoder.id)
 
     def _answerer(self, index: Index):
-        """The rule answerer, or the neural reader when ``settings.reader`` names its
-        weights (loaded once per pipeline; an index swap keeps it)."""
-        if not self.settings.reader:
+        """The neural reader with the weights ``settings.reader`` names (the shipped ones
+        by default; loaded once per pipeline, an index swap keeps it), or the rule
+        answerer alone for ``none``."""
+        from .reader.weights import resolve
+
+        path = resolve(self.settings.reader)
+        if path is None:
             return Answerer(index, self.qenc, min_confidence=self.settings.min_confidence)
         from .reader.compose import NeuralAnswerer
         from .reader.infer import Reader
 
         reader = getattr(getattr(self, "answerer", None), "reader", None)
-        reader = reader or Reader.load(self.settings.reader)
+        reader = reader or Reader.load(path)
         # the weights' own calibrated threshold, unless RAG_MIN_CONFIDENCE says otherwise
         calibrated = reader.header.get("scores", {}).get("min_confidence")
         chosen = os.environ.get("RAG_MIN_CONFIDENCE") or calibrated

@@ -10,6 +10,11 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Most tests pin the rule answerer, which stays in the product as the reader's gate and
+# its English path: exact spans, and fast. The default answer stage (the neural reader
+# with its shipped weights) has its own tests, which ask for it by name
+# (`reader_pipeline`, or RAG_READER=shipped in a subprocess).
+os.environ.setdefault("RAG_READER", "none")
 
 from pathlib import Path  # noqa: E402
 
@@ -46,7 +51,7 @@ def fake_pipeline(fake_index_dir):
     from rag.config import Settings
     from rag.pipeline import Pipeline
 
-    return Pipeline.load(fake_index_dir, Settings(index_dir=str(fake_index_dir)))
+    return Pipeline.load(fake_index_dir, Settings.from_env(index_dir=str(fake_index_dir)))
 
 
 @pytest.fixture(scope="session")
@@ -62,6 +67,15 @@ def real_index_dir(tmp_path_factory, seed_articles):
 
 @pytest.fixture(scope="session")
 def real_pipeline(real_index_dir):
+    from rag.config import Settings
+    from rag.pipeline import Pipeline
+
+    return Pipeline.load(real_index_dir, Settings.from_env(index_dir=str(real_index_dir)))
+
+
+@pytest.fixture(scope="session")
+def reader_pipeline(real_index_dir):
+    """The product's default answer stage on the seed page: the shipped reader."""
     from rag.config import Settings
     from rag.pipeline import Pipeline
 

@@ -124,7 +124,7 @@ def main(argv: list[str]) -> int:
     from rag.pipeline import build
 
     report, problems = build(
-        [corpus], Settings(index_dir=index), progress=False, encoder=PausingEncoder(pause)
+        [corpus], Settings.from_env(index_dir=index), progress=False, encoder=PausingEncoder(pause)
     )
     print(report.summary())
     return 1 if problems else 0

@@ -56,7 +56,7 @@ def pipe(tmp_path_factory):
 
     path = tmp_path_factory.mktemp("answer-index")
     build(ARTICLES, path, HashEncoder(256))
-    return Pipeline.load(path, Settings(index_dir=str(path)))
+    return Pipeline.load(path, Settings.from_env(index_dir=str(path)))
 
 
 def _quoted(answer) -> list[str]:

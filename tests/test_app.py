@@ -43,7 +43,7 @@ def app(tmp_path_factory):
     from rag.config import Settings
 
     tmp = tmp_path_factory.mktemp("app")
-    settings = Settings(
+    settings = Settings.from_env(
         index_dir=str(tmp / "index"), corpus=str(SEEDS), encoder="tests.fake_encoder:hash128"
     )
     demo = ui.build_app(settings, upload_dir=tmp / "uploads")
@@ -400,7 +400,7 @@ def test_a_rebuild_from_the_corpus_keeps_the_uploads(tmp_path):
         json.dumps({"id": "a1", "title": "甲", "text": "甲城今年新建了3座桥。"}) + "\n",
         encoding="utf-8",
     )
-    settings = Settings(
+    settings = Settings.from_env(
         index_dir=str(tmp_path / "index"), corpus=str(corpus), encoder="tests.fake_encoder:hash64"
     )
     b = ui.Backend(settings, warm_up=False).start()

@@ -48,7 +48,7 @@ def app_url(tmp_path_factory, fake_index_dir):
     tmp = tmp_path_factory.mktemp("browser-app")
     index = tmp / "index"
     shutil.copytree(fake_index_dir, index)  # uploads below must not touch the shared one
-    pipe = Pipeline.load(index, Settings(index_dir=str(index)))
+    pipe = Pipeline.load(index, Settings.from_env(index_dir=str(index)))
     demo = ui.build_app(pipe, upload_dir=tmp / "uploads")
     _, url, _ = ui.launch(
         demo, prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True

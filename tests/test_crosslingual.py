@@ -30,7 +30,7 @@ SIMP = Article(
 def mixed(tmp_path_factory):
     path = tmp_path_factory.mktemp("mixed")
     build([TRAD, SIMP], path, HashEncoder(128))
-    return Pipeline.load(path, Settings(index_dir=str(path)))
+    return Pipeline.load(path, Settings.from_env(index_dir=str(path)))
 
 
 def test_conversion_helpers():

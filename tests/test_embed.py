@@ -131,7 +131,7 @@ def test_sentence_transformers_path_with_the_packaged_minilm(tmp_path, monkeypat
         ),
     ]
     build(arts, tmp_path / "idx", enc)
-    pipe = Pipeline.load(tmp_path / "idx", Settings(index_dir=str(tmp_path / "idx")))
+    pipe = Pipeline.load(tmp_path / "idx", Settings.from_env(index_dir=str(tmp_path / "idx")))
     assert pipe.encoder.id == enc.id
     hits = pipe.retriever("dense").retrieve("Where did the cat sit?", 2)
     assert hits[0].chunk.article_id == "a"

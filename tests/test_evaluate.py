@@ -154,7 +154,7 @@ def test_folds_are_round_robin():
 
 
 def test_tiny_squad_eval_end_to_end(tmp_path):
-    settings = Settings(encoder=FAKE)
+    settings = Settings.from_env(encoder=FAKE)
     report = eval_squad(TINY, settings, folds=3, cache=tmp_path / "cache", progress=False)
     s, r = report.summary, report.removed
     assert s.n == 5 and r is not None and r.n == 5
@@ -171,7 +171,7 @@ def test_tiny_squad_eval_end_to_end(tmp_path):
 
 
 def test_traditional_run_asks_the_same_questions_in_traditional(tmp_path):
-    settings = Settings(encoder=FAKE)
+    settings = Settings.from_env(encoder=FAKE)
     report = eval_squad(
         TINY, settings, removed=False, traditional=True, cache=tmp_path / "cache", progress=False
     )
@@ -230,7 +230,7 @@ def test_eval_qa_by_kind_on_the_fake_seed_index(fake_index_dir, tmp_path):
     keep += [ln for ln in lines if '"unanswerable"' in ln and "Who" not in ln][:2]
     qa = tmp_path / "qa.jsonl"
     qa.write_text("\n".join(keep) + "\n", encoding="utf-8")
-    settings = Settings(index_dir=str(fake_index_dir))
+    settings = Settings.from_env(index_dir=str(fake_index_dir))
     report = eval_qa(qa, settings, progress=False)
     assert report.summary.n == 7
     assert {k: s.n for k, s in report.by_kind.items()} == {

@@ -290,7 +290,7 @@ def fuzz_pipeline(tmp_path_factory, seed_articles):
         chunk_size=120,
         chunk_overlap=30,
     )
-    return Pipeline.load(path, Settings(index_dir=str(path)))
+    return Pipeline.load(path, Settings.from_env(index_dir=str(path)))
 
 
 QWORDS = [

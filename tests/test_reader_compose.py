@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,8 @@ import pytest
 from rag.question import analyze
 from rag.reader.compose import NeuralAnswerer, holding
 from rag.reader.infer import Span
+
+from .conftest import SEED_QA
 
 Q = "珠海高新区5月签约落地了多少个重点项目？"
 SHIPPED = Path(__file__).resolve().parent.parent / "rag" / "models" / "reader.safetensors"
@@ -64,14 +67,11 @@ def test_holding_takes_both_sentences_a_span_crosses():
 
 
 @pytest.mark.slow
-def test_the_shipped_reader_answers_the_seed_page(real_index_dir):
-    from rag.config import Settings
-    from rag.pipeline import Pipeline
+def test_the_shipped_reader_is_the_default_answer_stage(reader_pipeline):
     from rag.reader.compose import NeuralAnswerer
 
-    settings = Settings(index_dir=str(real_index_dir), reader=str(SHIPPED))
-    pipe = Pipeline.load(real_index_dir, settings)
-    assert isinstance(pipe.answerer, NeuralAnswerer)
+    pipe = reader_pipeline
+    assert isinstance(pipe.answerer, NeuralAnswerer) and pipe.answerer.gate is not None
     assert pipe.answerer.min_confidence == 0.3  # the weights' calibrated value
     a = pipe.ask("中关村发展集团与哪所大学签署了战略合作协议？")
     assert a.short_answer == "北京航空航天大学" and not a.refused
@@ -92,3 +92,39 @@ def test_with_a_gate_its_refusals_and_english_answers_stand(fake_pipeline):
     en = analyze("How many key projects did Zhuhai sign?")
     en_hits = fake_pipeline.retriever("hybrid").retrieve(en.query, 30)
     assert gated.run(en, en_hits).text == gate.run(en, en_hits).text
+
+
+SEED_CASES = [
+    json.loads(line) for line in SEED_QA.read_text(encoding="utf-8").splitlines() if line.strip()
+]
+# questions the default answer stage still gets wrong: xfail(strict) so a fix shows up
+READER_MISSES = {
+    "s29": "它的总投资额 after a Xianyang question: the reader prefers the Zhuhai article's "
+    "总投资额 (ranked first by retrieval) to Xianyang's 总投资",
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "case",
+    [
+        pytest.param(
+            c,
+            id=f"{c['id']}-{c['kind']}",
+            marks=[pytest.mark.xfail(strict=True, reason=READER_MISSES[c["id"]])]
+            if c["id"] in READER_MISSES
+            else [],
+        )
+        for c in SEED_CASES
+    ],
+)
+def test_the_default_answer_stage_answers_the_seed_questions(reader_pipeline, case):
+    a = reader_pipeline.ask(case["question"], history=case.get("history"))
+    for q in a.quotes:  # every quote is verbatim from its source
+        assert a.sources[q.source - 1].article.text[q.start : q.end] == q.text
+    if case["kind"] == "unanswerable":
+        assert a.refused and a.quotes == ()
+    else:
+        assert not a.refused and any(e in a.text for e in case["expect"]), a.text
+        top = a.sources[0].article
+        assert case["article"] in top.title + top.text

@@ -773,7 +773,7 @@ def test_another_encoder_is_refused_for_asking_and_allowed_for_rebuilding(built,
         "ask without --encoder, or rebuild: rag build --index idx --encoder tests.fake_encoder:hash32 news\n"
     )
     with pytest.raises(EncoderError):
-        Pipeline.load("idx", Settings(encoder="tests.fake_encoder:hash32"))
+        Pipeline.load("idx", Settings.from_env(encoder="tests.fake_encoder:hash32"))
     rc, out, _ = cli(
         capsys, "build", "news", "--index", "idx", "--encoder", "tests.fake_encoder:hash32", "-q"
     )
@@ -845,7 +845,7 @@ def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 90) -> None:
 
 
 def _answer(index: Path) -> tuple[list[str], str]:
-    pipe = Pipeline.load(index, Settings(index_dir=str(index)))
+    pipe = Pipeline.load(index, Settings.from_env(index_dir=str(index)))
     return sorted(pipe.index.articles), pipe.ask("咸阳高新区签约了多少个项目？").text
 
 
@@ -862,7 +862,7 @@ def test_build_killed_at_any_moment_leaves_a_loadable_index(tmp_path, stage):
     from .fake_encoder import HashEncoder
 
     corpus, index, markers = tmp_path / "news", tmp_path / "idx", tmp_path / "markers"
-    settings = Settings(index_dir=str(index))
+    settings = Settings.from_env(index_dir=str(index))
     _corpus(corpus, n=3)
     build([corpus], settings, progress=False, encoder=HashEncoder(64))
     before = _answer(index)

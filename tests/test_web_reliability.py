@@ -114,7 +114,7 @@ def site(tmp_path_factory, fake_index_dir):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GRADIO_TEMP_DIR", str(root / "gradio"))
         shutil.copytree(fake_index_dir, root / "index")
-        settings = Settings(index_dir=str(root / "index"), max_file_mb=LIMIT_MB)
+        settings = Settings.from_env(index_dir=str(root / "index"), max_file_mb=LIMIT_MB)
         pipe = Pipeline.load(root / "index", settings)
         backend = ui.Backend(pipe, upload_dir=root / "uploads", max_files=50)
         demo = ui.build_app(backend)
@@ -417,7 +417,7 @@ def backend(tmp_path, fake_index_dir):
 
     index = tmp_path / "index"
     shutil.copytree(fake_index_dir, index)
-    settings = Settings(index_dir=str(index), max_file_mb=LIMIT_MB)
+    settings = Settings.from_env(index_dir=str(index), max_file_mb=LIMIT_MB)
     b = ui.Backend(Pipeline.load(index, settings), upload_dir=tmp_path / "uploads", max_files=4)
     first = tmp_path / "first.txt"
     first.write_bytes(page(0))

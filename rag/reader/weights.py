@@ -29,6 +29,23 @@ class WeightsError(RagError):
     """A reader weights file that is missing, damaged, or for another format or base."""
 
 
+SHIPPED = Path(__file__).resolve().parent.parent / "models" / "reader.safetensors"
+NONE = ("none", "rules", "off")
+
+
+def resolve(spec: str | None) -> Path | None:
+    """The weights file a ``reader`` setting names: ``shipped`` (the package's own), a
+    path, or None for ``none``/``rules``/``off``/empty (the rule answerer alone).
+
+    >>> resolve("shipped") == SHIPPED, resolve("none"), resolve("run/reader.safetensors")
+    (True, None, PosixPath('run/reader.safetensors'))
+    """
+    spec = (spec or "").strip()
+    if not spec or spec.lower() in NONE:
+        return None
+    return SHIPPED if spec.lower() == "shipped" else Path(spec)
+
+
 def save(path: str | Path, tensors: dict, header: dict, *, dtype: str = "float16") -> Path:
     """Write atomically: the file at ``path`` is the old one or the whole new one."""
     import torch

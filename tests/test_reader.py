@@ -238,6 +238,24 @@ def test_windows_cover_the_context_and_label_negatives():
     assert all(w.end - w.start >= 0 and w.input_ids[w.start] not in (0, 1, 2) for w in positive)
 
 
+def test_hard_negatives_are_windows_of_other_retrieved_paragraphs():
+    from rag.reader.data import WindowConfig, read_squad, training_windows
+    from rag.reader.tokenizer import get_tokenizer
+
+    exs = read_squad(SQUAD_TINY).examples
+    cfg = WindowConfig(max_len=128, stride=64, negatives=0)
+    plain, _ = training_windows(get_tokenizer(), exs, cfg)
+    hard, _ = training_windows(get_tokenizer(), exs, WindowConfig(128, 64, 64, 0, 1))
+    added = [w for w in hard if w not in plain]
+    assert len(hard) == len(plain) + len(added) and all(w.start == w.end == 0 for w in added)
+    # one per question whose words a keyword search finds in another paragraph
+    assert sorted(w.qid for w in added) == [
+        "T1_Q0",
+        "T1_Q1",
+        "T3_Q0",
+    ]  # 高新; 泡泡战士 is nowhere else
+
+
 # -- training -----------------------------------------------------------------------------
 
 TINY = dict(steps=6, batch_size=4, max_len=64, stride=32, lr=1e-3, freeze_layers=10, progress=False)

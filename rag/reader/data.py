@@ -12,7 +12,13 @@ character. ``read_squad`` raises ``InputError`` for a missing, non-JSON or non-S
 file, and skips (and reports, naming file and question id) answers whose
 ``answer_start`` does not point at their text.
 
-What it does not do: retrieve hard negatives from other articles, or batch across files.
+With ``hard_negatives`` > 0 a question also gets windows of the paragraphs a keyword
+search (bm25s over ``rag.text.tokens``) ranks highest for it among the other paragraphs
+of the training files, labelled "no answer": the retrieved-but-wrong passages the reader
+meets at answer time, so that its no-answer score learns to tell them from the right
+one. A paragraph that holds the gold answer's text is never a negative.
+
+What it does not do: batch across files, or search with the dense encoder.
 """
 
 from __future__ import annotations
@@ -187,6 +193,7 @@ class WindowConfig:
     stride: int = 128
     max_question: int = 64
     negatives: int = 2  # windows without the answer, per question
+    hard_negatives: int = 0  # windows of other, retrieved paragraphs, per question
 
 
 def training_windows(
@@ -194,7 +201,9 @@ def training_windows(
 ) -> tuple[list[Window], int]:
     """Labelled windows for ``examples``; also the number of gold spans that could not be
     held exactly (their edge is inside a piece that does not split into characters)."""
+    examples = list(examples)
     rng = random.Random(seed)
+    distractors = distractor_paragraphs(examples, cfg.hard_negatives)
     out: list[Window] = []
     inexact = 0
     last: tuple[str, list[Piece], list[str]] = ("", [], [])  # the paragraph just tokenised
@@ -223,7 +232,46 @@ def training_windows(
             positive.append(Window(w.input_ids, w.context_start, w.offsets, s, e, ex.qid))
         rng.shuffle(negative)
         out.extend(positive + negative[: cfg.negatives])
+        for other in distractors.get(ex.qid, ()):
+            ws = make_windows(qids, context_pieces(tok, other), max_len=cfg.max_len,
+                              stride=cfg.stride, max_question=cfg.max_question)  # fmt: skip
+            w = rng.choice(ws)
+            out.append(Window(w.input_ids, w.context_start, w.offsets, qid=ex.qid))
     return out, inexact
+
+
+def distractor_paragraphs(examples: Sequence[Example], n: int) -> dict[str, tuple[str, ...]]:
+    """For each question, the ``n`` other paragraphs that bm25s ranks highest for it,
+    leaving out any that holds the gold answer's text.
+
+    >>> exs = [Example("q1", "珠海签约多少项目？", "珠海签约项目16个。", (6, 9)),
+    ...        Example("q2", "咸阳签约多少项目？", "咸阳签约项目21个。", (6, 9)),
+    ...        Example("q3", "天气如何？", "今天天气晴朗。", (4, 6))]
+    >>> distractor_paragraphs(exs, 1)["q1"]
+    ('咸阳签约项目21个。',)
+    """
+    import bm25s
+
+    from ..text import tokens
+
+    if n <= 0 or not examples:
+        return {}
+    contexts = list(dict.fromkeys(ex.context for ex in examples))
+    retriever = bm25s.BM25()
+    retriever.index([tokens(c) or [""] for c in contexts], show_progress=False)
+    k = min(len(contexts), n + 4)
+    out: dict[str, tuple[str, ...]] = {}
+    for ex in examples:
+        q = tokens(ex.question)
+        if not q:
+            continue
+        rows, scores = retriever.retrieve([q], k=k, show_progress=False)
+        gold = ex.context[ex.answer[0] : ex.answer[1]] if ex.answer else None
+        picked = [contexts[int(r)] for r, sc in zip(rows[0], scores[0], strict=True) if sc > 0]
+        picked = [c for c in picked if c != ex.context and not (gold and gold in c)]
+        if picked[:n]:
+            out[ex.qid] = tuple(picked[:n])
+    return out
 
 
 def _overlaps(w: Window, answer: tuple[int, int]) -> bool:

@@ -10,8 +10,7 @@ writes ``out_dir/reader.safetensors`` (``weights``), atomically: a killed or fai
 leaves any earlier weights file as it was.
 
 ``add_arguments(parser)`` and ``run(args)`` are for a ``rag train`` subcommand. What it
-does not do: evaluate on held-apart data (scores are the caller's to add), or pick hard
-negatives by retrieval.
+does not do: evaluate on held-apart data (scores are the caller's to add).
 """
 
 from __future__ import annotations
@@ -58,6 +57,7 @@ class TrainConfig:
     stride: int = 128
     max_question: int = 64
     negatives: int = 1
+    hard_negatives: int = 0  # windows of retrieved other paragraphs per question
     freeze_layers: int = 6
     seed: int = 0
     limit: int | None = None  # first N questions of each file
@@ -72,6 +72,9 @@ class TrainConfig:
 
 
 _RUN_ONLY = {"device", "threads", "checkpoint_minutes", "stop_after", "progress"}
+# fields added later, left out of a run's identity at their default, so that checkpoints
+# and headers written before them still match
+_ADDED = {"hard_negatives": 0}
 
 
 @dataclass(frozen=True)
@@ -164,7 +167,9 @@ def train(
                         "questions": len(exs)})  # fmt: skip
     img = read_image(image)
     tok = get_tokenizer(image)
-    wcfg = WindowConfig(cfg.max_len, cfg.stride, cfg.max_question, cfg.negatives)
+    wcfg = WindowConfig(
+        cfg.max_len, cfg.stride, cfg.max_question, cfg.negatives, cfg.hard_negatives
+    )
     windows, inexact = training_windows(tok, examples, wcfg, seed=cfg.seed)
     if not windows:
         raise InputError(f"{', '.join(files)}: no usable training questions")
@@ -186,7 +191,11 @@ def train(
         opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm)))
     )
     identity = {
-        "config": {k: v for k, v in asdict(cfg).items() if k not in _RUN_ONLY},
+        "config": {
+            k: v
+            for k, v in asdict(cfg).items()
+            if k not in _RUN_ONLY and not (k in _ADDED and v == _ADDED[k])
+        },
         "base_sha256": img.sha256,
         "data": sources,
         "init_sha256": _sha256(Path(cfg.init)) if cfg.init else None,
@@ -302,6 +311,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-len", type=int, default=d.max_len)
     p.add_argument("--stride", type=int, default=d.stride)
     p.add_argument("--negatives", type=int, default=d.negatives)
+    p.add_argument(
+        "--hard-negatives",
+        type=int,
+        default=d.hard_negatives,
+        help="windows of other paragraphs a keyword search ranks high, per question",
+    )
     p.add_argument("--freeze-layers", type=int, default=d.freeze_layers)
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--limit", type=int, default=d.limit, help="first N questions per file")

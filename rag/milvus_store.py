@@ -64,6 +64,9 @@ def connect(uri: str, token: str = ""):
 
             # pymilvus logs each failed call with a traceback; rag reports one line
             logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
+            # milvus-lite's in-process server logs calls it does not implement (pymilvus
+            # asks for a timestamp while it waits for an index) with a traceback
+            logging.getLogger("grpc._server").setLevel(logging.CRITICAL)
         except ImportError:
             raise StoreError(
                 f"the milvus store ({uri}) needs pymilvus and milvus-lite: "
@@ -102,12 +105,13 @@ def _fit(text: str, max_bytes: int) -> str:
 
 
 def _describe(info: dict) -> dict:
-    """What rag wrote in a collection's description, or {} for a collection it did not
-    make."""
-    with contextlib.suppress(ValueError, TypeError):
-        d = json.loads(info.get("description") or "")
-        if isinstance(d, dict) and "rag" in d:
-            return d
+    """What rag recorded about a collection (its ``rag`` property; milvus-lite keeps no
+    schema description), or {} for a collection it did not make."""
+    for raw in ((info.get("properties") or {}).get("rag"), info.get("description")):
+        with contextlib.suppress(ValueError, TypeError):
+            d = json.loads(raw or "")
+            if isinstance(d, dict) and "rag" in d:
+                return d
     return {}
 
 
@@ -182,19 +186,17 @@ class Target:
 
         c = self.client
         name = self.name_for(gen_name)
-        schema = c.create_schema(
-            auto_id=False,
-            description=json.dumps(
-                {
-                    "rag": 1,
-                    "encoder": self.encoder_id,
-                    "dim": self.dim,
-                    "chunking": chunking,
-                    "index": self.index_dir,
-                },
-                ensure_ascii=True,
-            ),
+        about = json.dumps(
+            {
+                "rag": 1,
+                "encoder": self.encoder_id,
+                "dim": self.dim,
+                "chunking": chunking,
+                "index": self.index_dir,
+            },
+            ensure_ascii=True,
         )
+        schema = c.create_schema(auto_id=False, description=about)
         schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=512)
         schema.add_field("article_id", DataType.VARCHAR, max_length=1024)
         schema.add_field("title", DataType.VARCHAR, max_length=2048)
@@ -222,7 +224,13 @@ class Target:
         index.add_index("vec", index_type="HNSW", metric_type="IP", params=HNSW)
         index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
         try:
-            c.create_collection(name, schema=schema, index_params=index, consistency_level="Strong")
+            c.create_collection(
+                name, schema=schema, consistency_level="Strong", properties={"rag": about}
+            )
+            # a server builds indexes in the background: wait. milvus-lite builds them at
+            # once, and pymilvus's wait would only sleep (0.5 s per index)
+            c.create_index(name, index, sync=not self.uri.endswith(".db"))
+            c.load_collection(name)
             rows = (
                 {
                     "id": pk(ch.id),

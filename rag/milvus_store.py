@@ -67,6 +67,7 @@ def connect(uri: str, token: str = ""):
             # milvus-lite's in-process server logs calls it does not implement (pymilvus
             # asks for a timestamp while it waits for an index) with a traceback
             logging.getLogger("grpc._server").setLevel(logging.CRITICAL)
+            logging.getLogger("milvus_lite").setLevel(logging.CRITICAL)
         except ImportError:
             raise StoreError(
                 f"the milvus store ({uri}) needs pymilvus and milvus-lite: "
@@ -76,9 +77,30 @@ def connect(uri: str, token: str = ""):
             kw = {"token": token} if token else {}
             client = MilvusClient(uri=uri, timeout=CONNECT_TIMEOUT_S, **kw)
         except Exception as e:
+            if _lite_locked(uri):
+                raise StoreError(
+                    f"milvus-lite file {uri} is open in another process (milvus-lite allows "
+                    "one at a time; a Milvus server does not have this limit)"
+                ) from None
             raise StoreError(f"cannot reach Milvus at {uri}: {_one_line(e)}") from None
         _CLIENTS[key] = client
         return client
+
+
+def _lite_locked(uri: str) -> bool:
+    """Whether another process holds the lock of the milvus-lite folder ``uri``."""
+    lock = Path(uri) / "LOCK"
+    if not uri.endswith(".db") or not lock.is_file():
+        return False
+    import fcntl
+
+    try:
+        with open(lock, "a") as f:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(f, fcntl.LOCK_UN)
+    except OSError:
+        return True
+    return False
 
 
 def pk(chunk_id: str) -> str:

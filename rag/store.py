@@ -93,8 +93,8 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,199}")
 def default_collection(index_dir: str | Path) -> str:
     """The Milvus collection name of an index folder: ``rag_<folder>_<hash of path>``.
 
-    >>> default_collection("/tmp/新闻 index")[:10], len(default_collection("/tmp/x"))
-    ('rag___inde', 13)
+    >>> default_collection("/tmp/新闻 index")[:-6], len(default_collection("/tmp/x"))
+    ('rag____index_', 12)
     """
     p = Path(index_dir).resolve()
     name = re.sub(r"[^0-9A-Za-z_]", "_", p.name)[:40]

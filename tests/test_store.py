@@ -332,3 +332,26 @@ def test_bad_store_settings_are_one_line(tmp_path):
         spec_for(Settings(milvus_uri="m.db", milvus_collection="1x"), None)
     assert spec_for(Settings(), None) is None
     assert spec_for(Settings(store="files"), {"store": {"kind": "milvus"}}) == StoreSpec()
+
+
+def test_a_milvus_lite_file_held_by_another_process_is_one_line(tmp_path, seed_articles):
+    if _milvus_missing():
+        pytest.skip(_milvus_missing())
+    import fcntl
+
+    uri = tmp_path / "held.db"
+    uri.mkdir()
+    with open(uri / "LOCK", "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as a second process's milvus-lite would
+        with pytest.raises(StoreError) as e:
+            build(
+                seed_articles,
+                tmp_path / "idx",
+                HashEncoder(64),
+                store=_spec("milvus", str(uri), tmp_path / "idx"),
+            )
+    assert str(e.value) == (
+        f"milvus-lite file {uri} is open in another process (milvus-lite allows one at a "
+        "time; a Milvus server does not have this limit)"
+    )
+    assert not (tmp_path / "idx" / "CURRENT").exists()

@@ -32,6 +32,7 @@ class Store(Protocol):
     """A loaded index, whichever store holds it: what retrievers, the answerer, the
     overview and the pipeline use (rows are positions in ``chunks``)."""
 
+    store: str  # "files" or "milvus"
     path: Path
     manifest: dict
     articles: dict[str, Article]

@@ -355,3 +355,25 @@ def test_a_milvus_lite_file_held_by_another_process_is_one_line(tmp_path, seed_a
         "time; a Milvus server does not have this limit)"
     )
     assert not (tmp_path / "idx" / "CURRENT").exists()
+
+
+def test_article_fields_make_date_ranges_a_filter_expression(lite_uri, tmp_path, seed_articles):
+    if _milvus_missing():
+        pytest.skip(_milvus_missing())
+    from dataclasses import replace
+
+    dates = ["2023-05-01", "2023-05-30", "2023-06-02", "", "2023-06-15", "", "2022-12-31"]
+    articles = [replace(a, date=d) for a, d in zip(seed_articles, dates, strict=True)]
+    path = tmp_path / "idx"
+    build(articles, path, HashEncoder(64), store=_spec("milvus", lite_uri, path))
+    idx = Index.open(path)
+    rows = _client(lite_uri).query(
+        idx.collection,
+        filter='date >= "2023-05-30" and date <= "2023-06-30"',
+        output_fields=["article_id", "title"],
+        limit=100,
+    )
+    want = {a.id for a, d in zip(articles, dates, strict=True) if "2023-05-30" <= d <= "2023-06-30"}
+    assert {r["article_id"] for r in rows} == want
+    assert len(rows) == sum(c.article_id in want for c in idx.chunks)
+    assert {r["title"] for r in rows} == {a.title for a in articles if a.id in want}

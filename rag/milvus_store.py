@@ -170,9 +170,9 @@ class Target:
         except Exception as e:
             raise StoreError(f"cannot reach Milvus at {self.uri}: {_one_line(e)}") from None
         real = info.get("collection_name", self.alias)
-        if real in self.owned:
-            return  # this index's own: any encoder may replace it
         made = _describe(info)
+        if real in self.owned or made.get("index") == self.index_dir:
+            return  # this index's own: any encoder may replace it
         dim = _dim(info)
         where = f"Milvus collection {self.alias} at {self.uri}"
         if made.get("encoder") != self.encoder_id or dim != self.dim:

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from .bench import add_cli as add_bench_cli
-from .config import MODES, Settings
+from .config import MODES, STORES, Settings
 from .errors import InputError, RagError
 from .evaluate import add_cli as add_eval_cli
 from .reader import train as reader_train
@@ -33,6 +33,10 @@ def _settings(args: argparse.Namespace) -> Settings:
         chunk_size=getattr(args, "chunk_size", None),
         chunk_overlap=getattr(args, "chunk_overlap", None),
         reader=getattr(args, "reader", None),
+        store=getattr(args, "store", None),
+        milvus_uri=getattr(args, "milvus_uri", None),
+        milvus_collection=getattr(args, "milvus_collection", None),
+        milvus_token=getattr(args, "milvus_token", None),
     )
 
 
@@ -343,6 +347,26 @@ def make_parser() -> argparse.ArgumentParser:
         help="add to the index instead of making it hold exactly PATHS",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--store",
+        choices=STORES,
+        help="where vectors and keyword postings go (default: the index's own, else files)",
+    )
+    p.add_argument(
+        "--milvus-uri",
+        metavar="URI",
+        help="with --store milvus: a milvus-lite file (./milvus.db) or http://host:19530",
+    )
+    p.add_argument(
+        "--milvus-collection",
+        metavar="NAME",
+        help="the Milvus collection (alias) name (default: rag_<index folder>_<hash>)",
+    )
+    p.add_argument(
+        "--milvus-token",
+        metavar="TOKEN",
+        help="the Milvus server's token (default: RAG_MILVUS_TOKEN; never stored)",
+    )
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("ask", help="answer one question")

@@ -13,6 +13,7 @@ from dataclasses import dataclass, fields, replace
 from .errors import InputError
 
 MODES = ("hybrid", "dense", "bm25")
+STORES = ("files", "milvus")
 DEFAULT_ENCODER = "intfloat/multilingual-e5-small"
 
 
@@ -40,6 +41,12 @@ class Settings:
     reader: str = "shipped"
     # with the reader: the rule answerer decides refusal (and English questions) first
     reader_gate: int = 1
+    # where a build keeps vectors and keyword postings (rag/store.py): "" means the
+    # index's own store (its manifest says), else "files"; "milvus" needs milvus_uri
+    store: str = ""
+    milvus_uri: str = ""  # a milvus-lite file (path ending .db) or http://host:19530
+    milvus_collection: str = ""  # default: rag_<index folder name>_<hash of its path>
+    milvus_token: str = ""  # never written to the manifest (RAG_MILVUS_TOKEN)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -58,6 +65,8 @@ class Settings:
             )
         if not self.max_file_mb > 0:
             raise InputError(f"max_file_mb must be more than 0, not {self.max_file_mb}")
+        if self.store not in ("", *STORES):
+            raise InputError(f"store must be one of {', '.join(STORES)}, not {self.store!r}")
         if self.batch_size < 1:
             raise InputError(f"batch_size must be at least 1, not {self.batch_size}")
 

@@ -22,6 +22,12 @@ class EncoderError(RagError):
     """An encoder that cannot be loaded, or that differs from the index's."""
 
 
+class StoreError(RagError):
+    """A vector database (Milvus) that cannot be reached, or whose collection does not
+    fit this index (another encoder or dimension): the message names the URI or
+    collection. Nothing stored is dropped."""
+
+
 class IndexBusyError(RagError):
     """Another process holds the index's build lock."""
 

@@ -15,6 +15,11 @@ Layout of an index directory::
                            stored as float16 (faiss IndexScalarQuantizer QT_fp16)
         bm25/              bm25s.BM25.save() output
 
+An index built with ``--store milvus`` keeps the same folder without ``dense.faiss``
+and ``bm25/``: its manifest's ``store`` entry names the Milvus URI and the collection
+that holds the generation's vectors and BM25 postings (``rag.milvus_store``), and
+``Index.open`` returns a ``MilvusIndex`` for it.
+
 A build writes a new generation beside the live one and then replaces ``CURRENT``
 (``os.replace``), so a build killed at any moment leaves the previous index loadable.
 Articles whose fingerprint is unchanged keep their chunks, vectors and tokens; only new
@@ -40,7 +45,8 @@ import numpy as np
 from .chunk import VERSION as CHUNK_VERSION
 from .chunk import chunk_article, embed_text, keyword_text
 from .embed import Encoder
-from .errors import IndexBusyError, IndexFormatError, InputError
+from .errors import IndexBusyError, IndexFormatError, InputError, StoreError
+from .store import Store, StoreSpec
 from .text import tokens as keyword_tokens
 from .types import Article, Chunk
 
@@ -181,6 +187,8 @@ def file_state(paths: Iterable[str | Path]) -> dict[str, list[int]]:
 class Index:
     """A loaded index: articles, chunks, a FAISS index and a bm25s index."""
 
+    store = "files"
+
     def __init__(
         self,
         path: Path,
@@ -211,8 +219,10 @@ class Index:
         return len(self.chunks)
 
     @classmethod
-    def open(cls, path: str | Path) -> Index:
-        """Load the live generation at ``path``. A missing, damaged or foreign index is an
+    def open(cls, path: str | Path, token: str = "") -> Store:
+        """Load the live generation at ``path``: an ``Index``, or a ``MilvusIndex`` when
+        its manifest says the milvus store (``token``: its server's, else
+        ``RAG_MILVUS_TOKEN``). A missing, damaged or foreign index is an
         ``IndexFormatError`` that names the file at fault and says what to run.
 
         A build that swaps in a new generation while this one is being read (it then
@@ -221,7 +231,7 @@ class Index:
         for attempt in range(3):
             gen = live_generation(path)
             try:
-                return cls._open_generation(path)
+                return cls._open_generation(path, token)
             except IndexFormatError:
                 # another build swapped CURRENT meanwhile? then read the new generation
                 if attempt == 2 or gen is None or live_generation(path) == gen:
@@ -229,13 +239,7 @@ class Index:
         raise AssertionError("unreachable")  # pragma: no cover
 
     @classmethod
-    def _open_generation(cls, path: Path) -> Index:
-        import bm25s
-        import faiss
-
-        # one query at a time scans faster on one thread (15 vs 22 ms at 100k chunks)
-        faiss.omp_set_num_threads(1)
-
+    def _open_generation(cls, path: Path, token: str = "") -> Store:
         manifest = read_manifest(path)
         if manifest is None:
             raise IndexFormatError(f"no index at {path}; build one with: rag build --index {path}")
@@ -261,6 +265,16 @@ class Index:
             a.id: a for a in load("articles.jsonl", lambda f: [Article(**d) for d in read_jsonl(f)])
         }
         chunks = load("chunks.jsonl", lambda f: [Chunk(**d) for d in read_jsonl(f)])
+        if (manifest.get("store") or {}).get("kind") == "milvus":
+            from .milvus_store import MilvusIndex
+
+            _check_chunks(path, manifest, articles, chunks)
+            return MilvusIndex.open(path, manifest, articles, chunks, gen, token)
+        import bm25s
+        import faiss
+
+        # one query at a time scans faster on one thread (15 vs 22 ms at 100k chunks)
+        faiss.omp_set_num_threads(1)
         dense = load("dense.faiss", lambda f: faiss.read_index(str(f)))
         bm25 = (
             load(
@@ -270,15 +284,7 @@ class Index:
             if chunks
             else None
         )
-        counts = manifest["counts"]
-        if len(articles) != counts.get("articles") or set(articles) != set(manifest["articles"]):
-            raise _index_error(path, "is damaged: articles.jsonl does not match manifest.json")
-        if len(chunks) != counts.get("chunks"):
-            raise _index_error(path, "is damaged: chunks.jsonl does not match manifest.json")
-        for c in chunks:
-            a = articles.get(c.article_id)
-            if a is None or a.text[c.start : c.end] != c.text:
-                raise _index_error(path, f"is damaged: chunk {c.id!r} does not match its article")
+        _check_chunks(path, manifest, articles, chunks)
         if dense.ntotal != len(chunks) or (
             bm25 is not None and int(bm25.scores["num_docs"]) != len(chunks)
         ):
@@ -332,6 +338,18 @@ class Index:
         )
 
 
+def _check_chunks(path: Path, manifest: dict, articles: dict, chunks: list[Chunk]) -> None:
+    counts = manifest["counts"]
+    if len(articles) != counts.get("articles") or set(articles) != set(manifest["articles"]):
+        raise _index_error(path, "is damaged: articles.jsonl does not match manifest.json")
+    if len(chunks) != counts.get("chunks"):
+        raise _index_error(path, "is damaged: chunks.jsonl does not match manifest.json")
+    for c in chunks:
+        a = articles.get(c.article_id)
+        if a is None or a.text[c.start : c.end] != c.text:
+            raise _index_error(path, f"is damaged: chunk {c.id!r} does not match its article")
+
+
 # ---------------------------------------------------------------------- building
 
 
@@ -348,6 +366,7 @@ def build(
     corpus: list[str] | None = None,
     replace_all: bool = True,
     wait: float = 0,
+    store: StoreSpec | None = None,
 ) -> BuildReport:
     """Make the index at ``path`` hold exactly ``articles`` (or, with
     ``replace_all=False``, the old articles plus these), embedding only what changed.
@@ -356,6 +375,11 @@ def build(
     dies); a second concurrent build raises ``IndexBusyError``, or first waits up to
     ``wait`` seconds. Debris of a build that was killed (``gen-*`` folders that are not
     live, ``CURRENT.tmp-*``) is removed.
+
+    ``store``: where vectors and keyword postings go (``rag.store.StoreSpec``); None
+    keeps the index's own store (files for a new index). With milvus the generation's
+    collection is written before ``CURRENT`` is swapped, so a build that fails leaves
+    the previous collection answering.
     """
     from filelock import FileLock, Timeout
 
@@ -389,6 +413,7 @@ def build(
             corpus=corpus,
             replace_all=replace_all,
             t0=t0,
+            store=store,
         )
     finally:
         lock.release()
@@ -425,14 +450,27 @@ def _build_locked(
     corpus,
     replace_all,
     t0,
+    store,
 ) -> BuildReport:
     import faiss
 
     remove_stale_generations(path)
-    old, why_not = _load_reusable(path, encoder.id, chunk_size, chunk_overlap)
+    own = _own_store(peek_manifest(path) or {})
+    spec = store if store is not None else own
+    old, why_not = _load_reusable(
+        path, encoder.id, chunk_size, chunk_overlap, spec.token or own.token
+    )
     old_fps = old.manifest["articles"] if old else {}
     # where the index came from survives a build that cannot reuse its vectors
     previous = old.manifest if old else (peek_manifest(path) or {})
+    target = None
+    if spec.kind == "milvus":
+        from .milvus_store import Target
+
+        # before anything is embedded: an unreachable server or a foreign collection
+        was = (previous.get("store") or {}).get("collection")
+        owned = {was} if was and spec.same_place(previous) else set()
+        target = Target(spec, path, encoder.id, int(encoder.dim), owned)
 
     if not replace_all:
         # the articles already there stay, even when their vectors cannot be reused
@@ -462,7 +500,7 @@ def _build_locked(
         encoder=encoder.id,
         note=why_not,
     )
-    if old is not None and not changed and not removed:
+    if old is not None and not changed and not removed and spec.same_place(old.manifest):
         if files is not None and files != old.manifest.get("files"):
             _write_manifest_only(path, old, files, corpus)
         return BuildReport(
@@ -501,6 +539,7 @@ def _build_locked(
 
     gen = path / f"gen-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:6]}"
     gen.mkdir()
+    collection = None
     try:
         by_id = {a.id: a for a in articles}
         write_jsonl(gen / "articles.jsonl", (by_id[i].to_dict() for i in ids))
@@ -508,11 +547,15 @@ def _build_locked(
         with open(gen / "tokens.txt", "w", encoding="utf-8") as f:
             for t in toks:
                 f.write(" ".join(t) + "\n")
-        dense = _new_dense(dim)
-        if len(vecs):
-            dense.add(np.ascontiguousarray(vecs, dtype=np.float32))
-        faiss.write_index(dense, str(gen / "dense.faiss"))
-        save_bm25(gen / "bm25", toks)
+        if target is not None:
+            collection = target.name_for(gen.name)
+            target.write(gen.name, chunks, vecs, toks, by_id, chunking(chunk_size, chunk_overlap))
+        else:
+            dense = _new_dense(dim)
+            if len(vecs):
+                dense.add(np.ascontiguousarray(vecs, dtype=np.float32))
+            faiss.write_index(dense, str(gen / "dense.faiss"))
+            save_bm25(gen / "bm25", toks)
         manifest = {
             "format": FORMAT_VERSION,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -523,13 +566,26 @@ def _build_locked(
             "corpus": corpus if corpus is not None else previous.get("corpus"),
             "files": files if files is not None else previous.get("files"),
         }
+        if target is not None:
+            # the token is never written: it comes from the flag or RAG_MILVUS_TOKEN
+            manifest["store"] = {
+                "kind": "milvus",
+                "uri": spec.uri,
+                "alias": spec.collection,
+                "collection": collection,
+            }
         _write_json(gen / "manifest.json", manifest)
         _fsync_dir(gen)
         swap_current(path, gen.name)
     except BaseException:
         shutil.rmtree(gen, ignore_errors=True)
+        if target is not None and collection is not None:
+            target.drop(collection)
         raise
     remove_stale_generations(path)
+    if target is not None and collection is not None:
+        was = (previous.get("store") or {}).get("collection")
+        target.commit(collection, was if spec.same_place(previous) else None)
     return BuildReport(
         chunks=len(chunks),
         embedded_chunks=len(new_chunks),
@@ -561,7 +617,21 @@ def chunking(size: int, overlap: int) -> dict:
     return {"size": size, "overlap": overlap, "version": CHUNK_VERSION}
 
 
-def _load_reusable(path: Path, encoder_id: str, size: int, overlap: int) -> tuple[_Old | None, str]:
+def _own_store(manifest: dict) -> StoreSpec:
+    """The store an index's manifest names (files when it names none).
+
+    >>> _own_store({}).kind, _own_store({"store": {"kind": "milvus", "uri": "u", "alias": "a"}})
+    ('files', StoreSpec(kind='milvus', uri='u', collection='a', token=''))
+    """
+    entry = manifest.get("store")
+    if isinstance(entry, dict) and entry.get("kind") == "milvus":
+        return StoreSpec("milvus", str(entry.get("uri", "")), str(entry.get("alias", "")))
+    return StoreSpec()
+
+
+def _load_reusable(
+    path: Path, encoder_id: str, size: int, overlap: int, token: str = ""
+) -> tuple[_Old | None, str]:
     """The live index if its vectors can be reused by this build, else None and, when
     it is damaged, a note saying so (a damaged or differently-built index is rebuilt
     from scratch, not trusted). The damaged generation is only removed once the new one
@@ -574,7 +644,7 @@ def _load_reusable(path: Path, encoder_id: str, size: int, overlap: int) -> tupl
             size, overlap
         ):
             return None, ""
-        idx = Index.open(path)
+        idx = Index.open(path, token)
         gen = live_generation(path)
         toks = (gen / "tokens.txt").read_text(encoding="utf-8").split("\n")[: len(idx.chunks)]
         if len(toks) != len(idx.chunks):
@@ -583,7 +653,7 @@ def _load_reusable(path: Path, encoder_id: str, size: int, overlap: int) -> tupl
                 "the previous index's tokens.txt was incomplete: all articles were embedded again",
             )
         return _Old(manifest, idx.articles, idx.chunks, [t.split() for t in toks], idx), ""
-    except IndexFormatError as e:
+    except (IndexFormatError, StoreError) as e:
         what = str(e).split("; rebuild it with", 1)[0]
         return (
             None,

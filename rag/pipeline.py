@@ -37,6 +37,7 @@ from .intents import Guess, IntentModel, intent, model_for, topic_words
 from .overview import Overview
 from .question import analyze
 from .retrieve import QueryEncoder, make_retriever
+from .store import spec_for
 from .text import mostly_simplified
 from .types import Answer
 
@@ -123,6 +124,7 @@ def build(
         corpus=None if add else paths,
         replace_all=not add,
         wait=wait,
+        store=spec_for(settings, peek_manifest(settings.index_dir)),
     )
     return report, corpus.problems
 
@@ -221,7 +223,7 @@ class Pipeline:
         settings = settings or Settings.from_env()
         if index_dir is not None:
             settings = settings.with_(index_dir=str(index_dir))
-        index = Index.open(settings.index_dir)
+        index = Index.open(settings.index_dir, settings.milvus_token)
         if encoder is None:
             encoder = resolve_encoder(settings, settings.index_dir)
         elif encoder.id != index.encoder_id:
@@ -335,7 +337,7 @@ class Pipeline:
         report, problems = build(
             paths, self.settings, progress=progress, add=True, encoder=self.encoder
         )
-        self.index = Index.open(self.settings.index_dir)
+        self.index = Index.open(self.settings.index_dir, self.settings.milvus_token)
         self.qenc = QueryEncoder(self.encoder, simplify=_simplified(self.index))
         self._retrievers.clear()
         self._bridge = None

@@ -8,6 +8,10 @@
 
 Every ``Hit`` of the hybrid carries both component scores, so later stages can judge
 how well the question is matched.
+
+On the milvus store (``rag.milvus_store``) the hybrid runs inside Milvus instead
+(``StoreHybridRetriever``: one ``hybrid_search``, Milvus's RRF ranker, no keyword
+weighting); its hits carry the dense score, not the BM25 one.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from typing import Protocol
 import numpy as np
 
 from .embed import Encoder
-from .index import Index
+from .store import Store as Index
 from .text import to_simplified
 from .text import tokens as keyword_tokens
 from .types import Hit
@@ -119,6 +123,23 @@ class HybridRetriever:
         ]
 
 
+class StoreHybridRetriever:
+    """Hybrid retrieval done by the store itself (``index.search_hybrid``)."""
+
+    def __init__(
+        self, index: Index, query_encoder: QueryEncoder, rrf_k: int = 60, depth: int = 50
+    ) -> None:
+        self.index = index
+        self.qenc = query_encoder
+        self.rrf_k = rrf_k
+        self.depth = depth
+
+    def retrieve(self, query: str, k: int, keywords: str | None = None) -> list[Hit]:
+        qtok = keyword_tokens(keywords if keywords is not None else query)
+        res = self.index.search_hybrid(self.qenc(query), qtok, k, self.rrf_k, self.depth)
+        return [Hit(self.index.chunks[r], s, i, dense=d) for i, (r, s, d) in enumerate(res)]
+
+
 def make_retriever(
     mode: str, index: Index, query_encoder: QueryEncoder, rrf_k: int = 60
 ) -> Retriever:
@@ -126,4 +147,6 @@ def make_retriever(
         return DenseRetriever(index, query_encoder)
     if mode == "bm25":
         return BM25Retriever(index)
+    if hasattr(index, "search_hybrid"):
+        return StoreHybridRetriever(index, query_encoder, rrf_k=rrf_k)
     return HybridRetriever(index, query_encoder, rrf_k=rrf_k)

@@ -23,6 +23,7 @@ from .chunk import VERSION as CHUNK_VERSION
 from .config import Settings
 from .embed import Encoder, load_encoder
 from .errors import EncoderError, IndexBusyError, IndexFormatError, InputError
+from .groups import annotate, fold
 from .index import (
     BuildReport,
     Index,
@@ -265,6 +266,8 @@ class Pipeline:
         if q.english:
             q = self._bridge_english(q)
         hits = self.retriever(mode).retrieve(q.query, max(k, 10) * 3, keywords=q.keywords)
+        # wire copies: only the earliest copy of a story is read and cited
+        hits = fold(hits, self.index.groups, self.index)
         t1 = time.perf_counter()
         guess = self.intent(q)
         if guess.intent == "collection":
@@ -273,6 +276,7 @@ class Pipeline:
             answer = self.overview.topic(q, hits, k, guess.probability)
         else:
             answer = self.answerer.run(q, hits, k=k)
+        answer = annotate(answer, self.index.groups, self.index.articles)
         t2 = time.perf_counter()
         answer.timings.update(
             retrieve_ms=round((t1 - t0) * 1000, 2), answer_ms=round((t2 - t1) * 1000, 2)
@@ -349,6 +353,7 @@ class Pipeline:
             "chunks": m["counts"]["chunks"],
             "chunking": m["chunking"],
             "created": m.get("created"),
+            "groups": self.index.groups.summary(),
         }
 
 

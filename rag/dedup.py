@@ -20,9 +20,9 @@ import numpy as np
 from .text import fold
 from .types import Article
 
-SHINGLE = 5  # characters per shingle (docs/BENCHMARKS.md, "Wire copies")
+SHINGLE = 7  # characters per shingle (docs/BENCHMARKS.md, "Wire copies")
 NUM_PERM = 128  # MinHash permutations
-THRESHOLD = 0.5  # estimated Jaccard similarity at which two articles are copies
+THRESHOLD = 0.3  # estimated Jaccard similarity at which two articles are copies
 WINDOW_DAYS = 7  # dated copies are at most this many days apart (None: any)
 SEED = 1
 _SKIP = re.compile(r"[\s\W_]+", re.UNICODE)  # spaces and punctuation are not compared

@@ -135,8 +135,15 @@ def compute(
         else:
             todo.append(i)
     if todo:
-        sigs[todo] = dedup.signatures([articles[i].text for i in todo])
-    copies = dedup.find_copies(articles, sigs=sigs)
+        sigs[todo] = dedup.signatures([articles[i].text for i in todo], dedup.SHINGLE)
+    copies = dedup.find_copies(
+        articles,
+        dedup.THRESHOLD,
+        shingle=dedup.SHINGLE,
+        num_perm=dedup.NUM_PERM,
+        window_days=dedup.WINDOW_DAYS,
+        sigs=sigs,
+    )
     # events among the stories (canonical articles); copies join their original's event
     ids = [a.id for a in articles]
     # the vectors as the index stores them (float16), so an incremental build links
@@ -144,7 +151,9 @@ def compute(
     stored = np.asarray(vecs, dtype=np.float16).astype(np.float32)
     avecs = events.article_vectors(ids, chunks, stored)
     keep = [i for i, a in enumerate(articles) if a.id not in copies]
-    ev = events.cluster([articles[i] for i in keep], avecs[keep])
+    ev = events.cluster(
+        [articles[i] for i in keep], avecs[keep], events.THRESHOLD, events.WINDOW_DAYS
+    )
     for c, canon in copies.items():
         if canon in ev:
             ev[c] = ev[canon]

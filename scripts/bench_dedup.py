@@ -66,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--windows", default="none,30,7", help="days; none: any")
     ap.add_argument("--show", default="5,0.5,7", help="list the sample's own pairs at K,T,W")
     args = ap.parse_args(argv)
-    rows = [json.loads(line) for line in open(args.news, encoding="utf-8") if line.strip()]
+    with open(args.news, encoding="utf-8") as f:
+        rows = [json.loads(line) for line in f if line.strip()]
     base = [Article(f"n{i}", r["title"], r["text"], date=r["date"]) for i, r in enumerate(rows)]
     rng = random.Random(args.seed)
     picked = rng.sample(range(len(base)), args.copies)
@@ -89,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
                 prec = tp / len(inj) if inj else 1.0
                 rec = tp / len(truth)
                 f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
-                print(f"| {k} | {t:.1f} | {w} | {prec:.3f} | {rec:.3f} | {f1:.3f} | {len(own)} |")
+                print(f"| {k} | {t:g} | {w} | {prec:.3f} | {rec:.3f} | {f1:.3f} | {len(own)} |")
                 if [str(k), f"{t:g}", w] == show:
                     shown = own
     by_id = {a.id: a for a in base}

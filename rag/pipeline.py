@@ -24,6 +24,7 @@ from .config import Settings
 from .embed import Encoder, load_encoder
 from .errors import EncoderError, IndexBusyError, IndexFormatError, InputError
 from .groups import annotate, fold
+from .groups import params as group_params
 from .index import (
     BuildReport,
     Index,
@@ -138,6 +139,8 @@ def index_is_stale(index_dir: str | Path) -> bool:
         return False  # built from uploads or by API: nothing to compare with
     if manifest["chunking"].get("version") != CHUNK_VERSION:
         return True  # chunked by an older rag: its chunks may not be what this one cuts
+    if manifest.get("groups") != group_params():
+        return True  # copies and events missing or made otherwise: regrouped, not re-embedded
     return file_state(corpus) != files
 
 

@@ -16,7 +16,7 @@ from rag.cli import main
 from rag.config import Settings
 from rag.dedup import find_copies
 from rag.index import Index, live_generation, read_manifest
-from rag.pipeline import Pipeline, build
+from rag.pipeline import Pipeline, build, ensure_index
 from rag.types import Article
 
 NEWS = Path(__file__).resolve().parents[2] / "shared" / "data" / "news" / "xwlb_sample.jsonl"
@@ -249,7 +249,8 @@ def test_an_index_made_before_groups_opens_and_a_build_adds_them(tmp_path, corpu
     a = pipe.ask("吸纳高校毕业生的中小企业每人补助多少？")
     assert all(s.to_dict()["duplicates"] == [] for s in a.sources)
 
-    report, _ = build([corpus], settings, progress=False)
+    # opening it through ensure_index (rag ask, the app) regroups it, embedding nothing
+    report = ensure_index(settings, progress=False)
     assert not report.up_to_date and report.embedded_chunks == 0 and report.hashed == 7
     assert Index.open(settings.index_dir).groups.copies == {"paper": "wire", "site": "wire"}
     assert build([corpus], settings, progress=False)[0].up_to_date
@@ -273,3 +274,13 @@ def test_real_news_edited_copies_are_found():
     assert hit >= 57  # 95 %
     wrong = [c for c, canon in found.items() if c.startswith("copy") and canon.startswith("copy")]
     assert wrong == []  # the original (dated the same, first in order) is the one cited
+
+
+def test_a_collection_answer_lists_each_story_once(pipe):
+    from rag.overview import Overview
+    from rag.question import analyze
+
+    a = Overview(pipe.index).collection(analyze("这些文章都讲了什么？"), [])
+    ids = [s.article.id for s in a.sources]
+    assert a.text.startswith("共 5 篇文章")
+    assert "wire" in ids and not {"paper", "site"} & set(ids)

@@ -18,7 +18,7 @@ import numpy as np
 
 from .types import Article, Chunk
 
-THRESHOLD = 0.93  # cosine of article vectors (docs/BENCHMARKS.md, "Events")
+THRESHOLD = 0.95  # cosine of article vectors (docs/BENCHMARKS.md, "Wire copies and events")
 WINDOW_DAYS = 3
 
 

@@ -92,12 +92,12 @@ def main(argv: list[str] | None = None) -> int:
                 f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
                 print(f"| {k} | {t:g} | {w} | {prec:.3f} | {rec:.3f} | {f1:.3f} | {len(own)} |")
                 if [str(k), f"{t:g}", w] == show:
-                    shown = own
-    by_id = {a.id: a for a in base}
-    print(f"\n{len(shown)} pairs among the sample's own items at {args.show}:")
+                    shown = own | (inj - truth)
+    by_id = {a.id: a for a in arts}
+    print(f"\n{len(shown)} wrong or unplanned pairs at {args.show} (copyN: an injected copy):")
     for p in sorted(shown, key=sorted):
         x, y = (by_id[i] for i in sorted(p))
-        print(f"  {x.date} {x.title[:30]} | {y.date} {y.title[:30]}")
+        print(f"  {x.id} {x.date} {x.title[:28]} | {y.id} {y.date} {y.title[:28]}")
     return 0
 
 

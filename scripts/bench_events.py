@@ -40,7 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     arts = list(index.articles.values())
     ids = [a.id for a in arts]
     vecs = article_vectors(ids, index.chunks, index.vectors())
-    row = {a: i for i, a in enumerate(ids)}
+    # ids as the pairs file names them: the file's name and line (xwlb_sample.jsonl#12)
+    row = {a.rpartition("/")[2]: i for i, a in enumerate(ids)}
     if args.candidates:
         return candidates(arts, vecs, args.candidates, args.seed)
     with open(args.pairs, encoding="utf-8") as f:
@@ -53,8 +54,7 @@ def main(argv: list[str] | None = None) -> int:
             ev = cluster(arts, vecs, t, w)
             tp = fp = fn = 0
             for p in pairs:
-                a, b = p["a"]["id"], p["b"]["id"]
-                assert a in row and b in row, (a, b)
+                a, b = ids[row[p["a"]["id"]]], ids[row[p["b"]["id"]]]
                 same = a in ev and ev.get(a) == ev.get(b)
                 tp += same and p["same"]
                 fp += same and not p["same"]
@@ -88,8 +88,8 @@ def candidates(arts, vecs: np.ndarray, n: int, seed: int) -> int:
         print(
             json.dumps(
                 {
-                    "a": {"id": a.id, "title": a.title, "date": a.date},
-                    "b": {"id": b.id, "title": b.title, "date": b.date},
+                    "a": {"id": a.id.rpartition("/")[2], "title": a.title, "date": a.date},
+                    "b": {"id": b.id.rpartition("/")[2], "title": b.title, "date": b.date},
                     "cos": round(s, 3),
                     "lead_a": a.text[:90],
                     "lead_b": b.text[:90],

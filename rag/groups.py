@@ -12,10 +12,11 @@ An index built before groups existed has neither: it opens with every article al
 adds them without embedding anything again. An incremental build hashes only new or
 changed articles and regroups everything (cheap: no model runs).
 
-At answer time ``fold`` replaces retrieved chunks of a copy by the canonical article's
-matching chunk before anything reads them, so an answer never cites two copies of one
-story and its quotes are offsets into the cited (canonical) article; ``annotate`` then
-fills each source's ``duplicates``, ``event`` and ``event_reports``.
+At answer time ``fold`` keeps one article of each group among the retrieved chunks
+before anything reads them (the earliest copy when it holds the retrieved passages,
+else the copy that was retrieved), so an answer never cites two copies of one story and
+its quotes are offsets into the article it cites; ``annotate`` then fills each source's
+``duplicates`` (the group's other copies), ``event`` and ``event_reports``.
 """
 
 from __future__ import annotations
@@ -207,20 +208,38 @@ def load_signatures(gen: Path, manifest: dict, ids: Sequence[str]) -> dict[str, 
 # ---------------------------------------------------------------------- answering
 
 
-def fold(hits: list[Hit], groups: Groups, index) -> list[Hit]:
-    """The hits with each copy's chunk replaced by the matching chunk of its canonical
-    article (the one holding the most of its text), dropping a chunk already there;
-    order and scores kept. ``index`` gives the chunks (``index.chunks``)."""
+CONTAINED = 0.9  # share of a passage's shingles another copy must hold to stand in for it
+
+
+def fold(hits: list[Hit], groups: Groups, index, articles: dict[str, Article]) -> list[Hit]:
+    """The hits with at most one article of each group of copies, order and scores
+    kept. That article is the group's earliest copy when its text holds every retrieved
+    passage of the group nearly verbatim (``CONTAINED`` of its 7-character shingles),
+    else the copy whose passage ranks best (a copy that differs where the question
+    looked, e.g. in a name, is cited as it is). Passages of the other copies become the
+    matching passage of that article when it holds them, else they are dropped."""
     if not groups.copies or not any(h.chunk.article_id in groups.copies for h in hits):
         return hits
     by_article = _chunks_by_article(index)
+    chosen: dict[str, str] = {}  # group (canonical id) -> the article cited for it
+    for h in hits:
+        aid = h.chunk.article_id
+        canon = groups.canonical(aid)
+        if canon in chosen or not groups.copies_of(canon):
+            continue
+        passages = [x.chunk.text for x in hits if groups.canonical(x.chunk.article_id) == canon]
+        text = articles[canon].text if canon in articles else ""
+        chosen[canon] = canon if all(_holds(text, p) for p in passages) else aid
     out: list[Hit] = []
     seen: set[str] = set()
     for h in hits:
-        canon = groups.copies.get(h.chunk.article_id)
+        aid = h.chunk.article_id
+        cited = chosen.get(groups.canonical(aid), aid)
         chunk = h.chunk
-        if canon is not None:
-            chunk = _matching(h.chunk.text, by_article.get(canon, []))
+        if cited != aid:
+            if cited not in articles or not _holds(articles[cited].text, chunk.text):
+                continue
+            chunk = _matching(chunk.text, by_article.get(cited, []))
             if chunk is None:
                 continue
         if chunk.id in seen:
@@ -228,6 +247,18 @@ def fold(hits: list[Hit], groups: Groups, index) -> list[Hit]:
         seen.add(chunk.id)
         out.append(replace(h, chunk=chunk, rank=len(out)) if chunk is not h.chunk else h)
     return out
+
+
+def _holds(text: str, passage: str) -> bool:
+    """Whether ``text`` holds ``passage`` nearly verbatim.
+
+    >>> _holds("新华社电 今天北京下了一场大雪，路上很滑。", "今天北京下了一场大雪，路上很滑。")
+    True
+    >>> _holds("今天中山下了一场大雪。", "今天咸阳下了一场大雪。")
+    False
+    """
+    want = dedup.shingles(passage)
+    return not want or len(want & dedup.shingles(text)) >= CONTAINED * len(want)
 
 
 def _chunks_by_article(index) -> dict[str, list[Chunk]]:
@@ -261,11 +292,13 @@ def annotate(answer: Answer, groups: Groups, articles: dict[str, Article]) -> An
     sources = []
     for s in answer.sources:
         aid = s.article.id
-        dups = tuple(articles[c] for c in groups.copies_of(aid) if c in articles)
+        canon = groups.canonical(aid)
+        group = [canon, *groups.copies_of(canon)] if canon != aid or groups.copies_of(aid) else []
+        dups = tuple(articles[c] for c in group if c != aid and c in articles)
         event = groups.events.get(aid, "")
         others: list[Article] = []
         if event:
-            skip = {aid, *groups.copies_of(aid)}
+            skip = {aid, *group}
             others = [
                 articles[m]
                 for m in groups.event_members(event)

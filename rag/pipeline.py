@@ -269,8 +269,8 @@ class Pipeline:
         if q.english:
             q = self._bridge_english(q)
         hits = self.retriever(mode).retrieve(q.query, max(k, 10) * 3, keywords=q.keywords)
-        # wire copies: only the earliest copy of a story is read and cited
-        hits = fold(hits, self.index.groups, self.index)
+        # wire copies: one copy of a story is read and cited (the earliest, when it can)
+        hits = fold(hits, self.index.groups, self.index, self.index.articles)
         t1 = time.perf_counter()
         guess = self.intent(q)
         if guess.intent == "collection":

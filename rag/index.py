@@ -14,6 +14,8 @@ Layout of an index directory::
         dense.faiss        exact inner-product search over L2-normalised vectors,
                            stored as float16 (faiss IndexScalarQuantizer QT_fp16)
         bm25/              bm25s.BM25.save() output
+        minhash.npy        wire-copy signatures; groups.json: copies and events
+                           (rag/groups.py; absent in indexes made before them)
 
 An index built with ``--store milvus`` keeps the same folder without ``dense.faiss``
 and ``bm25/``: its manifest's ``store`` entry names the Milvus URI and the collection
@@ -46,6 +48,7 @@ from .chunk import VERSION as CHUNK_VERSION
 from .chunk import chunk_article, embed_text, keyword_text
 from .embed import Encoder
 from .errors import IndexBusyError, IndexFormatError, InputError, StoreError
+from .groups import Groups
 from .store import Store, StoreSpec
 from .text import tokens as keyword_tokens
 from .types import Article, Chunk
@@ -69,16 +72,22 @@ class BuildReport:
     up_to_date: bool = False
     problems: tuple[str, ...] = field(default=())
     note: str = ""  # why the previous index could not be reused, when it was damaged
+    hashed: int = 0  # articles MinHashed for wire-copy detection (new or changed ones)
+    groups: str = ""  # copies and events found (rag/groups.py), one line
 
     def summary(self) -> str:
         if self.up_to_date:
             return f"index is up to date: {self.articles} articles, {self.chunks} chunks ({self.encoder})"
         return (
-            f"indexed {self.articles} articles, {self.chunks} chunks with {self.encoder}: "
-            f"{self.added} new, {self.updated} changed, {self.removed} removed, "
-            f"{self.unchanged} unchanged; embedded {self.embedded_chunks} chunks "
-            f"in {self.embed_seconds:.1f}s ({self.seconds:.1f}s in all)"
-        ) + (f"\n{self.note}" if self.note else "")
+            (
+                f"indexed {self.articles} articles, {self.chunks} chunks with {self.encoder}: "
+                f"{self.added} new, {self.updated} changed, {self.removed} removed, "
+                f"{self.unchanged} unchanged; embedded {self.embedded_chunks} chunks "
+                f"in {self.embed_seconds:.1f}s ({self.seconds:.1f}s in all)"
+            )
+            + (f"\n{self.groups}" if self.groups else "")
+            + (f"\n{self.note}" if self.note else "")
+        )
 
 
 def _hint(path: Path) -> str:
@@ -197,8 +206,11 @@ class Index:
         chunks: list[Chunk],
         dense,
         bm25,
+        groups: Groups | None = None,
     ) -> None:
         self.path = path
+        # wire copies and events; everything alone for an index made before them
+        self.groups = groups if groups is not None else Groups(computed=False)
         self.manifest = manifest
         self.articles = articles
         self.chunks = chunks
@@ -291,7 +303,17 @@ class Index:
             raise _index_error(path, "is damaged (chunk, vector and keyword counts differ)")
         if dense.d != int(manifest["encoder"]["dim"]):
             raise _index_error(path, "is damaged (vector size differs from the manifest)")
-        return cls(path, manifest, articles, chunks, dense, bm25)
+        from .groups import load as load_groups
+
+        return cls(
+            path,
+            manifest,
+            articles,
+            chunks,
+            dense,
+            bm25,
+            load_groups(gen, manifest, list(articles)),
+        )
 
     # -- search --------------------------------------------------------------------
 
@@ -500,7 +522,15 @@ def _build_locked(
         encoder=encoder.id,
         note=why_not,
     )
-    if old is not None and not changed and not removed and spec.same_place(old.manifest):
+    from . import groups as grouping
+
+    if (
+        old is not None
+        and not changed
+        and not removed
+        and spec.same_place(old.manifest)
+        and old.manifest.get("groups") == grouping.params()
+    ):
         if files is not None and files != old.manifest.get("files"):
             _write_manifest_only(path, old, files, corpus)
         return BuildReport(
@@ -536,12 +566,19 @@ def _build_locked(
     else:
         chunks, vecs, toks = new_chunks, new_vecs, new_tokens
     dim = int(vecs.shape[1]) if len(vecs) else int(encoder.dim)
+    by_id = {a.id: a for a in articles}
+    found, sigs, hashed = grouping.compute(
+        [by_id[i] for i in ids],
+        chunks,
+        vecs,
+        old.signatures() if old is not None else None,
+        old_fps,
+    )
 
     gen = path / f"gen-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:6]}"
     gen.mkdir()
     collection = None
     try:
-        by_id = {a.id: a for a in articles}
         write_jsonl(gen / "articles.jsonl", (by_id[i].to_dict() for i in ids))
         write_jsonl(gen / "chunks.jsonl", (c.to_dict() for c in chunks))
         with open(gen / "tokens.txt", "w", encoding="utf-8") as f:
@@ -556,6 +593,7 @@ def _build_locked(
                 dense.add(np.ascontiguousarray(vecs, dtype=np.float32))
             faiss.write_index(dense, str(gen / "dense.faiss"))
             save_bm25(gen / "bm25", toks)
+        grouping.save(gen, found, sigs)
         manifest = {
             "format": FORMAT_VERSION,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -565,6 +603,7 @@ def _build_locked(
             "articles": fps,
             "corpus": corpus if corpus is not None else previous.get("corpus"),
             "files": files if files is not None else previous.get("files"),
+            "groups": grouping.params(),
         }
         if target is not None:
             # the token is never written: it comes from the flag or RAG_MILVUS_TOKEN
@@ -591,6 +630,8 @@ def _build_locked(
         embedded_chunks=len(new_chunks),
         seconds=time.perf_counter() - t0,
         embed_seconds=embed_seconds,
+        hashed=hashed,
+        groups=found.summary(),
         **report_base,
     )
 
@@ -606,6 +647,13 @@ class _Old:
     def vectors(self, rows: list[int]) -> np.ndarray:
         all_vecs = self._index.vectors()
         return all_vecs[rows]
+
+    def signatures(self) -> dict[str, np.ndarray]:
+        """The stored MinHash signatures by article id (empty when there are none)."""
+        from .groups import load_signatures
+
+        gen = live_generation(self._index.path)
+        return load_signatures(gen, self.manifest, list(self.articles)) if gen else {}
 
 
 def chunking(size: int, overlap: int) -> dict:

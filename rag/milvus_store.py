@@ -327,7 +327,10 @@ class MilvusIndex:
         chunks: list[Chunk],
         tokens_file: Path,
         client,
+        groups=None,
     ) -> None:
+        from .groups import Groups
+
         self.path = path
         self.manifest = manifest
         self.articles = articles
@@ -339,6 +342,8 @@ class MilvusIndex:
         self._row = {pk(c.id): i for i, c in enumerate(chunks)}
         self._tokens_file = tokens_file
         self._df: Counter | None = None
+        # wire copies and events (rag/groups.py), kept in the folder as for the file store
+        self.groups = groups if groups is not None else Groups(computed=False)
 
     @property
     def encoder_id(self) -> str:
@@ -383,7 +388,10 @@ class MilvusIndex:
             )
         if not (gen / "tokens.txt").is_file():
             raise IndexFormatError(f"index {path} is missing tokens.txt")
-        return cls(path, manifest, articles, chunks, gen / "tokens.txt", client)
+        from .groups import load as load_groups
+
+        groups = load_groups(gen, manifest, list(articles))
+        return cls(path, manifest, articles, chunks, gen / "tokens.txt", client, groups)
 
     def _call(self, fn, *args, **kw):
         try:

@@ -64,7 +64,8 @@ class Overview:
     def collection(self, q: Question, hits: list[Hit], probability: float = 1.0) -> Answer:
         """Every article (up to ``max_listed``; past that, those nearest the question's
         own words, or the first/newest when it has none), with the total count."""
-        everything = list(self.index.articles.values())
+        copies = self.index.groups.copies  # a story is listed once, by its earliest copy
+        everything = [a for a in self.index.articles.values() if a.id not in copies]
         total = len(everything)
         if total <= self.max_listed:
             picked = page_order(everything)

@@ -23,6 +23,8 @@ from .chunk import VERSION as CHUNK_VERSION
 from .config import Settings
 from .embed import Encoder, load_encoder
 from .errors import EncoderError, IndexBusyError, IndexFormatError, InputError
+from .groups import annotate, fold
+from .groups import params as group_params
 from .index import (
     BuildReport,
     Index,
@@ -139,6 +141,8 @@ def index_is_stale(index_dir: str | Path) -> bool:
         return False  # built from uploads or by API: nothing to compare with
     if manifest["chunking"].get("version") != CHUNK_VERSION:
         return True  # chunked by an older rag: its chunks may not be what this one cuts
+    if manifest.get("groups") != group_params():
+        return True  # copies and events missing or made otherwise: regrouped, not re-embedded
     return file_state(corpus) != files
 
 
@@ -271,6 +275,8 @@ class Pipeline:
         if q.english:
             q = self._bridge_english(q)
         hits = self.retriever(mode).retrieve(q.query, max(k, 10) * 3, keywords=q.keywords)
+        # wire copies: one copy of a story is read and cited (the earliest, when it can)
+        hits = fold(hits, self.index.groups, self.index, self.index.articles)
         t1 = time.perf_counter()
         guess = self.intent(q)
         if guess.intent == "collection":
@@ -279,6 +285,7 @@ class Pipeline:
             answer = self.overview.topic(q, hits, k, guess.probability)
         else:
             answer = self.answerer.run(q, hits, k=k)
+        answer = annotate(answer, self.index.groups, self.index.articles)
         t2 = time.perf_counter()
         answer.timings.update(
             retrieve_ms=round((t1 - t0) * 1000, 2), answer_ms=round((t2 - t1) * 1000, 2)
@@ -355,6 +362,7 @@ class Pipeline:
             "chunks": m["counts"]["chunks"],
             "chunking": m["chunking"],
             "created": m.get("created"),
+            "groups": self.index.groups.summary(),
         }
 
 

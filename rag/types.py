@@ -120,6 +120,11 @@ class Source:
     end: int
     score: float
     highlights: tuple[tuple[int, int], ...] = ()  # quote spans, relative to the passage
+    # wire copies of this article that the answer does not cite (rag/groups.py), the id
+    # of its event ("" when alone) and the event's other reports
+    duplicates: tuple[Article, ...] = ()
+    event: str = ""
+    event_reports: tuple[Article, ...] = ()
 
     def to_dict(self) -> dict:
         """The JSON shape of a source. ``file`` names the article's file relative to
@@ -150,7 +155,15 @@ class Source:
             "end": self.end,
             "score": round(float(self.score), 6),
             "highlights": [list(h) for h in self.highlights],
+            "duplicates": [_brief(d) for d in self.duplicates],
+            "event": self.event,
+            "event_reports": [_brief(r) for r in self.event_reports],
         }
+
+
+def _brief(a: Article) -> dict:
+    """An article as a source's ``duplicates``/``event_reports`` list it."""
+    return {"doc_id": a.id, "title": a.title, "date": a.date}
 
 
 @dataclass(frozen=True)

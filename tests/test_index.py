@@ -36,7 +36,9 @@ def test_manifest_records_encoder_chunking_and_fingerprints(fake_index_dir, seed
         "bm25",
         "chunks.jsonl",
         "dense.faiss",
+        "groups.json",
         "manifest.json",
+        "minhash.npy",
         "tokens.txt",
     ]
 

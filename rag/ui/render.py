@@ -238,8 +238,33 @@ def source_card_html(
         f'<span class="rag-title">{esc(title)}</span></div>'
         f'<div class="rag-src-meta">{" · ".join(esc(m) for m in meta)}</div>'
         f'<div class="rag-passage">{before}{marked}{after}</div>'
-        "</article>"
+        f"{related_html(source)}</article>"
     )
+
+
+def related_html(source: Source) -> str:
+    """Under a source: the wire copies of its article that are not cited (相同报道) and
+    the other reports of its event (同一事件的其他报道), each a title and a date.
+
+    >>> from ..types import Article
+    >>> a, b = Article("a", "<甲>", "x", date="2023-05-01"), Article("b", "乙", "y")
+    >>> related_html(Source(1, a, "x", 0, 1, 0.0, duplicates=(b,)))
+    '<div class="rag-related">相同报道：<span>乙</span></div>'
+    >>> related_html(Source(1, b, "y", 0, 1, 0.0, event="a", event_reports=(a,)))
+    '<div class="rag-related">同一事件的其他报道：<span>&lt;甲&gt; · 2023-05-01</span></div>'
+    """
+    rows = []
+    for label, arts in (
+        ("相同报道", source.duplicates),
+        ("同一事件的其他报道", source.event_reports),
+    ):
+        if arts:
+            items = "；".join(
+                f"<span>{esc(a.title or '（无标题）')}{' · ' + esc(a.date) if a.date else ''}</span>"
+                for a in arts
+            )
+            rows.append(f'<div class="rag-related">{label}：{items}</div>')
+    return "".join(rows)
 
 
 def turn_sources_html(answer: Answer, turn: int, open_: bool = True) -> str:

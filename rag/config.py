@@ -13,6 +13,7 @@ from dataclasses import dataclass, fields, replace
 from .errors import InputError
 
 MODES = ("hybrid", "dense", "bm25")
+DATE_MODES = ("filter", "boost", "off")
 DEFAULT_ENCODER = "intfloat/multilingual-e5-small"
 
 
@@ -39,6 +40,13 @@ class Settings:
     reader: str = ""
     # with the reader: the rule answerer decides refusal (and English questions) first
     reader_gate: int = 1
+    # time in questions (rag/when.py): the reference day for 去年/上周 (YYYY-MM-DD,
+    # "" = today), an explicit date filter (either end may be open), and how a date
+    # range acts on retrieval: "filter" (out-of-range articles dropped), "boost", "off"
+    as_of: str = ""
+    since: str = ""
+    until: str = ""
+    date_mode: str = "filter"
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -57,6 +65,15 @@ class Settings:
             )
         if not self.max_file_mb > 0:
             raise InputError(f"max_file_mb must be more than 0, not {self.max_file_mb}")
+        if self.date_mode not in DATE_MODES:
+            raise InputError(
+                f"date_mode must be one of {', '.join(DATE_MODES)}, not {self.date_mode!r}"
+            )
+        from .when import explicit, parse_day
+
+        if self.as_of:
+            parse_day(self.as_of, "--as-of")
+        explicit(self.since, self.until)  # malformed, or since after until: InputError
         if self.batch_size < 1:
             raise InputError(f"batch_size must be at least 1, not {self.batch_size}")
 

@@ -12,12 +12,15 @@
 from __future__ import annotations
 
 import contextlib
+import datetime
 import os
 import re
 import shlex
 import time
+from dataclasses import replace
 from pathlib import Path
 
+from . import when
 from .answer import Answerer
 from .chunk import VERSION as CHUNK_VERSION
 from .config import Settings
@@ -43,6 +46,7 @@ from .types import Answer
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u2028-\u202e\ufeff]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 MAX_K = 100  # most sources one answer may list
+DATE_POOL = 10  # with a date range, how many times deeper retrieval looks
 BUILD_WAIT_S = 600.0  # how long ``ensure_index`` waits for another build of a missing index
 
 
@@ -247,9 +251,15 @@ class Pipeline:
         *,
         k: int | None = None,
         mode: str | None = None,
+        as_of: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
     ) -> Answer:
         """Answer ``question`` from the index. ``history`` holds the chat's earlier
-        questions (strings, or ``{"role", "content"}`` messages), oldest first."""
+        questions (strings, or ``{"role", "content"}`` messages), oldest first.
+        ``as_of`` (``YYYY-MM-DD``, default ``settings.as_of`` else today) is the day
+        relative dates (去年, 上周) count from; ``since``/``until`` limit the articles'
+        dates (default the settings'); see rag/when.py."""
         question = clean_question(question, self.settings.max_question_chars)
         k = self.settings.k if k is None else k
         if isinstance(k, bool) or not isinstance(k, int):
@@ -260,15 +270,36 @@ class Pipeline:
         if mode not in ("hybrid", "dense", "bm25"):
             raise InputError(f"mode must be one of hybrid, dense, bm25, not {mode!r}")
         history = clean_history(history, self.settings.max_question_chars)
+        as_of_raw = as_of or self.settings.as_of
+        day = when.parse_day(as_of_raw, "as_of") if as_of_raw else datetime.date.today()
+        given = when.explicit(since or self.settings.since, until or self.settings.until)
         t0 = time.perf_counter()
         q = analyze(question, history)
         if q.english:
             q = self._bridge_english(q)
-        hits = self.retriever(mode).retrieve(q.query, max(k, 10) * 3, keywords=q.keywords)
+        date_mode = self.settings.date_mode
+        asked = when.resolve(q.query, day) if date_mode != "off" else None
+        span = when.combine(asked, given)
+        recent = date_mode != "off" and span is None and when.wants_recent(q.query)
+        depth = max(k, 10) * 3
+        if span is not None or recent:
+            # dates reorder or filter a deeper pool, so that articles of the right days
+            # that retrieval ranked lower are still there to be picked
+            pool = depth * DATE_POOL if span is not None else depth
+            hits = self.retriever(mode).retrieve(q.query, pool, keywords=q.keywords)
+            date_of, rrf_k = self._date_of, self.settings.rrf_k
+            if given is not None:  # an explicit --since/--until always filters
+                hits = when.rerank(hits, date_of, given, False, day, "filter", rrf_k)
+            if asked is not None or recent:
+                hits = when.rerank(hits, date_of, span, recent, day, date_mode, rrf_k)
+            hits = hits[:depth]
+        else:
+            hits = self.retriever(mode).retrieve(q.query, depth, keywords=q.keywords)
         t1 = time.perf_counter()
         guess = self.intent(q)
         if guess.intent == "collection":
-            answer = self.overview.collection(q, hits, guess.probability)
+            within = self._dated(span, day) if span is not None or recent else None
+            answer = self.overview.collection(q, hits, guess.probability, articles=within)
         elif guess.intent == "topic":
             answer = self.overview.topic(q, hits, k, guess.probability)
         else:
@@ -277,7 +308,18 @@ class Pipeline:
         answer.timings.update(
             retrieve_ms=round((t1 - t0) * 1000, 2), answer_ms=round((t2 - t1) * 1000, 2)
         )
-        return answer
+        return replace(answer, as_of=day.isoformat(), time_range=span)
+
+    def _dated(self, span, day: datetime.date) -> list | None:
+        """The articles of ``span`` (or, for 最新, those up to ``day``); None if none."""
+        if span is None:
+            span = when.TimeRange(when.OPEN_START, day.isoformat())
+        arts = [a for a in self.index.articles.values() if when.in_range(a.date, span)]
+        return arts or None
+
+    def _date_of(self, hit) -> str:
+        art = self.index.articles.get(hit.chunk.article_id)
+        return art.date if art is not None else ""
 
     def intent(self, q) -> Guess:
         """What kind of answer ``q`` (an analysed question) wants: ``collection``,

@@ -47,6 +47,9 @@ class Settings:
     since: str = ""
     until: str = ""
     date_mode: str = "filter"
+    # a resolved date expression: "keep" it among the words retrieval and the answer
+    # stage match, or "drop" it (docs/BENCHMARKS.md, "Dated questions")
+    date_words: str = "keep"
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -69,6 +72,8 @@ class Settings:
             raise InputError(
                 f"date_mode must be one of {', '.join(DATE_MODES)}, not {self.date_mode!r}"
             )
+        if self.date_words not in ("keep", "drop"):
+            raise InputError(f"date_words must be keep or drop, not {self.date_words!r}")
         from .when import explicit, parse_day
 
         if self.as_of:

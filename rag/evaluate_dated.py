@@ -88,7 +88,7 @@ def score_dated(pipe, questions: list[DatedQuestion], modes=DATE_MODES, k: int =
     try:
         for mode in modes:
             pipe.settings = replace(base, date_mode=mode)
-            top1 = top3 = resolved = 0
+            top1 = top3 = resolved = answered = 0
             by_kind: dict[str, list[int]] = {}
             for q in questions:
                 a = pipe.ask(q.question, k=k, as_of=q.as_of)
@@ -98,6 +98,7 @@ def score_dated(pipe, questions: list[DatedQuestion], modes=DATE_MODES, k: int =
                 first = bool(hits and hits[0])
                 top1 += first
                 top3 += any(hits)
+                answered += not a.refused
                 got = a.time_range
                 resolved += (got is None and q.kind == "recent") or (
                     got is not None and (got.start, got.end) == (q.start, q.end)
@@ -107,6 +108,8 @@ def score_dated(pipe, questions: list[DatedQuestion], modes=DATE_MODES, k: int =
                 tally[1] += 1
                 rows[q.id][mode] = {
                     "top1": first,
+                    "refused": a.refused,
+                    "short_answer": a.short_answer,
                     "dates": dates[:3],
                     "time_range": got.to_dict() if got else None,
                 }
@@ -115,6 +118,7 @@ def score_dated(pipe, questions: list[DatedQuestion], modes=DATE_MODES, k: int =
                 "top1_in_range": round(top1 / n, 3),
                 "top3_in_range": round(top3 / n, 3),
                 "resolved": round(resolved / n, 3) if mode != "off" else None,
+                "answered": round(answered / n, 3),
                 "top1_by_kind": {kd: f"{a}/{b}" for kd, (a, b) in sorted(by_kind.items())},
             }
     finally:

@@ -47,6 +47,9 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u2028-\u202e\ufeff]
 _SURROGATE = re.compile("[\ud800-\udfff]")
 MAX_K = 100  # most sources one answer may list
 DATE_POOL = 10  # with a date range, how many times deeper retrieval looks
+# 最新/最近: the best RECENT_TOP articles newest first (0: fuse a newest-first ranking
+# by reciprocal rank instead); docs/BENCHMARKS.md, "Dated questions"
+RECENT_TOP = 0
 BUILD_WAIT_S = 600.0  # how long ``ensure_index`` waits for another build of a missing index
 
 
@@ -280,6 +283,12 @@ class Pipeline:
         date_mode = self.settings.date_mode
         asked = when.resolve(q.query, day) if date_mode != "off" else None
         span = when.combine(asked, given)
+        if asked is not None and self.settings.date_words == "drop":
+            # the dates now act through the articles' dates, not as words to match
+            rest = q.query.replace(asked.text, "", 1).strip(" ，,、的")
+            if rest:
+                stripped = analyze(rest)
+                q = replace(self._bridge_english(stripped) if q.english else stripped, text=q.text)
         recent = date_mode != "off" and span is None and when.wants_recent(q.query)
         depth = max(k, 10) * 3
         if span is not None or recent:
@@ -291,7 +300,7 @@ class Pipeline:
             if given is not None:  # an explicit --since/--until always filters
                 hits = when.rerank(hits, date_of, given, False, day, "filter", rrf_k)
             if asked is not None or recent:
-                hits = when.rerank(hits, date_of, span, recent, day, date_mode, rrf_k)
+                hits = when.rerank(hits, date_of, span, recent, day, date_mode, rrf_k, RECENT_TOP)
             hits = hits[:depth]
         else:
             hits = self.retriever(mode).retrieve(q.query, depth, keywords=q.keywords)
@@ -339,7 +348,8 @@ class Pipeline:
 
     def warm_up(self) -> None:
         """Load what a first question would otherwise wait for: the encoder, jieba and
-        its part-of-speech tagger, and the English word bridge (CC-CEDICT, seconds)."""
+        its part-of-speech tagger, the English word bridge (CC-CEDICT, seconds) and the
+        time parsers (jionlp, dateparser: about a second)."""
         from .answer import _pos_type_match
         from .crosslingual import glossary
 
@@ -347,6 +357,7 @@ class Pipeline:
         _pos_type_match("person", "记者张伟报道")
         glossary()
         self._bridge_english(analyze("warm up"))
+        when.resolve("上个月的新闻", datetime.date.today())
 
     def _bridge_english(self, q):
         from dataclasses import replace

@@ -193,8 +193,8 @@ def resolve(question: str, as_of: _dt.date) -> TimeRange | None:
     other = _fallback(simple, as_of)
     if other is not None:
         at = simple.find(other.text)
-        if first is None or 0 <= at and at + len(other.text) <= first[0]:
-            if 0 <= at:
+        if first is None or at >= 0 and at + len(other.text) <= first[0]:
+            if at >= 0:
                 other = TimeRange(other.start, other.end, question[at : at + len(other.text)])
             return other
     return first[1] if first else None
@@ -258,6 +258,7 @@ def rerank(
     as_of: _dt.date,
     mode: str = "filter",
     rrf_k: int = 60,
+    recent_top: int = 0,
 ) -> list[Hit]:
     """Hits (best first) reordered by their articles' dates; ``rank`` renumbered.
 
@@ -289,6 +290,20 @@ def rerank(
             return _renumber(kept)
         for h in hits:
             score[id(h)] += {True: top, None: top / 2, False: 0.0}[inside[id(h)]]
+    elif recent_top:  # the best few articles, newest first, then the rest as they were
+        day = as_of.isoformat()
+        best: list[Hit] = []
+        for h in hits:
+            if len({x.chunk.article_id for x in best} | {h.chunk.article_id}) > recent_top:
+                break
+            best.append(h)
+
+        def newest(h: Hit) -> str:
+            s = span_of(date_of(h))
+            return s[1] if s and s[0] <= day else ""
+
+        best.sort(key=newest, reverse=True)  # stable: equal dates keep retrieval's order
+        return _renumber(best + hits[len(best) :])
     else:
         day = as_of.isoformat()
         spans = [(span_of(date_of(h)), i, h) for i, h in enumerate(hits)]

@@ -132,6 +132,11 @@ def cmd_ask(args) -> int:
 
 def format_text(answer) -> str:
     lines = [answer.text, ""]
+    r = answer.time_range
+    if r is not None:  # open ends of --since/--until shown as …
+        start = "…" if r.start == "0001-01-01" else r.start
+        end = "…" if r.end == "9999-12-31" else r.end
+        lines.append(f"Dates: {start} to {end}" + (f" ({r.text})" if r.text else ""))
     label = "Closest sources:" if answer.refused else "Sources:"
     lines.append(label)
     for s in answer.sources:

@@ -189,9 +189,10 @@ def resolve(question: str, as_of: _dt.date) -> TimeRange | None:
         break
     if first is not None and first[0] == 0:
         return first[1]
-    # an expression jionlp rejects (上个月) may come before the one it read
+    # an expression jionlp rejects (上个月) may come before the one it read; dateparser
+    # misreads Chinese numbers (5月 as five months ago), so only its words without one
     other = _fallback(simple, as_of)
-    if other is not None:
+    if other is not None and not re.search(r"[0-9〇零一二三四五六七八九十两]", other.text):
         at = simple.find(other.text)
         if first is None or at >= 0 and at + len(other.text) <= first[0]:
             if at >= 0:

@@ -8,7 +8,9 @@ Each line: a whole question, the reference day ``as_of`` and the expected inclus
 (``search_dates`` with languages zh+en; the range is the found day widened to its
 ``period`` from ``DateDataParser.get_date_data``), jionlp 1.5 as it is
 (``jio.ner.extract_time``) and ``rag.when.resolve`` (jionlp after folding Traditional to
-Simplified and a few English period words to Chinese). Prints one JSON line per
+Simplified; dateparser for English and for the words jionlp rejects).
+Then, on the seed question sets (written without dates in mind), how many questions
+each parser finds a date in. Prints one JSON line per
 candidate, then the misses.
 """
 
@@ -120,6 +122,20 @@ def main(path="tests/data/time_expressions.jsonl"):
             )
         )
     print("\n".join(misses))
+    # questions written without dates in mind: what each parser reads as a date there
+    seeds = []
+    for f in sorted(Path("tests/data").glob("seed_qa*.jsonl")):
+        seeds += [
+            json.loads(x)["question"] for x in f.read_text(encoding="utf-8").splitlines() if x
+        ]
+    for name, fn in cands.items():
+        found = [(q, fn(q, dt.date(2024, 6, 15))) for q in seeds]
+        found = [(q, r) for q, r in found if r]
+        print(
+            json.dumps({"parser": name, "seed_questions": len(seeds), "with_a_range": len(found)})
+        )
+        for q, r in found:
+            print(f"  {q} -> {r}")
 
 
 if __name__ == "__main__":

@@ -102,7 +102,7 @@ def check_seed_answer(r: dict) -> None:
     by_n = {s["n"]: s for s in r["sources"]}
     for q in r["quotes"]:
         assert q["text"] in by_n[q["source"]]["text"]
-    assert KEYS | {"sources", "quotes", "encoder"} == set(r)
+    assert KEYS | {"sources", "quotes", "as_of", "time_range", "encoder"} == set(r)
     assert keys_named_path(r) == []  # nothing a client would try to download
 
 

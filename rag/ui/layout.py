@@ -315,7 +315,28 @@ def build_app(
         )
     demo.queue(max_size=queue_size, default_concurrency_limit=1)
     demo.rag_backend = backend  # for tests and embedding
+    _accept_older_calls(demo)
     return demo
+
+
+# Inputs added after clients were written, all text with "" for "not given": a call with
+# fewer inputs (plain HTTP to /ask with four, /chat without the date range) gets these.
+ADDED_INPUTS = {"ask": 1, "respond": 2}
+
+
+def _accept_older_calls(demo) -> None:
+    """Let calls made before ``as_of`` (/ask) and the date range (/chat) keep working:
+    Gradio's Python and JS clients fill in defaults, but a plain HTTP call sends what it
+    knew of, and Gradio refuses too few inputs; the missing trailing ones are padded."""
+    preprocess = demo.preprocess_data
+
+    async def preprocess_data(block_fn, inputs, state, explicit_call=False):
+        missing = len(block_fn.inputs) - len(inputs)
+        if 0 < missing <= ADDED_INPUTS.get(block_fn.name, 0):
+            inputs = [*inputs, *[""] * missing]
+        return await preprocess(block_fn, inputs, state, explicit_call)
+
+    demo.preprocess_data = preprocess_data
 
 
 def launch(demo, **kwargs):

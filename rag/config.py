@@ -49,7 +49,7 @@ class Settings:
     date_mode: str = "filter"
     # a resolved date expression: "keep" it among the words retrieval and the answer
     # stage match, or "drop" it (docs/BENCHMARKS.md, "Dated questions")
-    date_words: str = "keep"
+    date_words: str = "drop"
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:

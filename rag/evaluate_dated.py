@@ -103,9 +103,10 @@ def score_dated(pipe, questions: list[DatedQuestion], modes=DATE_MODES, k: int =
                 resolved += (got is None and q.kind == "recent") or (
                     got is not None and (got.start, got.end) == (q.start, q.end)
                 )
-                tally = by_kind.setdefault(q.kind or "-", [0, 0])
+                tally = by_kind.setdefault(q.kind or "-", [0, 0, 0])
                 tally[0] += first
-                tally[1] += 1
+                tally[1] += not a.refused
+                tally[2] += 1
                 rows[q.id][mode] = {
                     "top1": first,
                     "refused": a.refused,
@@ -119,7 +120,8 @@ def score_dated(pipe, questions: list[DatedQuestion], modes=DATE_MODES, k: int =
                 "top3_in_range": round(top3 / n, 3),
                 "resolved": round(resolved / n, 3) if mode != "off" else None,
                 "answered": round(answered / n, 3),
-                "top1_by_kind": {kd: f"{a}/{b}" for kd, (a, b) in sorted(by_kind.items())},
+                "top1_by_kind": {kd: f"{a}/{n}" for kd, (a, _, n) in sorted(by_kind.items())},
+                "answered_by_kind": {kd: f"{b}/{n}" for kd, (_, b, n) in sorted(by_kind.items())},
             }
     finally:
         pipe.settings = base

@@ -47,8 +47,9 @@ class Settings:
     since: str = ""
     until: str = ""
     date_mode: str = "filter"
-    # a resolved date expression: "keep" it among the words retrieval and the answer
-    # stage match, or "drop" it (docs/BENCHMARKS.md, "Dated questions")
+    # a resolved date expression without a year (上个月, 去年): "keep" it among the words
+    # retrieval and the answer stage match, or "drop" it (docs/BENCHMARKS.md, "Dated
+    # questions"); one that names its year (2023年5月) is always kept
     date_words: str = "drop"
 
     def __post_init__(self) -> None:

@@ -283,8 +283,14 @@ class Pipeline:
         date_mode = self.settings.date_mode
         asked = when.resolve(q.query, day) if date_mode != "off" else None
         span = when.combine(asked, given)
-        if asked is not None and self.settings.date_words == "drop":
-            # the dates now act through the articles' dates, not as words to match
+        query = q.query  # shown in the answer as asked (follow-ups resolved), dates and all
+        if (
+            asked is not None
+            and self.settings.date_words == "drop"
+            and not when.names_year(asked.text)
+        ):
+            # a relative date (上个月) now acts through the articles' dates, not as words
+            # to match: no article says 上个月; a year (2003年) may well be in the text
             rest = q.query.replace(asked.text, "", 1).strip(" ，,、的")
             if rest:
                 stripped = analyze(rest)
@@ -317,7 +323,7 @@ class Pipeline:
         answer.timings.update(
             retrieve_ms=round((t1 - t0) * 1000, 2), answer_ms=round((t2 - t1) * 1000, 2)
         )
-        return replace(answer, as_of=day.isoformat(), time_range=span)
+        return replace(answer, query=query, as_of=day.isoformat(), time_range=span)
 
     def _dated(self, span, day: datetime.date) -> list | None:
         """The articles of ``span`` (or, for 最新, those up to ``day``); None if none."""

@@ -43,6 +43,7 @@ _RECENT = re.compile(
 )
 _CJK = re.compile(r"[\u3400-\u9fff]")
 # a bare number with 号 and no month: after a name it is part of the name (神舟十九号)
+_YEAR = re.compile(r"\d{4}|[〇零一二三四五六七八九]{4}")
 _NAMED_NUMBER = re.compile(r"[0-9〇零一二三四五六七八九十两]+号")
 
 
@@ -120,6 +121,16 @@ def in_range(date: str, r: TimeRange) -> bool | None:
     if span is None:
         return None
     return span[0] <= r.end and span[1] >= r.start
+
+
+def names_year(words: str) -> bool:
+    """Whether a time expression names its year (``2023年5月``, ``二〇二三年``, ``May
+    2023``): such words may well be in an article's text, unlike ``去年`` or ``上周``.
+
+    >>> names_year("2003年"), names_year("二〇二三年五月"), names_year("去年5月"), names_year("上周")
+    (True, True, False, False)
+    """
+    return bool(_YEAR.search(words))
 
 
 def wants_recent(question: str) -> bool:

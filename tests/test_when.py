@@ -237,3 +237,17 @@ def test_every_dated_question_has_an_article_in_its_range():
 
 def when_questions():
     return [json.loads(x) for x in DATED.read_text(encoding="utf-8").splitlines() if x.strip()]
+
+
+def test_the_text_answer_names_its_dates():
+    from rag.cli import format_text
+    from rag.types import Answer
+
+    a = Answer(
+        "q", "答[1]", None, False, time_range=TimeRange("2023-05-01", "2023-05-31", "去年5月")
+    )
+    assert format_text(a).split("\n")[2] == "Dates: 2023-05-01 to 2023-05-31 (去年5月)"
+    open_end = TimeRange("2024-01-01", when.OPEN_END, "since 2024-01-01")
+    assert "Dates: 2024-01-01 to … (since 2024-01-01)" in format_text(
+        Answer("q", "答", None, False, time_range=open_end)
+    )

@@ -11,7 +11,9 @@ scored:
   source is a miss);
 - top-3 in range: any of the first three sources' does;
 - resolved: the question's resolved range (``Answer.time_range``) equals ``range`` (for
-  最新/最近 questions, which resolve to none, when it is none).
+  最新/最近 questions, ``kind`` ``recent``, which resolve to none, when it is none);
+- answered: not a refusal (by ``kind`` too: for ``no-article`` questions, whose range
+  holds nothing on the subject, a refusal is right).
 
 Does not: judge the answer text, or change any setting but the date mode.
 """

@@ -6,8 +6,9 @@ latest news.
   dates, counted from ``as_of`` (the reference day: today unless the caller says
   otherwise). The parser is jionlp's time extractor (``jio.ner.extract_time``), which
   finds the expression inside the whole question; Traditional Chinese is folded to
-  Simplified first. docs/BENCHMARKS.md ("Time expressions in questions") compares it with
-  dateparser on the project's list of expressions.
+  Simplified first. dateparser reads English and the words jionlp rejects (上个月,
+  本月). docs/BENCHMARKS.md ("Time expressions in questions") compares the two on the
+  project's list of expressions.
 - ``wants_recent(question)``: 最新 / 最近 / 近期 / latest / recent with no range of their
   own (``最近三个月`` is a range).
 - ``explicit(since, until)``: the range of ``--since``/``--until`` (either may be open).
@@ -15,9 +16,13 @@ latest news.
   overlap the explicit one stands (it is the user's filter).
 - ``in_range``: whether an article's date (``YYYY-MM-DD``, ``YYYY-MM``, ``YYYY``)
   overlaps a range; ``None`` for an undated article.
+- ``rerank``: retrieved hits filtered or boosted by their articles' dates, or newest
+  first for 最新 (the pipeline calls it; ``names_year`` decides whether the date words
+  stay among the words to match).
 
 Ranges are clipped to ``as_of``: news after the reference day is not there yet, so
-``本月`` asked on 15 June is 1–15 June. Nothing here touches an index.
+``本月`` asked on 15 June is 1–15 June. Does not: read an index (``rerank`` is given
+each hit's date), or guess a range from words it cannot parse.
 """
 
 from __future__ import annotations
@@ -32,7 +37,17 @@ from dataclasses import replace
 from .errors import InputError
 from .types import Hit, TimeRange
 
-__all__ = ["TimeRange", "combine", "explicit", "in_range", "parse_day", "resolve", "wants_recent"]
+__all__ = [
+    "TimeRange",
+    "combine",
+    "explicit",
+    "in_range",
+    "names_year",
+    "parse_day",
+    "rerank",
+    "resolve",
+    "wants_recent",
+]
 
 OPEN_START, OPEN_END = "0001-01-01", "9999-12-31"
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -42,8 +57,8 @@ _RECENT = re.compile(
     re.IGNORECASE,
 )
 _CJK = re.compile(r"[\u3400-\u9fff]")
-# a bare number with 号 and no month: after a name it is part of the name (神舟十九号)
 _YEAR = re.compile(r"\d{4}|[〇零一二三四五六七八九]{4}")
+# a bare number with 号 and no month: after a name it is part of the name (神舟十九号)
 _NAMED_NUMBER = re.compile(r"[0-9〇零一二三四五六七八九十两]+号")
 
 

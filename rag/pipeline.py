@@ -280,36 +280,11 @@ class Pipeline:
         q = analyze(question, history)
         if q.english:
             q = self._bridge_english(q)
-        date_mode = self.settings.date_mode
-        asked = when.resolve(q.query, day) if date_mode != "off" else None
-        span = when.combine(asked, given)
+        asked = when.resolve(q.query, day) if self.settings.date_mode != "off" else None
         query = q.query  # shown in the answer as asked (follow-ups resolved), dates and all
-        if (
-            asked is not None
-            and self.settings.date_words == "drop"
-            and not when.names_year(asked.text)
-        ):
-            # a relative date (上个月) now acts through the articles' dates, not as words
-            # to match: no article says 上个月; a year (2003年) may well be in the text
-            rest = q.query.replace(asked.text, "", 1).strip(" ，,、的")
-            if rest:
-                stripped = analyze(rest)
-                q = replace(self._bridge_english(stripped) if q.english else stripped, text=q.text)
-        recent = date_mode != "off" and span is None and when.wants_recent(q.query)
-        depth = max(k, 10) * 3
-        if span is not None or recent:
-            # dates reorder or filter a deeper pool, so that articles of the right days
-            # that retrieval ranked lower are still there to be picked
-            pool = depth * DATE_POOL if span is not None else depth
-            hits = self.retriever(mode).retrieve(q.query, pool, keywords=q.keywords)
-            date_of, rrf_k = self._date_of, self.settings.rrf_k
-            if given is not None:  # an explicit --since/--until always filters
-                hits = when.rerank(hits, date_of, given, False, day, "filter", rrf_k)
-            if asked is not None or recent:
-                hits = when.rerank(hits, date_of, span, recent, day, date_mode, rrf_k, RECENT_TOP)
-            hits = hits[:depth]
-        else:
-            hits = self.retriever(mode).retrieve(q.query, depth, keywords=q.keywords)
+        hits, q, asked = self._retrieve(q, mode, k, day, asked, given)
+        span = when.combine(asked, given)
+        recent = span is None and self.settings.date_mode != "off" and when.wants_recent(query)
         t1 = time.perf_counter()
         guess = self.intent(q)
         if guess.intent == "collection":
@@ -324,6 +299,50 @@ class Pipeline:
             retrieve_ms=round((t1 - t0) * 1000, 2), answer_ms=round((t2 - t1) * 1000, 2)
         )
         return replace(answer, query=query, as_of=day.isoformat(), time_range=span)
+
+    def _retrieve(self, q, mode: str, k: int, day: datetime.date, asked, given):
+        """Hits for the analysed question ``q``, by the dates it asks about (``asked``)
+        and those given (``given``, always a filter); returns the hits, the question
+        as searched and the range used (None when the question's was not)."""
+        depth = max(k, 10) * 3
+        date_mode = self.settings.date_mode
+        recent = date_mode != "off" and asked is None and given is None
+        recent = recent and when.wants_recent(q.query)
+        if asked is None and given is None and not recent:
+            return self.retriever(mode).retrieve(q.query, depth, keywords=q.keywords), q, None
+        searched = q
+        if (
+            asked is not None
+            and self.settings.date_words == "drop"
+            and not when.names_year(asked.text)
+        ):
+            # a relative date (上个月) now acts through the articles' dates, not as words
+            # to match: no article says 上个月; a year (2003年) may well be in the text
+            rest = q.query.replace(asked.text, "", 1).strip(" ，,、的")
+            if rest:
+                stripped = analyze(rest)
+                stripped = self._bridge_english(stripped) if q.english else stripped
+                searched = replace(stripped, text=q.text)
+        # dates filter or reorder a deeper pool, so that articles of the right days that
+        # retrieval ranked lower are still there to be picked
+        pool = depth * DATE_POOL if asked is not None or given is not None else depth
+        date_of, rrf_k = self._date_of, self.settings.rrf_k
+
+        def search(question):
+            found = self.retriever(mode).retrieve(question.query, pool, keywords=question.keywords)
+            if given is not None:
+                found = when.rerank(found, date_of, given, False, day, "filter", rrf_k)
+            return found
+
+        hits = search(searched)
+        span = when.combine(asked, given)
+        if asked is not None and not any(when.in_range(date_of(h), span) for h in hits):
+            # nothing retrieved is of those dates: the words are about something else
+            # (今年 on a page of another year, an undated page): answer as without them
+            return (search(q) if searched is not q else hits)[:depth], q, None
+        if asked is not None or recent:
+            hits = when.rerank(hits, date_of, span, recent, day, date_mode, rrf_k, RECENT_TOP)
+        return hits[:depth], searched, asked
 
     def _dated(self, span, day: datetime.date) -> list | None:
         """The articles of ``span`` (or, for 最新, those up to ``day``); None if none."""

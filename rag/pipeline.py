@@ -336,8 +336,8 @@ class Pipeline:
 
         hits = search(searched)
         span = when.combine(asked, given)
-        if asked is not None and not any(when.in_range(date_of(h), span) for h in hits):
-            # nothing retrieved is of those dates: the words are about something else
+        if asked is not None and not any(when.in_range(d, span) for d in self._dates()):
+            # no article at all is of those dates: the words are about something else
             # (今年 on a page of another year, an undated page): answer as without them
             return (search(q) if searched is not q else hits)[:depth], q, None
         if asked is not None or recent:
@@ -350,6 +350,13 @@ class Pipeline:
             span = when.TimeRange(when.OPEN_START, day.isoformat())
         arts = [a for a in self.index.articles.values() if when.in_range(a.date, span)]
         return arts or None
+
+    def _dates(self) -> list[str]:
+        """The distinct dates of the index's articles (computed once per index)."""
+        if getattr(self, "_date_list", None) is None or self._date_index is not self.index:
+            self._date_list = sorted({a.date for a in self.index.articles.values() if a.date})
+            self._date_index = self.index
+        return self._date_list
 
     def _date_of(self, hit) -> str:
         art = self.index.articles.get(hit.chunk.article_id)

@@ -253,7 +253,7 @@ def test_the_text_answer_names_its_dates():
     )
 
 
-def test_a_range_no_retrieved_article_is_in_is_not_applied(dated_pipeline):
+def test_a_range_no_article_is_in_is_not_applied(dated_pipeline):
     # 今年 asked in 2026 of articles from 2022-2024: the words are about something else
     a = dated_pipeline.ask("今年珠海高新区签约了多少个重点项目？", as_of="2026-12-06")
     assert a.time_range is None and len(a.sources) == 5

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from .bench import add_cli as add_bench_cli
-from .config import MODES, STORES, Settings
+from .config import DATE_MODES, MODES, STORES, Settings
 from .errors import InputError, RagError
 from .evaluate import add_cli as add_eval_cli
 from .reader import train as reader_train
@@ -37,6 +37,10 @@ def _settings(args: argparse.Namespace) -> Settings:
         milvus_uri=getattr(args, "milvus_uri", None),
         milvus_collection=getattr(args, "milvus_collection", None),
         milvus_token=getattr(args, "milvus_token", None),
+        as_of=getattr(args, "as_of", None),
+        since=getattr(args, "since", None),
+        until=getattr(args, "until", None),
+        date_mode=getattr(args, "date_mode", None),
     )
 
 
@@ -61,6 +65,25 @@ def _common(p: argparse.ArgumentParser, retrieval: bool = False) -> None:
             "weights), a weights file of `rag train reader`, or 'none' for the rules alone "
             "(default: RAG_READER, else shipped)",
         )
+        _dates(p)
+
+
+def _dates(p: argparse.ArgumentParser) -> None:
+    """``--as-of``, ``--since``, ``--until``, ``--date-mode`` (rag/when.py)."""
+    p.add_argument(
+        "--as-of",
+        metavar="YYYY-MM-DD",
+        help="the day relative dates in questions (去年, 上周) count from (default: today)",
+    )
+    p.add_argument("--since", metavar="YYYY-MM-DD", help="only articles dated on or after this day")
+    p.add_argument(
+        "--until", metavar="YYYY-MM-DD", help="only articles dated on or before this day"
+    )
+    p.add_argument(
+        "--date-mode",
+        choices=DATE_MODES,
+        help="how a question's date range acts on retrieval (default filter)",
+    )
 
 
 def _progress_enabled(args) -> bool:
@@ -114,6 +137,11 @@ def cmd_ask(args) -> int:
 
 def format_text(answer) -> str:
     lines = [answer.text, ""]
+    r = answer.time_range
+    if r is not None:  # open ends of --since/--until shown as …
+        start = "…" if r.start == "0001-01-01" else r.start
+        end = "…" if r.end == "9999-12-31" else r.end
+        lines.append(f"Dates: {start} to {end}" + (f" ({r.text})" if r.text else ""))
     label = "Closest sources:" if answer.refused else "Sources:"
     lines.append(label)
     for s in answer.sources:

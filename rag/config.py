@@ -14,6 +14,7 @@ from .errors import InputError
 
 MODES = ("hybrid", "dense", "bm25")
 STORES = ("files", "milvus")
+DATE_MODES = ("filter", "boost", "off")
 DEFAULT_ENCODER = "intfloat/multilingual-e5-small"
 
 
@@ -47,6 +48,17 @@ class Settings:
     milvus_uri: str = ""  # a milvus-lite file (path ending .db) or http://host:19530
     milvus_collection: str = ""  # default: rag_<index folder name>_<hash of its path>
     milvus_token: str = ""  # never written to the manifest (RAG_MILVUS_TOKEN)
+    # time in questions (rag/when.py): the reference day for 去年/上周 (YYYY-MM-DD,
+    # "" = today), an explicit date filter (either end may be open), and how a date
+    # range acts on retrieval: "filter" (out-of-range articles dropped), "boost", "off"
+    as_of: str = ""
+    since: str = ""
+    until: str = ""
+    date_mode: str = "filter"
+    # a resolved date expression without a year (上个月, 去年): "keep" it among the words
+    # retrieval and the answer stage match, or "drop" it (docs/BENCHMARKS.md, "Dated
+    # questions"); one that names its year (2023年5月) is always kept
+    date_words: str = "drop"
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -67,6 +79,17 @@ class Settings:
             raise InputError(f"max_file_mb must be more than 0, not {self.max_file_mb}")
         if self.store not in ("", *STORES):
             raise InputError(f"store must be one of {', '.join(STORES)}, not {self.store!r}")
+        if self.date_mode not in DATE_MODES:
+            raise InputError(
+                f"date_mode must be one of {', '.join(DATE_MODES)}, not {self.date_mode!r}"
+            )
+        if self.date_words not in ("keep", "drop"):
+            raise InputError(f"date_words must be keep or drop, not {self.date_words!r}")
+        from .when import explicit, parse_day
+
+        if self.as_of:
+            parse_day(self.as_of, "--as-of")
+        explicit(self.since, self.until)  # malformed, or since after until: InputError
         if self.batch_size < 1:
             raise InputError(f"batch_size must be at least 1, not {self.batch_size}")
 

@@ -1134,3 +1134,7 @@ def add_cli(subparsers) -> None:
         "--record", metavar="NAME", help="also write the scores into the weights' header"
     )
     r.set_defaults(func=cmd_reader)
+
+    from .evaluate_dated import add_cli as add_dated_cli
+
+    add_dated_cli(sub)

@@ -61,17 +61,28 @@ class Overview:
         self.index = index
         self.max_listed = max_listed
 
-    def collection(self, q: Question, hits: list[Hit], probability: float = 1.0) -> Answer:
+    def collection(
+        self,
+        q: Question,
+        hits: list[Hit],
+        probability: float = 1.0,
+        articles: list[Article] | None = None,
+    ) -> Answer:
         """Every article (up to ``max_listed``; past that, those nearest the question's
-        own words, or the first/newest when it has none), with the total count."""
+        own words, or the first/newest when it has none), with the total count.
+        ``articles``: the collection to list instead of the whole index (those of the
+        dates a question asks about)."""
+        everything = list(self.index.articles.values()) if articles is None else articles
         copies = self.index.groups.copies  # a story is listed once, by its earliest copy
-        everything = [a for a in self.index.articles.values() if a.id not in copies]
+        everything = [a for a in everything if a.id not in copies]
         total = len(everything)
         if total <= self.max_listed:
             picked = page_order(everything)
         else:
             own = topic_words(q.query, intent("collection").frame())
             ranked = _article_ids(hits) if own else []
+            ids = {a.id for a in everything}
+            ranked = [i for i in ranked if i in ids]
             chosen = [self.index.articles[i] for i in ranked[: self.max_listed]]
             picked = page_order(chosen or everything)[: self.max_listed]
         if q.english:

@@ -12,12 +12,15 @@
 from __future__ import annotations
 
 import contextlib
+import datetime
 import os
 import re
 import shlex
 import time
+from dataclasses import replace
 from pathlib import Path
 
+from . import when
 from .answer import Answerer
 from .chunk import VERSION as CHUNK_VERSION
 from .config import Settings
@@ -46,6 +49,10 @@ from .types import Answer
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u2028-\u202e\ufeff]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 MAX_K = 100  # most sources one answer may list
+DATE_POOL = 10  # with a date range, how many times deeper retrieval looks
+# 最新/最近: the best RECENT_TOP articles newest first (0: fuse a newest-first ranking
+# by reciprocal rank instead); docs/BENCHMARKS.md, "Dated questions"
+RECENT_TOP = 0
 BUILD_WAIT_S = 600.0  # how long ``ensure_index`` waits for another build of a missing index
 
 
@@ -257,9 +264,15 @@ class Pipeline:
         *,
         k: int | None = None,
         mode: str | None = None,
+        as_of: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
     ) -> Answer:
         """Answer ``question`` from the index. ``history`` holds the chat's earlier
-        questions (strings, or ``{"role", "content"}`` messages), oldest first."""
+        questions (strings, or ``{"role", "content"}`` messages), oldest first.
+        ``as_of`` (``YYYY-MM-DD``, default ``settings.as_of`` else today) is the day
+        relative dates (去年, 上周) count from; ``since``/``until`` limit the articles'
+        dates (default the settings'); see rag/when.py."""
         question = clean_question(question, self.settings.max_question_chars)
         k = self.settings.k if k is None else k
         if isinstance(k, bool) or not isinstance(k, int):
@@ -270,17 +283,25 @@ class Pipeline:
         if mode not in ("hybrid", "dense", "bm25"):
             raise InputError(f"mode must be one of hybrid, dense, bm25, not {mode!r}")
         history = clean_history(history, self.settings.max_question_chars)
+        as_of_raw = as_of or self.settings.as_of
+        day = when.parse_day(as_of_raw, "as_of") if as_of_raw else datetime.date.today()
+        given = when.explicit(since or self.settings.since, until or self.settings.until)
         t0 = time.perf_counter()
         q = analyze(question, history)
         if q.english:
             q = self._bridge_english(q)
-        hits = self.retriever(mode).retrieve(q.query, max(k, 10) * 3, keywords=q.keywords)
+        asked = when.resolve(q.query, day) if self.settings.date_mode != "off" else None
+        query = q.query  # shown in the answer as asked (follow-ups resolved), dates and all
+        hits, q, asked = self._retrieve(q, mode, k, day, asked, given)
         # wire copies: one copy of a story is read and cited (the earliest, when it can)
         hits = fold(hits, self.index.groups, self.index, self.index.articles)
+        span = when.combine(asked, given)
+        recent = span is None and self.settings.date_mode != "off" and when.wants_recent(query)
         t1 = time.perf_counter()
         guess = self.intent(q)
         if guess.intent == "collection":
-            answer = self.overview.collection(q, hits, guess.probability)
+            within = self._dated(span, day) if span is not None or recent else None
+            answer = self.overview.collection(q, hits, guess.probability, articles=within)
         elif guess.intent == "topic":
             answer = self.overview.topic(q, hits, k, guess.probability)
         else:
@@ -290,7 +311,69 @@ class Pipeline:
         answer.timings.update(
             retrieve_ms=round((t1 - t0) * 1000, 2), answer_ms=round((t2 - t1) * 1000, 2)
         )
-        return answer
+        return replace(answer, query=query, as_of=day.isoformat(), time_range=span)
+
+    def _retrieve(self, q, mode: str, k: int, day: datetime.date, asked, given):
+        """Hits for the analysed question ``q``, by the dates it asks about (``asked``)
+        and those given (``given``, always a filter); returns the hits, the question
+        as searched and the range used (None when the question's was not)."""
+        depth = max(k, 10) * 3
+        date_mode = self.settings.date_mode
+        recent = date_mode != "off" and asked is None and given is None
+        recent = recent and when.wants_recent(q.query)
+        if asked is None and given is None and not recent:
+            return self.retriever(mode).retrieve(q.query, depth, keywords=q.keywords), q, None
+        searched = q
+        if (
+            asked is not None
+            and self.settings.date_words == "drop"
+            and not when.names_year(asked.text)
+        ):
+            # a relative date (上个月) now acts through the articles' dates, not as words
+            # to match: no article says 上个月; a year (2003年) may well be in the text
+            rest = q.query.replace(asked.text, "", 1).strip(" ，,、的")
+            if rest:
+                stripped = analyze(rest)
+                stripped = self._bridge_english(stripped) if q.english else stripped
+                searched = replace(stripped, text=q.text)
+        # dates filter or reorder a deeper pool, so that articles of the right days that
+        # retrieval ranked lower are still there to be picked
+        pool = depth * DATE_POOL if asked is not None or given is not None else depth
+        date_of, rrf_k = self._date_of, self.settings.rrf_k
+
+        def search(question):
+            found = self.retriever(mode).retrieve(question.query, pool, keywords=question.keywords)
+            if given is not None:
+                found = when.rerank(found, date_of, given, False, day, "filter", rrf_k)
+            return found
+
+        hits = search(searched)
+        span = when.combine(asked, given)
+        if asked is not None and not any(when.in_range(d, span) for d in self._dates()):
+            # no article at all is of those dates: the words are about something else
+            # (今年 on a page of another year, an undated page): answer as without them
+            return (search(q) if searched is not q else hits)[:depth], q, None
+        if asked is not None or recent:
+            hits = when.rerank(hits, date_of, span, recent, day, date_mode, rrf_k, RECENT_TOP)
+        return hits[:depth], searched, asked
+
+    def _dated(self, span, day: datetime.date) -> list | None:
+        """The articles of ``span`` (or, for 最新, those up to ``day``); None if none."""
+        if span is None:
+            span = when.TimeRange(when.OPEN_START, day.isoformat())
+        arts = [a for a in self.index.articles.values() if when.in_range(a.date, span)]
+        return arts or None
+
+    def _dates(self) -> list[str]:
+        """The distinct dates of the index's articles (computed once per index)."""
+        if getattr(self, "_date_list", None) is None or self._date_index is not self.index:
+            self._date_list = sorted({a.date for a in self.index.articles.values() if a.date})
+            self._date_index = self.index
+        return self._date_list
+
+    def _date_of(self, hit) -> str:
+        art = self.index.articles.get(hit.chunk.article_id)
+        return art.date if art is not None else ""
 
     def intent(self, q) -> Guess:
         """What kind of answer ``q`` (an analysed question) wants: ``collection``,
@@ -310,7 +393,8 @@ class Pipeline:
 
     def warm_up(self) -> None:
         """Load what a first question would otherwise wait for: the encoder, jieba and
-        its part-of-speech tagger, and the English word bridge (CC-CEDICT, seconds)."""
+        its part-of-speech tagger, the English word bridge (CC-CEDICT, seconds) and the
+        time parsers (jionlp, dateparser: about a second)."""
         from .answer import _pos_type_match
         from .crosslingual import glossary
 
@@ -318,6 +402,7 @@ class Pipeline:
         _pos_type_match("person", "记者张伟报道")
         glossary()
         self._bridge_english(analyze("warm up"))
+        when.resolve("上个月的新闻", datetime.date.today())
 
     def _bridge_english(self, q):
         from dataclasses import replace

@@ -167,6 +167,19 @@ def _brief(a: Article) -> dict:
 
 
 @dataclass(frozen=True)
+class TimeRange:
+    """A date range a question asks about (rag/when.py): inclusive ISO bounds and the
+    words they came from."""
+
+    start: str
+    end: str
+    text: str = ""
+
+    def to_dict(self) -> dict:
+        return {"start": self.start, "end": self.end, "text": self.text}
+
+
+@dataclass(frozen=True)
 class Answer:
     """What ``Pipeline.ask`` returns. ``text`` carries ``[n]`` markers; a refusal is a
     normal answer with ``refused=True`` whose sources are the closest ones found."""
@@ -182,6 +195,8 @@ class Answer:
     qtype: str = ""
     short_span: tuple[int, int, int] | None = None  # (source n, start, end) in the article
     timings: dict = field(default_factory=dict, compare=False)
+    as_of: str = ""  # the reference day relative dates were counted from (ISO)
+    time_range: TimeRange | None = None  # the dates retrieval was limited to, if any
 
     def to_dict(self) -> dict:
         return {
@@ -194,4 +209,6 @@ class Answer:
             "qtype": self.qtype,
             "sources": [s.to_dict() for s in self.sources],
             "quotes": [q.to_dict() for q in self.quotes],
+            "as_of": self.as_of,
+            "time_range": self.time_range.to_dict() if self.time_range else None,
         }

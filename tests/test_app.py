@@ -6,6 +6,7 @@ JavaScript client ``@gradio/client``."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -102,7 +103,7 @@ def check_seed_answer(r: dict) -> None:
     by_n = {s["n"]: s for s in r["sources"]}
     for q in r["quotes"]:
         assert q["text"] in by_n[q["source"]]["text"]
-    assert KEYS | {"sources", "quotes", "encoder"} == set(r)
+    assert KEYS | {"sources", "quotes", "as_of", "time_range", "encoder"} == set(r)
     assert keys_named_path(r) == []  # nothing a client would try to download
 
 
@@ -115,7 +116,7 @@ def test_api_ask_with_a_default_client_returns_the_cli_json(app, client):
 def test_api_page_shows_the_real_parameters(app, client):
     info = client.view_api(return_format="dict", print_info=False)["named_endpoints"]["/ask"]
     params = {p["parameter_name"]: p for p in info["parameters"]}
-    assert list(params) == ["question", "history", "k", "mode"]
+    assert list(params) == ["question", "history", "k", "mode", "as_of"]
     assert not params["question"]["parameter_has_default"]
     assert params["question"]["python_type"]["type"] == "str"
     settings = app[0].rag_backend.settings
@@ -123,6 +124,7 @@ def test_api_page_shows_the_real_parameters(app, client):
         ("history", [], "list[str] | str"),
         ("k", settings.k, "int"),
         ("mode", settings.mode, "Literal['hybrid', 'dense', 'bm25']"),
+        ("as_of", "", "str"),
     ):
         assert params[name]["parameter_has_default"], name
         assert params[name]["parameter_default"] == default, name
@@ -255,6 +257,16 @@ def test_api_follow_up_and_settings(client):
     assert r2["query"] == r["query"]
 
 
+def test_api_as_of_counts_dates_in_the_question_from_that_day(client):
+    r = client.predict(
+        "去年5月珠海高新区签约落地了多少个重点项目？", as_of="2024-06-15", api_name="/ask"
+    )
+    assert r["as_of"] == "2024-06-15"
+    # the seed page has no date: no article is of May 2023, so the range is not applied
+    assert r["time_range"] is None and r["short_answer"] == "16个"
+    assert client.predict(SEED_Q, api_name="/ask")["as_of"] == dt.date.today().isoformat()
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -271,6 +283,8 @@ def test_api_follow_up_and_settings(client):
         (("问题？", [], "many"), "k must be a whole number, not 'many'"),
         (("问题？", [], 2.5), "k must be a whole number"),
         (("问题？", [], 3, "nope"), "mode must be one of"),
+        (("问题？", [], 3, "hybrid", "2024-02-30"), "as_of must be a real date YYYY-MM-DD"),
+        (("问题？", [], 3, "hybrid", "last week"), "as_of must be a date YYYY-MM-DD"),
     ],
 )
 def test_api_bad_input_is_a_one_line_error_not_a_crash(client, args, message):

@@ -96,7 +96,7 @@ def corpus(tmp_path):
 
 @pytest.fixture
 def pipe(tmp_path, corpus, events_linked):
-    settings = Settings(index_dir=str(tmp_path / "index"), encoder=ENC)
+    settings = Settings.from_env(index_dir=str(tmp_path / "index"), encoder=ENC)
     build([corpus], settings, progress=False)
     return Pipeline.load(settings=settings)
 
@@ -195,7 +195,7 @@ def test_incremental_add_joins_a_group_and_embeds_only_the_new_copy(tmp_path, ev
     folder = tmp_path / "corpus"
     folder.mkdir()
     write_jsonl(folder / "news.jsonl", ROWS)
-    settings = Settings(index_dir=str(tmp_path / "index"), encoder=ENC)
+    settings = Settings.from_env(index_dir=str(tmp_path / "index"), encoder=ENC)
     first, _ = build([folder], settings, progress=False)
     assert first.hashed == 6
     assert Index.open(settings.index_dir).groups.copies == {"paper": "wire"}
@@ -234,7 +234,7 @@ def test_an_upload_joins_its_group(tmp_path, pipe):
 
 
 def test_an_index_made_before_groups_opens_and_a_build_adds_them(tmp_path, corpus, events_linked):
-    settings = Settings(index_dir=str(tmp_path / "index"), encoder=ENC)
+    settings = Settings.from_env(index_dir=str(tmp_path / "index"), encoder=ENC)
     build([corpus], settings, progress=False)
     gen = live_generation(settings.index_dir)
     (gen / "groups.json").unlink()
@@ -292,7 +292,7 @@ def test_a_copy_that_differs_where_the_question_looks_is_cited_as_it_is(tmp_path
         {"id": "zs", "title": "中山", "text": text.format("中山")},
         {"id": "xy", "title": "咸阳", "text": text.format("咸阳")},
     ]
-    settings = Settings(index_dir=str(tmp_path / "index"), encoder=ENC)
+    settings = Settings.from_env(index_dir=str(tmp_path / "index"), encoder=ENC)
     build([write_jsonl(tmp_path / "a.jsonl", rows)], settings, progress=False)
     pipe = Pipeline.load(settings=settings)
     assert pipe.index.groups.copies == {"xy": "zs"}  # one story by its shingles

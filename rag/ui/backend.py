@@ -252,26 +252,50 @@ class Backend:
         return status_html(self.phase, progress=self.progress, error=self.error)
 
     def ask(
-        self, question: str, history: ChatHistory | list | None = None, k=None, mode=None
+        self,
+        question: str,
+        history: ChatHistory | list | None = None,
+        k=None,
+        mode=None,
+        since: str | None = None,
+        until: str | None = None,
     ) -> Answer:
         """Answer ``question`` with the current pipeline; ``history`` is the chat so far
-        (a ``ChatHistory``, or earlier questions as ``ChatHistory.parse`` reads them)."""
+        (a ``ChatHistory``, or earlier questions as ``ChatHistory.parse`` reads them);
+        ``since``/``until`` (``YYYY-MM-DD``, "" for none) limit the articles' dates."""
         if not isinstance(history, ChatHistory):
             history = ChatHistory.parse(history)
-        return self.wait().ask(question, history=list(history.questions) or None, k=k, mode=mode)
+        return self.wait().ask(
+            question,
+            history=list(history.questions) or None,
+            k=k,
+            mode=mode,
+            since=(since or "").strip() or None,
+            until=(until or "").strip() or None,
+        )
 
-    def ask_json(self, question: object, history: object = None, k=None, mode=None) -> dict:
+    def ask_json(
+        self, question: object, history: object = None, k=None, mode=None, as_of=None
+    ) -> dict:
         """What ``/ask`` returns: the object ``rag ask --json`` prints, plus ``encoder``.
-        Each input is checked (``InputError``, one line, for a bad one); ``k`` and
-        ``mode`` left out (None, "") take the settings' defaults."""
+        Each input is checked (``InputError``, one line, for a bad one); ``k``, ``mode``
+        and ``as_of`` left out (None, "") take the settings' defaults (``as_of``: today)."""
         if not isinstance(question, str):
             raise InputError(f"question must be text, not {type(question).__name__}")
         chat = ChatHistory.parse(history)
         k = read_k(k)
         if mode is not None and not isinstance(mode, str):
             raise InputError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+        if as_of is not None and not isinstance(as_of, str):
+            raise InputError(f"as_of must be a date YYYY-MM-DD, not {as_of!r}")
         pipe = self.wait()
-        answer = pipe.ask(question, history=list(chat.questions) or None, k=k, mode=mode or None)
+        answer = pipe.ask(
+            question,
+            history=list(chat.questions) or None,
+            k=k,
+            mode=mode or None,
+            as_of=(as_of or "").strip() or None,
+        )
         out = answer.to_dict()
         out["encoder"] = pipe.encoder.id
         return out

@@ -60,6 +60,8 @@ class AskResult(TypedDict):
     qtype: str
     sources: list[dict]
     quotes: list[dict]
+    as_of: str
+    time_range: dict | None
     encoder: str
 
 
@@ -99,7 +101,7 @@ def build_app(
     backend.start()
     settings = backend.settings
 
-    def respond(message, chat, state, k, mode, progress=gr.Progress()):
+    def respond(message, chat, state, k, mode, since="", until="", progress=gr.Progress()):
         message = (message or "").strip()
         history = state if isinstance(state, ChatHistory) else ChatHistory()
         chat = list(chat or [])
@@ -108,7 +110,14 @@ def build_app(
         try:
             if not backend.ready:
                 progress(None, desc="正在建立索引，请稍候…")
-            answer = backend.ask(message, history=history, k=int(k or settings.k), mode=mode)
+            answer = backend.ask(
+                message,
+                history=history,
+                k=int(k or settings.k),
+                mode=mode,
+                since=since,
+                until=until,
+            )
         except RagError as e:
             chat += [
                 {"role": "user", "content": user_html(message)},
@@ -150,13 +159,15 @@ def build_app(
         history: list[str] | str = [],  # noqa: B006 (shown as the default; never changed)
         k: int = settings.k,
         mode: Mode = settings.mode,
+        as_of: str = "",
     ) -> AskResult:
         """Answer a question from the articles, with cited sources. history: earlier
         questions of the chat, oldest first (a list, or a JSON list as a string), for
         follow-ups. k: how many sources to return. mode: retrieval, hybrid, dense or bm25.
-        Returns the same object as `rag ask --json`, plus `encoder`."""
+        as_of: the day (YYYY-MM-DD) that dates in the question such as 去年 or 上周 count
+        from; empty for today. Returns the same object as `rag ask --json`, plus `encoder`."""
         try:
-            return backend.ask_json(question, history, k, mode)
+            return backend.ask_json(question, history, k, mode, as_of)
         except RagError as e:
             raise gr.Error(one_line(str(e)), print_exception=False) from None
         except Exception as e:  # a bug: logged here, one line for the caller
@@ -223,6 +234,19 @@ def build_app(
                         label="来源数 (top-k)",
                         elem_id="rag-k",
                     )
+                    with gr.Row():
+                        since = gr.Textbox(
+                            label="起始日期",
+                            placeholder="YYYY-MM-DD",
+                            max_length=10,
+                            elem_id="rag-since",
+                        )
+                        until = gr.Textbox(
+                            label="截止日期",
+                            placeholder="YYYY-MM-DD",
+                            max_length=10,
+                            elem_id="rag-until",
+                        )
                 with gr.Accordion("添加文章", open=False):
                     gr.Markdown(
                         "上传 `.txt` / `.md` 报纸版面或 `.jsonl` 记录（每行 "
@@ -247,7 +271,7 @@ def build_app(
                 )
 
         ask_outputs = [chatbot, state, sources, msg]
-        ask_inputs = [msg, chatbot, state, k, mode]
+        ask_inputs = [msg, chatbot, state, k, mode, since, until]
         common = dict(concurrency_id="ask", concurrency_limit=2, show_progress="minimal")
         msg.submit(respond, ask_inputs, ask_outputs, api_visibility="undocumented", **common)
         send.click(
@@ -291,7 +315,28 @@ def build_app(
         )
     demo.queue(max_size=queue_size, default_concurrency_limit=1)
     demo.rag_backend = backend  # for tests and embedding
+    _accept_older_calls(demo)
     return demo
+
+
+# Inputs added after clients were written, all text with "" for "not given": a call with
+# fewer inputs (plain HTTP to /ask with four, /chat without the date range) gets these.
+ADDED_INPUTS = {"ask": 1, "respond": 2}
+
+
+def _accept_older_calls(demo) -> None:
+    """Let calls made before ``as_of`` (/ask) and the date range (/chat) keep working:
+    Gradio's Python and JS clients fill in defaults, but a plain HTTP call sends what it
+    knew of, and Gradio refuses too few inputs; the missing trailing ones are padded."""
+    preprocess = demo.preprocess_data
+
+    async def preprocess_data(block_fn, inputs, state, explicit_call=False):
+        missing = len(block_fn.inputs) - len(inputs)
+        if 0 < missing <= ADDED_INPUTS.get(block_fn.name, 0):
+            inputs = [*inputs, *[""] * missing]
+        return await preprocess(block_fn, inputs, state, explicit_call)
+
+    demo.preprocess_data = preprocess_data
 
 
 def launch(demo, **kwargs):

@@ -97,8 +97,25 @@ def answer_html(answer: Answer, turn: int) -> str:
     for i, line in enumerate(lines):
         cls = "rag-short" if i == 0 and answer.short_answer and len(lines) > 1 else "rag-support"
         parts.append(f'<div class="{cls}">{link_markers(esc(line), turn, n_src)}</div>')
-    meta = f'<div class="rag-meta">置信度 {answer.confidence:.2f}</div>'
+    meta = f'<div class="rag-meta">置信度 {answer.confidence:.2f}{when_html(answer)}</div>'
     return f'<div class="rag-answer">{"".join(parts)}{meta}</div>'
+
+
+def when_html(answer: Answer) -> str:
+    """The dates an answer's articles were limited to, for the meta line ("" if none).
+
+    >>> from rag.types import TimeRange
+    >>> a = Answer("q", "t", None, False, time_range=TimeRange("2023-05-01", "2023-05-31", "去年5月"))
+    >>> when_html(a)
+    ' · 时间：2023-05-01 至 2023-05-31（去年5月）'
+    """
+    r = answer.time_range
+    if r is None:
+        return ""
+    start = "" if r.start == "0001-01-01" else r.start
+    end = "" if r.end == "9999-12-31" else r.end
+    words = f"（{esc(r.text)}）" if r.text and not r.text.startswith(("since", "until")) else ""
+    return f" · 时间：{start or '…'} 至 {end or '…'}{words}"
 
 
 def error_html(message: str) -> str:

@@ -37,6 +37,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         milvus_uri=getattr(args, "milvus_uri", None),
         milvus_collection=getattr(args, "milvus_collection", None),
         milvus_token=getattr(args, "milvus_token", None),
+        ray=getattr(args, "ray", None),
+        ray_workers=getattr(args, "ray_workers", None),
     )
 
 
@@ -366,6 +368,20 @@ def make_parser() -> argparse.ArgumentParser:
         "--milvus-token",
         metavar="TOKEN",
         help="the Milvus server's token (default: RAG_MILVUS_TOKEN; never stored)",
+    )
+    p.add_argument(
+        "--ray",
+        nargs="?",
+        const="local",
+        metavar="ADDRESS",
+        help="embed on Ray: a Ray started here (no ADDRESS), or the cluster at ADDRESS "
+        "(host:6379, ray://host:10001, auto); default: RAG_RAY, else in this process",
+    )
+    p.add_argument(
+        "--ray-workers",
+        type=int,
+        metavar="N",
+        help="with --ray: encoder actors, one CPU each (default: one per CPU)",
     )
     p.set_defaults(func=cmd_build)
 

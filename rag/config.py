@@ -47,6 +47,10 @@ class Settings:
     milvus_uri: str = ""  # a milvus-lite file (path ending .db) or http://host:19530
     milvus_collection: str = ""  # default: rag_<index folder name>_<hash of its path>
     milvus_token: str = ""  # never written to the manifest (RAG_MILVUS_TOKEN)
+    # embed a build's chunks on Ray (rag/ray_embed.py): "" in this process, "local" on a
+    # Ray started here, else a cluster address (host:6379, ray://host:10001, auto)
+    ray: str = ""
+    ray_workers: int = 0  # encoder actors (and a local Ray's CPUs); 0: one per CPU
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -67,6 +71,8 @@ class Settings:
             raise InputError(f"max_file_mb must be more than 0, not {self.max_file_mb}")
         if self.store not in ("", *STORES):
             raise InputError(f"store must be one of {', '.join(STORES)}, not {self.store!r}")
+        if self.ray_workers < 0:
+            raise InputError(f"ray_workers must be 0 (one per CPU) or more, not {self.ray_workers}")
         if self.batch_size < 1:
             raise InputError(f"batch_size must be at least 1, not {self.batch_size}")
 

@@ -63,6 +63,16 @@ def head_of(address: str) -> tuple[str, int] | None:
     return (m.group(1), int(m.group(2))) if m else None
 
 
+def _one_line(e: BaseException) -> str:
+    """The last line of an exception's message (a Ray error ends with its cause).
+
+    >>> _one_line(ValueError("Traceback...\\n  File x\\nEncoderError: no such model"))
+    'EncoderError: no such model'
+    """
+    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+    return (lines[-1] if lines else type(e).__name__)[:300]
+
+
 def _import_root(module_name: str) -> Path | None:
     """The folder that must be on ``sys.path`` for ``module_name`` to import."""
     top = sys.modules.get(module_name.split(".")[0])
@@ -136,19 +146,21 @@ class RayEmbedder:
             return ray  # a Ray this process already joined (tests, notebooks)
         quiet = {"logging_level": logging.ERROR, "log_to_driver": False}
         if self.local:
-            ray.init(
-                num_cpus=self.workers or os.cpu_count() or 1,
-                include_dashboard=False,
-                **quiet,
-            )
+            try:
+                ray.init(
+                    num_cpus=self.workers or os.cpu_count() or 1,
+                    include_dashboard=False,
+                    **quiet,
+                )
+            except Exception as e:
+                raise ClusterError(f"cannot start a local Ray: {_one_line(e)}") from None
             self._started = True
             return ray
         try:
             ray.init(address=self.address, runtime_env=self._remote_env(encoder), **quiet)
         except Exception as e:
-            msg = " ".join(str(e).split())[:200]
             raise ClusterError(
-                f"cannot join the Ray cluster at {self.address}: {type(e).__name__}: {msg}"
+                f"cannot join the Ray cluster at {self.address}: {_one_line(e)}"
             ) from None
         return ray
 
@@ -205,13 +217,19 @@ class RayEmbedder:
         out = np.zeros((len(texts), encoder.dim), dtype=np.float32)
         seen = np.zeros(len(texts), dtype=bool)
         done = 0
-        for batch in ds.iter_batches(batch_format="numpy", batch_size=None):
-            rows = np.asarray(batch["row"], dtype=np.int64)
-            out[rows] = np.stack(list(batch["vec"])) if len(rows) else out[rows]
-            seen[rows] = True
-            done += len(rows)
-            if callable(progress):
-                progress(min(done, len(texts)), len(texts))
+        try:
+            for batch in ds.iter_batches(batch_format="numpy", batch_size=None):
+                rows = np.asarray(batch["row"], dtype=np.int64)
+                if len(rows):
+                    out[rows] = np.stack(list(batch["vec"]))
+                seen[rows] = True
+                done += len(rows)
+                if callable(progress):
+                    progress(min(done, len(texts)), len(texts))
+        except Exception as e:  # a worker's failure arrives wrapped in Ray's tracebacks
+            raise ClusterError(
+                f"embedding on Ray ({self.address}) failed: {_one_line(e)}"
+            ) from None
         if not seen.all():
             missing = int((~seen).sum())
             raise ClusterError(

@@ -84,10 +84,10 @@ def _import_root(module_name: str) -> Path | None:
 
 
 class EmbedBatch:
-    """The ``map_batches`` callable class: one encoder per actor, loaded from the
-    class's ``spec`` in ``__init__`` (``for_spec`` makes the class; a constructor
-    argument would sit in Ray's object store); each batch's ``text`` column in, a
-    ``vec`` column out, ``row`` carried through."""
+    """The ``map_batches`` callable class: one encoder per actor, loaded in
+    ``__init__`` from the class's ``spec`` (``for_spec`` makes a subclass per spec, so
+    the actor takes no arguments); each batch's ``text`` column in, a ``vec`` column
+    out, ``row`` carried through."""
 
     spec = ""
 

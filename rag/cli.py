@@ -41,6 +41,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         since=getattr(args, "since", None),
         until=getattr(args, "until", None),
         date_mode=getattr(args, "date_mode", None),
+        ray=getattr(args, "ray", None),
+        ray_workers=getattr(args, "ray_workers", None),
     )
 
 
@@ -416,6 +418,20 @@ def make_parser() -> argparse.ArgumentParser:
         "--milvus-token",
         metavar="TOKEN",
         help="the Milvus server's token (default: RAG_MILVUS_TOKEN; never stored)",
+    )
+    p.add_argument(
+        "--ray",
+        nargs="?",
+        const="local",
+        metavar="ADDRESS",
+        help="embed on Ray: a Ray started here (no ADDRESS), or the cluster at ADDRESS "
+        "(host:6379, ray://host:10001, auto); default: RAG_RAY, else in this process",
+    )
+    p.add_argument(
+        "--ray-workers",
+        type=int,
+        metavar="N",
+        help="with --ray: encoder actors, one CPU each (default: one per CPU)",
     )
     p.set_defaults(func=cmd_build)
 

@@ -59,6 +59,10 @@ class Settings:
     # retrieval and the answer stage match, or "drop" it (docs/BENCHMARKS.md, "Dated
     # questions"); one that names its year (2023年5月) is always kept
     date_words: str = "drop"
+    # embed a build's chunks on Ray (rag/ray_embed.py): "" in this process, "local" on a
+    # Ray started here, else a cluster address (host:6379, ray://host:10001, auto)
+    ray: str = ""
+    ray_workers: int = 0  # encoder actors (and a local Ray's CPUs); 0: one per CPU
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -90,6 +94,8 @@ class Settings:
         if self.as_of:
             parse_day(self.as_of, "--as-of")
         explicit(self.since, self.until)  # malformed, or since after until: InputError
+        if self.ray_workers < 0:
+            raise InputError(f"ray_workers must be 0 (one per CPU) or more, not {self.ray_workers}")
         if self.batch_size < 1:
             raise InputError(f"batch_size must be at least 1, not {self.batch_size}")
 

@@ -35,3 +35,9 @@ class IndexBusyError(RagError):
 class ModelError(RagError):
     """A learned model's weights file that is corrupt, of another format or fitted on
     another base model: the message says how to retrain it."""
+
+
+class ClusterError(RagError):
+    """A Ray cluster that cannot be reached or joined (``--ray ADDRESS``), or Ray not
+    installed: the message names the address or says what to install. Nothing stored
+    is changed."""

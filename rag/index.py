@@ -55,6 +55,10 @@ from .types import Article, Chunk
 
 FORMAT_VERSION = 1
 Progress = Callable[[int, int], None]
+# embeds a build's new chunks: (encoder, chunks, batch size, progress) -> one
+# L2-normalised float32 row per chunk, in chunk order; ``_embed`` (in process) or
+# ``rag.ray_embed.RayEmbedder`` (on a Ray cluster)
+Embedder = Callable[[Encoder, "list[Chunk]", int, "bool | Progress"], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -389,6 +393,7 @@ def build(
     replace_all: bool = True,
     wait: float = 0,
     store: StoreSpec | None = None,
+    embedder: Embedder | None = None,
 ) -> BuildReport:
     """Make the index at ``path`` hold exactly ``articles`` (or, with
     ``replace_all=False``, the old articles plus these), embedding only what changed.
@@ -402,6 +407,9 @@ def build(
     keeps the index's own store (files for a new index). With milvus the generation's
     collection is written before ``CURRENT`` is swapped, so a build that fails leaves
     the previous collection answering.
+
+    ``embedder``: what embeds the new chunks (default ``_embed``, in this process; see
+    ``rag.ray_embed`` for a Ray cluster); everything else is the same either way.
     """
     from filelock import FileLock, Timeout
 
@@ -436,6 +444,7 @@ def build(
             replace_all=replace_all,
             t0=t0,
             store=store,
+            embedder=embedder or _embed,
         )
     finally:
         lock.release()
@@ -473,6 +482,7 @@ def _build_locked(
     replace_all,
     t0,
     store,
+    embedder: Embedder | None = None,
 ) -> BuildReport:
     import faiss
 
@@ -551,7 +561,9 @@ def _build_locked(
     authors = {a.id: a.author for a in articles}
 
     t_embed = time.perf_counter()
-    new_vecs = _embed(encoder, new_chunks, batch_size, progress)
+    new_vecs = (embedder or _embed)(encoder, new_chunks, batch_size, progress)
+    if new_vecs.shape[0] != len(new_chunks):
+        raise AssertionError(f"embedder returned {new_vecs.shape[0]} rows for {len(new_chunks)}")
     embed_seconds = time.perf_counter() - t_embed
     new_tokens = [keyword_tokens(keyword_text(c, authors[c.article_id])) for c in new_chunks]
 

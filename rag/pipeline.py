@@ -121,20 +121,27 @@ def build(
         detail = "; ".join(str(p) for p in corpus.problems[:3]) or "no articles found"
         raise InputError(f"nothing to index in {', '.join(paths)}: {detail}")
     encoder = encoder or resolve_encoder(settings, settings.index_dir, for_build=True)
-    report = build_index(
-        corpus.articles,
-        settings.index_dir,
-        encoder,
-        chunk_size=settings.chunk_size,
-        chunk_overlap=settings.chunk_overlap,
-        batch_size=settings.batch_size,
-        progress=progress,
-        files=None if add else file_state(paths),
-        corpus=None if add else paths,
-        replace_all=not add,
-        wait=wait,
-        store=spec_for(settings, peek_manifest(settings.index_dir)),
-    )
+    with contextlib.ExitStack() as stack:
+        embedder = None
+        if settings.ray:  # only the embedding runs on Ray (rag/ray_embed.py)
+            from .ray_embed import RayEmbedder
+
+            embedder = stack.enter_context(RayEmbedder(settings.ray, settings.ray_workers))
+        report = build_index(
+            corpus.articles,
+            settings.index_dir,
+            encoder,
+            chunk_size=settings.chunk_size,
+            chunk_overlap=settings.chunk_overlap,
+            batch_size=settings.batch_size,
+            progress=progress,
+            files=None if add else file_state(paths),
+            corpus=None if add else paths,
+            replace_all=not add,
+            wait=wait,
+            store=spec_for(settings, peek_manifest(settings.index_dir)),
+            embedder=embedder,
+        )
     return report, corpus.problems
 
 

@@ -2,11 +2,17 @@
 
 Every ``store`` test runs on both stores; the Milvus ones share one milvus-lite file per
 module (its server starts once) and skip when pymilvus or milvus-lite is missing.
+
+``RAG_TEST_MILVUS_URI=http://host:19530`` (with ``RAG_MILVUS_TOKEN`` when the server
+needs one) runs the same tests against that Milvus server instead of milvus-lite
+(docs/SCALING.md); they create collections named ``rag_*``, ``aliased_news`` and
+``shared_news`` there.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -43,6 +49,9 @@ MILVUS = pytest.param(
 
 @pytest.fixture(scope="module")
 def lite_uri(tmp_path_factory) -> str:
+    """milvus-lite in a temporary file, or the server ``RAG_TEST_MILVUS_URI`` names."""
+    if os.environ.get("RAG_TEST_MILVUS_URI"):
+        return os.environ["RAG_TEST_MILVUS_URI"]
     return str(tmp_path_factory.mktemp("milvus") / "store.db")
 
 

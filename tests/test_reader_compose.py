@@ -72,7 +72,7 @@ def test_the_shipped_reader_is_the_default_answer_stage(reader_pipeline):
 
     pipe = reader_pipeline
     assert isinstance(pipe.answerer, NeuralAnswerer) and pipe.answerer.gate is not None
-    assert pipe.answerer.min_confidence == 0.3  # the weights' calibrated value
+    assert pipe.answerer.min_confidence == 0.4  # the weights' calibrated value
     a = pipe.ask("中关村发展集团与哪所大学签署了战略合作协议？")
     assert a.short_answer == "北京航空航天大学" and not a.refused
     assert pipe.ask("苹果公司2023年第二季度的营收是多少？").refused

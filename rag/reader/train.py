@@ -45,8 +45,9 @@ DEFAULT_DATA = (  # (candidate paths, article range) for the default training fi
 
 @dataclass(frozen=True)
 class TrainConfig:
-    # the defaults are the run that made rag/models/reader.safetensors: 1,100 steps,
-    # 81 minutes on 2 CPU cores (docs/BENCHMARKS.md)
+    # the defaults are the first of the two runs that made rag/models/reader.safetensors
+    # (1,100 steps, 81 minutes on 2 CPU cores); the second adds --init (the first's
+    # weights) --seed 1 --lr 5e-5 (docs/BENCHMARKS.md)
     steps: int | None = 1100  # total optimizer steps; None: from epochs
     epochs: float = 1.0
     batch_size: int = 16

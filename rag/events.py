@@ -2,8 +2,11 @@
 seen from different places) grouped by their article vectors within a time window.
 
 An article's vector is the normalised mean of its chunks' vectors. Two dated articles
-are linked when their cosine similarity is at least ``THRESHOLD`` and their dates are at
-most ``WINDOW_DAYS`` apart; an event is a connected group of links (single linkage).
+are linked when their dates are at most ``WINDOW_DAYS`` apart, their cosine similarity
+is at least ``THRESHOLD``, and it beats by ``CONTRAST`` the closest either of them comes
+to any article dated outside that window: a series (a daily bulletin, numbered
+editorials) recurs over months and looks alike every time, an event is a burst. An
+event is a connected group of links (single linkage).
 Its id is the id of its earliest report. Undated articles are never grouped (no window
 to hold them to), and wire copies (``rag/dedup.py``) are not clustered: they take their
 canonical article's event. This module does not read or write the index.
@@ -18,17 +21,25 @@ import numpy as np
 
 from .types import Article, Chunk
 
-THRESHOLD = 0.95  # cosine of article vectors (docs/BENCHMARKS.md, "Wire copies and events")
-WINDOW_DAYS = 3
+# cosine of article vectors, its margin over the nearest article outside the window, and
+# the window (docs/BENCHMARKS.md, "Wire copies and events")
+THRESHOLD = 0.95
+CONTRAST = 0.01
+WINDOW_DAYS = 7
 
 
 def params() -> dict:
     """What the events depend on, as the index manifest records it.
 
     >>> sorted(params())
-    ['method', 'threshold', 'window_days']
+    ['contrast', 'method', 'threshold', 'window_days']
     """
-    return {"threshold": THRESHOLD, "window_days": WINDOW_DAYS, "method": "single-link"}
+    return {
+        "threshold": THRESHOLD,
+        "contrast": CONTRAST,
+        "window_days": WINDOW_DAYS,
+        "method": "single-link",
+    }
 
 
 def article_vectors(ids: Sequence[str], chunks: Sequence[Chunk], vecs: np.ndarray) -> np.ndarray:
@@ -67,16 +78,20 @@ def cluster(
     vectors: np.ndarray,
     threshold: float = THRESHOLD,
     window_days: int = WINDOW_DAYS,
+    contrast: float | None = CONTRAST,
 ) -> dict[str, str]:
     """``{article id: event id}`` for every article in an event of two or more; the
     event id is the id of the event's earliest report (then the first in order).
-    Only articles dated to the day take part.
+    Only articles dated to the day take part; ``contrast`` None links on the cosine
+    alone.
 
     >>> arts = [Article("a", "", "", date="2023-05-01"), Article("b", "", "", date="2023-05-03"),
     ...         Article("c", "", "", date="2023-05-20"), Article("d", "", "", date="2023-05-02")]
-    >>> v = np.array([[1.0, 0], [0.99, 0.14], [1.0, 0], [0, 1.0]])
-    >>> cluster(arts, v, 0.9, 3)
-    {'a': 'a', 'b': 'a'}
+    >>> v = np.array([[1.0, 0], [0.99, 0.14], [0.96, 0.28], [0, 1.0]])
+    >>> cluster(arts, v, 0.9, 3, contrast=None), cluster(arts, v, 0.9, 3, contrast=0.01)
+    ({'a': 'a', 'b': 'a'}, {})
+
+    (``c``, weeks later, is as close to ``a`` as ``b`` is: the pair is a series.)
     """
     days = [_ordinal(a.date) for a in articles]
     dated = np.array([i for i, d in enumerate(days) if d is not None], dtype=np.int64)
@@ -86,6 +101,7 @@ def cluster(
     day = np.array([days[i] for i in order], dtype=np.int64)
     vec = np.asarray(vectors, dtype=np.float32)[order]
     parent = list(range(len(order)))
+    outside = _nearest_outside(vec, day, window_days) if contrast is not None else None
 
     def root(i: int) -> int:
         while parent[i] != i:
@@ -99,7 +115,11 @@ def cluster(
         j = int(np.searchsorted(day, day[i], side="right"))  # same-day block [i, j)
         end = int(np.searchsorted(day, day[i] + window_days, side="right"))
         sims = vec[i:j] @ vec[i:end].T
-        for a, b in zip(*np.nonzero(sims >= threshold), strict=True):
+        linked = sims >= threshold
+        if outside is not None:
+            near = np.maximum.outer(outside[i:j], outside[i:end])
+            linked &= sims - near >= contrast
+        for a, b in zip(*np.nonzero(linked), strict=True):
             x, y = root(i + int(a)), root(i + int(b))
             if x != y:
                 parent[max(x, y)] = min(x, y)
@@ -115,3 +135,21 @@ def cluster(
         for k in group:
             out[articles[int(order[k])].id] = articles[int(order[first])].id
     return dict(sorted(out.items()))
+
+
+def _nearest_outside(vec: np.ndarray, day: np.ndarray, window_days: int, k: int = 64) -> np.ndarray:
+    """Each article's highest cosine to an article dated more than ``window_days`` away,
+    among its ``k`` nearest (0 when none of those is); ``day`` sorted as ``vec`` is.
+
+    >>> v = np.array([[1.0, 0], [0.8, 0.6], [0, 1.0]], dtype=np.float32)
+    >>> _nearest_outside(v, np.array([1, 2, 30]), 3).astype(float).round(2).tolist()
+    [0.0, 0.6, 0.6]
+    """
+    import faiss
+
+    x = np.ascontiguousarray(vec, dtype=np.float32)
+    index = faiss.IndexFlatIP(x.shape[1])
+    index.add(x)
+    sims, rows = index.search(x, min(k, len(x)))
+    far = (rows >= 0) & (np.abs(day[np.clip(rows, 0, None)] - day[:, None]) > window_days)
+    return np.where(far, sims, -np.inf).max(axis=1, initial=-np.inf).clip(0, None)

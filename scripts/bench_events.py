@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pairs", default=PAIRS)
     ap.add_argument("--thresholds", default="0.85,0.88,0.9,0.92,0.93,0.94,0.95")
     ap.add_argument("--windows", default="1,3,7")
+    ap.add_argument("--contrasts", default="none", help="e.g. none,0,0.01,0.02")
     ap.add_argument("--candidates", type=int, default=0)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
@@ -53,11 +54,20 @@ def main(argv: list[str] | None = None) -> int:
     with open(args.pairs, encoding="utf-8") as f:
         pairs = [json.loads(x) for x in f if x.strip()]
     print(f"{len(pairs)} labelled pairs, {sum(p['same'] for p in pairs)} the same event")
-    print("| threshold | window (days) | precision | recall | F1 | events | articles in events |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
-    for w in map(int, args.windows.split(",")):
-        for t in map(float, args.thresholds.split(",")):
-            ev = cluster(arts, vecs, t, w)
+    print(
+        "| threshold | contrast | window (days) | precision | recall | F1 | events "
+        "| articles in events |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    contrasts = [None if c == "none" else float(c) for c in args.contrasts.split(",")]
+    for w, t, c in (
+        (w, t, c)
+        for w in map(int, args.windows.split(","))
+        for t in map(float, args.thresholds.split(","))
+        for c in contrasts
+    ):
+        if True:
+            ev = cluster(arts, vecs, t, w, contrast=c)
             tp = fp = fn = 0
             for p in pairs:
                 a, b = ids[row[p["a"]["id"]]], ids[row[p["b"]["id"]]]
@@ -69,7 +79,11 @@ def main(argv: list[str] | None = None) -> int:
             rec = tp / (tp + fn) if tp + fn else 1.0
             f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
             n_ev = len(set(ev.values()))
-            print(f"| {t:g} | {w} | {prec:.3f} | {rec:.3f} | {f1:.3f} | {n_ev} | {len(ev)} |")
+            shown = "–" if c is None else f"{c:g}"
+            print(
+                f"| {t:g} | {shown} | {w} | {prec:.3f} | {rec:.3f} | {f1:.3f} | {n_ev} "
+                f"| {len(ev)} |"
+            )
     return 0
 
 

@@ -49,7 +49,7 @@ from .chunk import chunk_article, embed_text, keyword_text
 from .embed import Encoder
 from .errors import IndexBusyError, IndexFormatError, InputError, StoreError
 from .groups import Groups
-from .store import Store, StoreSpec
+from .store import ManifestFacts, Store, StoreSpec
 from .text import tokens as keyword_tokens
 from .types import Article, Chunk
 
@@ -197,7 +197,7 @@ def file_state(paths: Iterable[str | Path]) -> dict[str, list[int]]:
     return state
 
 
-class Index:
+class Index(ManifestFacts):
     """A loaded index: articles, chunks, a FAISS index and a bm25s index."""
 
     store = "files"
@@ -222,17 +222,6 @@ class Index:
         self._bm25 = bm25
         self._vocab = bm25.vocab_dict if bm25 is not None else {}
         self._df = np.diff(bm25.scores["indptr"]) if bm25 is not None else np.zeros(0)
-
-    @property
-    def encoder_id(self) -> str:
-        return self.manifest["encoder"]["id"]
-
-    @property
-    def dim(self) -> int:
-        return int(self.manifest["encoder"]["dim"])
-
-    def __len__(self) -> int:
-        return len(self.chunks)
 
     @classmethod
     def open(cls, path: str | Path, token: str = "") -> Store:

@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import IndexFormatError, StoreError
+from .store import ManifestFacts
 from .types import Article, Chunk
 
 CONNECT_TIMEOUT_S = 5.0  # how long reaching a server may take before it is an error
@@ -313,7 +314,7 @@ def insert(client, name: str, rows: Iterable[dict]) -> None:
         client.upsert(name, batch)
 
 
-class MilvusIndex:
+class MilvusIndex(ManifestFacts):
     """A loaded index whose vectors and BM25 postings are in Milvus (``rag.store.Store``).
     Rows are positions in ``chunks``, as in the file store."""
 
@@ -344,17 +345,6 @@ class MilvusIndex:
         self._df: Counter | None = None
         # wire copies and events (rag/groups.py), kept in the folder as for the file store
         self.groups = groups if groups is not None else Groups(computed=False)
-
-    @property
-    def encoder_id(self) -> str:
-        return self.manifest["encoder"]["id"]
-
-    @property
-    def dim(self) -> int:
-        return int(self.manifest["encoder"]["dim"])
-
-    def __len__(self) -> int:
-        return len(self.chunks)
 
     @classmethod
     def open(

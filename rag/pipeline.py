@@ -50,9 +50,6 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u2028-\u202e\ufeff]
 _SURROGATE = re.compile("[\ud800-\udfff]")
 MAX_K = 100  # most sources one answer may list
 DATE_POOL = 10  # with a date range, how many times deeper retrieval looks
-# 最新/最近: the best RECENT_TOP articles newest first (0: fuse a newest-first ranking
-# by reciprocal rank instead); docs/BENCHMARKS.md, "Dated questions"
-RECENT_TOP = 0
 BUILD_WAIT_S = 600.0  # how long ``ensure_index`` waits for another build of a missing index
 
 
@@ -361,7 +358,7 @@ class Pipeline:
             # (今年 on a page of another year, an undated page): answer as without them
             return (search(q) if searched is not q else hits)[:depth], q, None
         if asked is not None or recent:
-            hits = when.rerank(hits, date_of, span, recent, day, date_mode, rrf_k, RECENT_TOP)
+            hits = when.rerank(hits, date_of, span, recent, day, date_mode, rrf_k)
         return hits[:depth], searched, asked
 
     def _dated(self, span, day: datetime.date) -> list | None:

@@ -123,16 +123,8 @@ class HybridRetriever:
         ]
 
 
-class StoreHybridRetriever:
+class StoreHybridRetriever(HybridRetriever):
     """Hybrid retrieval done by the store itself (``index.search_hybrid``)."""
-
-    def __init__(
-        self, index: Index, query_encoder: QueryEncoder, rrf_k: int = 60, depth: int = 50
-    ) -> None:
-        self.index = index
-        self.qenc = query_encoder
-        self.rrf_k = rrf_k
-        self.depth = depth
 
     def retrieve(self, query: str, k: int, keywords: str | None = None) -> list[Hit]:
         qtok = keyword_tokens(keywords if keywords is not None else query)

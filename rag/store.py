@@ -61,6 +61,24 @@ class Store(Protocol):
     def vectors(self, rows: list[int] | None = None) -> np.ndarray: ...
 
 
+class ManifestFacts:
+    """What both stores read off their manifest and chunk list (a mixin)."""
+
+    manifest: dict
+    chunks: list[Chunk]
+
+    @property
+    def encoder_id(self) -> str:
+        return self.manifest["encoder"]["id"]
+
+    @property
+    def dim(self) -> int:
+        return int(self.manifest["encoder"]["dim"])
+
+    def __len__(self) -> int:
+        return len(self.chunks)
+
+
 @dataclass(frozen=True)
 class StoreSpec:
     """Where a build writes: ``kind`` files or milvus; for milvus the URI, the

@@ -288,7 +288,6 @@ def rerank(
     as_of: _dt.date,
     mode: str = "filter",
     rrf_k: int = 60,
-    recent_top: int = 0,
 ) -> list[Hit]:
     """Hits (best first) reordered by their articles' dates; ``rank`` renumbered.
 
@@ -322,20 +321,6 @@ def rerank(
             return _renumber(kept)
         for h in hits:
             score[id(h)] += {True: w, None: w / 2, False: 0.0}[inside[id(h)]]
-    elif recent_top:  # the best few articles, newest first, then the rest as they were
-        day = as_of.isoformat()
-        best: list[Hit] = []
-        for h in hits:
-            if len({x.chunk.article_id for x in best} | {h.chunk.article_id}) > recent_top:
-                break
-            best.append(h)
-
-        def newest(h: Hit) -> str:
-            s = span_of(date_of(h))
-            return s[1] if s and s[0] <= day else ""
-
-        best.sort(key=newest, reverse=True)  # stable: equal dates keep retrieval's order
-        return _renumber(best + hits[len(best) :])
     else:
         day = as_of.isoformat()
         spans = [(span_of(date_of(h)), i, h) for i, h in enumerate(hits)]

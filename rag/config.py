@@ -42,6 +42,11 @@ class Settings:
     reader: str = "shipped"
     # with the reader: the rule answerer decides refusal (and English questions) first
     reader_gate: int = 1
+    # with the reader: how many of the best-ranked chunks it reads, and what each rank
+    # down costs a span's margin (BERTserini-style; chosen by scripts/sweep_reader.py on
+    # held-apart CMRC train questions, docs/BENCHMARKS.md)
+    read_k: int = 3
+    read_rank_weight: float = -0.5
     # where a build keeps vectors and keyword postings (rag/store.py): "" means the
     # index's own store (its manifest says), else "files"; "milvus" needs milvus_uri
     store: str = ""
@@ -96,6 +101,8 @@ class Settings:
         explicit(self.since, self.until)  # malformed, or since after until: InputError
         if self.ray_workers < 0:
             raise InputError(f"ray_workers must be 0 (one per CPU) or more, not {self.ray_workers}")
+        if self.read_k < 1:
+            raise InputError(f"read_k must be at least 1, not {self.read_k}")
         if self.batch_size < 1:
             raise InputError(f"batch_size must be at least 1, not {self.batch_size}")
 

@@ -226,7 +226,14 @@ class Pipeline:
         gate = None
         if self.settings.reader_gate:
             gate = Answerer(index, self.qenc, min_confidence=self.settings.min_confidence)
-        return NeuralAnswerer(index, reader, min_confidence=least, gate=gate)
+        return NeuralAnswerer(
+            index,
+            reader,
+            min_confidence=least,
+            gate=gate,
+            read_k=self.settings.read_k,
+            w_rank=self.settings.read_rank_weight,
+        )
 
     @classmethod
     def load(

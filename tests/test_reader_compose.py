@@ -128,3 +128,34 @@ def test_the_default_answer_stage_answers_the_seed_questions(reader_pipeline, ca
         assert not a.refused and any(e in a.text for e in case["expect"]), a.text
         top = a.sources[0].article
         assert case["article"] in top.title + top.text
+
+
+class ScoredReader:
+    """Takes each passage's first four characters as its span, scoring ``scores[i]``."""
+
+    def __init__(self, scores: list[float]) -> None:
+        self.scores = scores
+
+    def read(self, question, passages, max_answer_tokens=30):
+        return [Span(i, 0, 4, p[:4], self.scores[i], 0.0) for i, p in enumerate(passages)]
+
+
+def test_a_lower_ranked_span_wins_only_by_more_than_the_rank_weight(fake_pipeline):
+    q = analyze(Q)
+    hits = sorted(fake_pipeline.retriever("hybrid").retrieve(q.query, 30), key=lambda h: h.rank)
+    first, second = hits[0].chunk.text[:4], hits[1].chunk.text[:4]
+    reader = ScoredReader([3.0, 4.0, -9.0, -9.0, -9.0])
+    pick = lambda **kw: NeuralAnswerer(fake_pipeline.index, reader, **kw).run(q, hits).short_answer  # noqa: E731
+    assert first != second
+    assert pick(w_rank=-0.5) == second  # 4 - 0.5 > 3
+    assert pick(w_rank=-2.0) == first  # 4 - 2 < 3
+    assert pick(w_rank=-0.5, read_k=1) == first  # the second chunk is not read
+
+
+def test_read_k_below_one_is_a_clear_error():
+    from rag.config import Settings
+    from rag.errors import InputError
+
+    assert Settings.from_env({"RAG_READ_K": "2", "RAG_READ_RANK_WEIGHT": "-2"}).read_k == 2
+    with pytest.raises(InputError, match="read_k must be at least 1, not 0"):
+        Settings.from_env({"RAG_READ_K": "0"})

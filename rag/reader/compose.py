@@ -22,7 +22,7 @@ from ..question import Question
 from ..text import sentence_spans
 from ..types import Answer, Hit, Quote, Source
 
-READ_K = 3  # chunks read per question
+READ_K = 3  # chunks read per question (Settings.read_k)
 PASSAGE = 240  # characters of article shown around a quote
 
 

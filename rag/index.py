@@ -819,10 +819,14 @@ def _load_reusable(
             None,
         )
     except (OSError, ValueError, KeyError, TypeError) as e:
-        return None, (
-            f"the previous index could not be reused ({type(e).__name__}: {e}): "
-            "all articles were embedded again"
-        ), None
+        return (
+            None,
+            (
+                f"the previous index could not be reused ({type(e).__name__}: {e}): "
+                "all articles were embedded again"
+            ),
+            None,
+        )
 
 
 def _live_articles(path: Path) -> dict[str, Article]:

@@ -88,6 +88,17 @@ def connect(uri: str, token: str = ""):
         return client
 
 
+def disconnect(uri: str, token: str = "") -> None:
+    """Close this process's client of ``uri`` (a milvus-lite file is then free for
+    another process to open); nothing when there is none."""
+    token = token or os.environ.get("RAG_MILVUS_TOKEN", "")
+    with _LOCK:
+        client = _CLIENTS.pop((uri, token), None)
+    if client is not None:
+        with contextlib.suppress(Exception):
+            client.close()
+
+
 def _lite_locked(uri: str) -> bool:
     """Whether another process holds the lock of the milvus-lite folder ``uri``."""
     lock = Path(uri) / "LOCK"

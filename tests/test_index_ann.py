@@ -20,9 +20,7 @@ def tops(index, enc, k=1):
     return [[r for r, _ in index.search_dense(qenc(q), k)] for q in QUERIES]
 
 
-def test_a_build_above_the_threshold_writes_a_graph_with_the_same_top_hits(
-    tmp_path, seed_articles
-):
+def test_a_build_above_the_threshold_writes_a_graph_with_the_same_top_hits(tmp_path, seed_articles):
     enc = HashEncoder(64)
     build(seed_articles, tmp_path / "i", enc, ann_min_chunks=1)
     assert (live_generation(tmp_path / "i") / ANN_FILE).is_file()

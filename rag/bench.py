@@ -631,7 +631,8 @@ def ann_queries(vecs, m: int, noise: float = 0.5, seed: int = SEED + 1):
 def ann_index(kind: str, vecs, *, hnsw_m: int | None = None, nlist: int | None = None):
     """A FAISS index of ``kind`` (see ``ANN_KINDS``) over ``vecs``, inner product:
     exact float32 or float16 (the file store's ``dense.faiss``), HNSW over float16 (the
-    file store's graph, rag.index.new_ann), or IVF-PQ (48 codes of 8 bits a vector;
+    file store's graph, rag.index.new_ann), or IVF-PQ (dim/8 codes of 8 bits a vector,
+    48 for 384;
     ``nlist`` lists, default 4·√n up to 4,096, trained on up to 40 vectors a list)."""
     import faiss
     import numpy as np
@@ -652,7 +653,7 @@ def ann_index(kind: str, vecs, *, hnsw_m: int | None = None, nlist: int | None =
     elif kind == "ivfpq":
         lists = nlist or int(min(4096, max(16, 4 * np.sqrt(n))))
         quantizer = faiss.IndexFlatIP(dim)
-        idx = faiss.IndexIVFPQ(quantizer, dim, lists, 48, 8, ip)
+        idx = faiss.IndexIVFPQ(quantizer, dim, lists, max(1, dim // 8), 8, ip)
         idx.cp.niter = 10
         train = vecs[np.random.default_rng(SEED).choice(n, min(n, 40 * lists), replace=False)]
         idx.train(train)
@@ -722,7 +723,7 @@ def _ann_worker() -> int:
     if job["kind"] == "hnsw":
         out.update(M=job.get("hnsw_m"), ef_search=int(job.get("ef", 128)))
     if job["kind"] == "ivfpq":
-        out.update(nlist=idx.nlist, nprobe=idx.nprobe)
+        out.update(nlist=idx.nlist, nprobe=idx.nprobe, pq_m=idx.pq.M)
     print(json.dumps(out))
     return 0
 
@@ -1117,7 +1118,8 @@ def markdown(r: dict) -> str:
             if a["kind"] == "hnsw":
                 name += f" (M={a.get('M')}, ef={a.get('ef_search')})"
             if a["kind"] == "ivfpq":
-                name += f" (nlist={a.get('nlist')}, nprobe={a.get('nprobe')}, 48×8 bit)"
+                name += f" (nlist={a.get('nlist')}, nprobe={a.get('nprobe')}, "
+                name += f"{a.get('pq_m', 48)}×8 bit)"
             out.append(
                 f"| {name} | {a['build_s']:.1f} | {a['bytes_per_vector']:.0f} | "
                 f"{a['index_mb']:.0f} | {a['rss_index_mb']:.0f} | {a['p50_ms']:.2f} | "

@@ -113,6 +113,7 @@ class ScaleBench:
     build_cached: bool = False  # build_s is from when the cached index was written
     stages_p50_ms: dict | None = None  # STAGES -> median ms
     stages_mean_ms: dict | None = None
+    graph: dict | None = None  # HNSW against the exact scan (graph_against_exact)
 
 
 @dataclass(frozen=True)
@@ -484,6 +485,36 @@ class StageClock:
         }
 
 
+def graph_against_exact(pipe, questions: list[str], k: int = 10) -> dict | None:
+    """Where the index searches an HNSW graph: recall@1 and @``k`` of the graph against
+    the exact scan for the questions' own query vectors, and each search's median time
+    (wall and this thread's CPU, which a busy machine inflates less). None otherwise."""
+    if getattr(pipe.index, "dense_kind", "") != "hnsw":
+        return None
+    from .metrics import percentile
+
+    r1, rk, times = [], [], {"graph": ([], []), "exact": ([], [])}
+    for q in questions:
+        v = pipe.qenc(q)
+        got = {}
+        for name, exact in (("graph", False), ("exact", True)):
+            w, c = time.perf_counter(), time.thread_time()
+            got[name] = [r for r, _ in pipe.index.search_dense(v, k, exact=exact)]
+            times[name][0].append((time.perf_counter() - w) * 1000)
+            times[name][1].append((time.thread_time() - c) * 1000)
+        r1.append(got["graph"][:1] == got["exact"][:1])
+        rk.append(len(set(got["graph"]) & set(got["exact"])) / max(len(got["exact"]), 1))
+    out = {
+        "questions": len(r1),
+        "recall_at_1": sum(r1) / len(r1),
+        f"recall_at_{k}": sum(rk) / len(rk),
+    }
+    for name, (wall, cpu) in times.items():
+        out[f"{name}_p50_ms"] = percentile(wall, 50)
+        out[f"{name}_cpu_p50_ms"] = percentile(cpu, 50)
+    return out | {"ef": pipe.settings.ann_ef}
+
+
 def _worker() -> int:
     """In a fresh process: load an index, warm up, time questions (and their stages),
     report peak RSS (this process's, plus any child process's, e.g. a milvus-lite
@@ -520,6 +551,7 @@ def _worker() -> int:
         ans.append(a.timings.get("answer_ms", 0.0))
         stages.append(clock.take(ret[-1], ans[-1]))
         hits.append((not a.refused) and contains_any(a.text, gold))
+    graph = graph_against_exact(pipe, [q for q, _ in job["questions"]])
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
     kids = max(rss() - psutil.Process().memory_info().rss, 0)
     out = {
@@ -536,6 +568,7 @@ def _worker() -> int:
         "hit": sum(hits) / len(hits) if hits else 0.0,
         "store": pipe.index.store,
         "dense_kind": getattr(pipe.index, "dense_kind", "milvus"),
+        "graph": graph,
         "stages_p50_ms": {k: percentile([x[k] for x in stages], 50) for k in STAGES},
         "stages_mean_ms": {k: sum(x[k] for x in stages) / len(stages) for k in STAGES}
         if stages
@@ -549,20 +582,19 @@ def _worker() -> int:
 
 
 def bench_threads(questions: list[str], encoder_spec: str | None) -> list[dict]:
-    """Bare query-encoding latency in fresh processes: the encoder's default threads
-    and ``OMP_NUM_THREADS=1``, each with the machine as it is and with one extra
-    CPU-bound process running (what another user of a 2-core box looks like)."""
+    """Bare query-encoding latency in fresh processes: one thread (the product's
+    default) and two (``RAG_THREADS=2``), each with the machine as it is and with one
+    extra CPU-bound process running (what another user of a 2-core box looks like)."""
     rows = []
     for busy in (False, True):
         burner = None
         if busy:
             burner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
         try:
-            for threads in (None, "1"):
+            for threads in ("1", "2"):
                 env = dict(os.environ, HF_HUB_OFFLINE=os.environ.get("HF_HUB_OFFLINE", "1"))
                 env.pop("OMP_NUM_THREADS", None)
-                if threads:
-                    env["OMP_NUM_THREADS"] = threads
+                env["RAG_THREADS"] = threads
                 job = {"questions": questions, "encoder": encoder_spec}
                 r = subprocess.run(
                     [sys.executable, "-m", "rag.bench", "--probe"],
@@ -574,7 +606,7 @@ def bench_threads(questions: list[str], encoder_spec: str | None) -> list[dict]:
                 if r.returncode != 0:
                     raise RuntimeError(f"bench probe failed: {r.stderr.strip()[-300:]}")
                 res = json.loads(r.stdout.strip().splitlines()[-1])
-                rows.append({"threads": threads or "default", "extra_busy_process": busy, **res})
+                rows.append({"threads": threads, "extra_busy_process": busy, **res})
         finally:
             if burner is not None:
                 burner.kill()
@@ -908,6 +940,7 @@ def run_bench(
         "quick": quick,
         "load_avg_start": load_avg(),
         "omp_num_threads": os.environ.get("OMP_NUM_THREADS") or "default",
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", ""),
     }
 
     def done() -> None:
@@ -1022,7 +1055,8 @@ def markdown(r: dict) -> str:
         "",
         f"Machine: {m['cpus']} CPUs ({m['cpu_model']}), {m['ram_gib']} GiB RAM, no GPU, "
         f"Python {m['python']}. Load average at start {r['load_avg_start']}, "
-        f"at end {r.get('load_avg_end')}. OpenMP threads: {r.get('omp_num_threads', 'default')}.",
+        f"at end {r.get('load_avg_end')}. OpenMP threads: {r.get('omp_num_threads', 'default')}"
+        f", wait policy {r.get('omp_wait_policy') or 'default'}.",
     ]
     if "build" in r:
         b = r["build"]
@@ -1100,6 +1134,18 @@ def markdown(r: dict) -> str:
                     f"| {s.get('store', 'files')} | {s.get('dense_kind', 'flat')} | "
                     f"{s['chunks']:,} | {cells} | {s['p50_ms']:.1f} |"
                 )
+        for s in r["scale"]:
+            g = s.get("graph")
+            if g:
+                out += [
+                    "",
+                    f"HNSW graph against the exact scan at {s['chunks']:,} chunks "
+                    f"({g['questions']} question vectors, efSearch {g['ef']}): recall@1 "
+                    f"{g['recall_at_1']:.3f}, recall@10 {g['recall_at_10']:.3f}; a search "
+                    f"{g['graph_p50_ms']:.2f} ms ({g['graph_cpu_p50_ms']:.2f} ms CPU) "
+                    f"against {g['exact_p50_ms']:.2f} ms ({g['exact_cpu_p50_ms']:.2f} ms "
+                    "CPU), medians.",
+                ]
     if "ann" in r and r["ann"]:
         a0 = r["ann"][0]
         out += [

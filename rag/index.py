@@ -335,13 +335,16 @@ class Index(ManifestFacts):
 
     # -- search --------------------------------------------------------------------
 
-    def search_dense(self, qvec: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """Rows and inner-product scores of the ``k`` nearest chunks."""
+    def search_dense(
+        self, qvec: np.ndarray, k: int, *, exact: bool = False
+    ) -> list[tuple[int, float]]:
+        """Rows and inner-product scores of the ``k`` nearest chunks (by the HNSW graph
+        when there is one, unless ``exact``)."""
         if not self.chunks:
             return []
         q = np.asarray(qvec, dtype=np.float32).reshape(1, -1)
         k = min(k, len(self.chunks))
-        if self._ann is not None:
+        if self._ann is not None and not exact:
             import faiss
 
             params = faiss.SearchParametersHNSW(efSearch=max(self._ann_ef, k))

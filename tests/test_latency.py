@@ -1,4 +1,5 @@
-"""The file store's optional HNSW graph (rag/index.py: ANN_FILE) and the query cache."""
+"""Latency pieces: the file store's optional HNSW graph (rag/index.py: ANN_FILE), the
+query cache, and OpenMP threads that sleep when idle (rag/__init__.py)."""
 
 from __future__ import annotations
 
@@ -106,3 +107,17 @@ def test_a_repeated_question_is_encoded_once_and_gets_the_same_vector():
     a, b = qenc("珠海高新区签约项目"), qenc("珠海高新区签约项目")
     assert a is b and np.array_equal(a, HashEncoder(64).encode(["珠海高新区签约项目"])[0])
     assert calls == [["珠海高新区签约项目"]]
+
+
+def test_importing_rag_makes_idle_openmp_threads_sleep_unless_told_otherwise():
+    import os
+    import subprocess
+    import sys
+
+    code = "import os, rag; print(os.environ['OMP_WAIT_POLICY'])"
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "PASSIVE"
+    env["OMP_WAIT_POLICY"] = "ACTIVE"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "ACTIVE"

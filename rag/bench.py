@@ -351,7 +351,12 @@ def scale_index(target: int, pool: Pool, encoder_id: str, dim: int, settings, ca
     marker = path / "bench-params.json"
     try:
         if read_manifest(path) is not None and json.loads(marker.read_text()) == params:
-            ensure_ann(path, settings.ann_min_chunks)
+            t0 = time.perf_counter()
+            if ensure_ann(path, settings.ann_min_chunks):  # a graph added to an old one
+                record = path / "bench-build.json"
+                done = json.loads(record.read_text()) if record.is_file() else {}
+                done["graph_added_s"] = time.perf_counter() - t0
+                record.write_text(json.dumps(done))
             return path
     except Exception:  # missing or damaged: write it again
         pass

@@ -59,7 +59,7 @@ DEFAULT_SECTIONS = ("build", "threads", "scale", "cold", "peers")  # ann: asked 
 BENCH_STORES = ("files", "milvus")
 # the stages of a question, in the order the report shows them (ms each, see _worker)
 STAGES = ("analysis", "encode", "dense", "bm25", "fusion", "answer")
-ANN_KINDS = ("flat32", "flat16", "hnsw", "ivfpq")
+ANN_KINDS = ("flat32", "flat16", "flat8", "hnsw", "ivfpq")
 ANN_FULL = {"size": 1_000_000, "queries": 300}
 ANN_QUICK = {"size": 2_000, "queries": 20}
 
@@ -667,7 +667,7 @@ def ann_queries(vecs, m: int, noise: float = 0.5, seed: int = SEED + 1):
 
 def ann_index(kind: str, vecs, *, hnsw_m: int | None = None, nlist: int | None = None):
     """A FAISS index of ``kind`` (see ``ANN_KINDS``) over ``vecs``, inner product:
-    exact float32 or float16 (the file store's ``dense.faiss``), HNSW over float16 (the
+    exact float32, float16 (the file store's ``dense.faiss``) or int8, HNSW over float16 (the
     file store's graph, rag.index.new_ann), or IVF-PQ (dim/8 codes of 8 bits a vector,
     48 for 384;
     ``nlist`` lists, default 4·√n up to 4,096, trained on up to 40 vectors a list)."""
@@ -682,6 +682,9 @@ def ann_index(kind: str, vecs, *, hnsw_m: int | None = None, nlist: int | None =
         idx = faiss.IndexFlatIP(dim)
     elif kind == "flat16":
         idx = store_index._new_dense(dim)
+    elif kind == "flat8":  # int8 per dimension, trained ranges
+        idx = faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_8bit, ip)
+        idx.train(vecs[: min(n, 100_000)])
     elif kind == "hnsw":
         m = hnsw_m or store_index.HNSW_M
         idx = faiss.IndexHNSWSQ(dim, faiss.ScalarQuantizer.QT_fp16, m, ip)

@@ -224,7 +224,7 @@ def test_ann_vectors_and_queries_are_seeded_unit_vectors():
     assert ((q @ v.T).argmax(axis=1) == rows).all()
 
 
-@pytest.mark.parametrize("kind", ["flat32", "flat16", "hnsw", "ivfpq"])
+@pytest.mark.parametrize("kind", ["flat32", "flat16", "flat8", "hnsw", "ivfpq"])
 def test_each_ann_index_finds_the_source_of_a_perturbed_vector(kind):
     from rag.bench import ann_index, ann_queries, ann_vectors
 

@@ -492,14 +492,29 @@ class StageClock:
 
 def graph_against_exact(pipe, questions: list[str], k: int = 10) -> dict | None:
     """Where the index searches an HNSW graph: recall@1 and @``k`` of the graph against
-    the exact scan for the questions' own query vectors, and each search's median time
-    (wall and this thread's CPU, which a busy machine inflates less). None otherwise."""
+    the exact scan for the questions' own query vectors, each search's median time
+    (wall and this thread's CPU, which a busy machine inflates less), and how often the
+    hybrid retrieval (what the answer stage reads) keeps its first chunk and its top 5
+    with the graph. None otherwise."""
     if getattr(pipe.index, "dense_kind", "") != "hnsw":
         return None
     from .metrics import percentile
 
     r1, rk, times = [], [], {"graph": ([], []), "exact": ([], [])}
+    hybrid = pipe.retriever(pipe.settings.mode)
+    same1, same5 = [], []
     for q in questions:
+        top = {}
+        for exact in (False, True):
+            if exact:  # the graph set aside for a moment: the exact scan
+                graph, pipe.index._ann = pipe.index._ann, None
+            try:
+                top[exact] = [h.chunk.id for h in hybrid.retrieve(q, 5)]
+            finally:
+                if exact:
+                    pipe.index._ann = graph
+        same1.append(top[False][:1] == top[True][:1])
+        same5.append(len(set(top[False]) & set(top[True])) / max(len(top[True]), 1))
         v = pipe.qenc(q)
         got = {}
         for name, exact in (("graph", False), ("exact", True)):
@@ -513,6 +528,8 @@ def graph_against_exact(pipe, questions: list[str], k: int = 10) -> dict | None:
         "questions": len(r1),
         "recall_at_1": sum(r1) / len(r1),
         f"recall_at_{k}": sum(rk) / len(rk),
+        "hybrid_same_first": sum(same1) / len(same1),
+        "hybrid_top5_overlap": sum(same5) / len(same5),
     }
     for name, (wall, cpu) in times.items():
         out[f"{name}_p50_ms"] = percentile(wall, 50)
@@ -1152,7 +1169,9 @@ def markdown(r: dict) -> str:
                     f"{g['recall_at_1']:.3f}, recall@10 {g['recall_at_10']:.3f}; a search "
                     f"{g['graph_p50_ms']:.2f} ms ({g['graph_cpu_p50_ms']:.2f} ms CPU) "
                     f"against {g['exact_p50_ms']:.2f} ms ({g['exact_cpu_p50_ms']:.2f} ms "
-                    "CPU), medians.",
+                    f"CPU), medians. Hybrid retrieval with the graph: same first chunk for "
+                    f"{g.get('hybrid_same_first', float('nan')):.3f} of the questions, top 5 "
+                    f"overlap {g.get('hybrid_top5_overlap', float('nan')):.3f}.",
                 ]
     if "ann" in r and r["ann"]:
         a0 = r["ann"][0]

@@ -62,6 +62,7 @@ STAGES = ("analysis", "encode", "dense", "bm25", "fusion", "answer")
 ANN_KINDS = ("flat32", "flat16", "flat8", "hnsw", "ivfpq")
 ANN_FULL = {"size": 1_000_000, "queries": 300}
 ANN_QUICK = {"size": 2_000, "queries": 20}
+ANN_EF_DEFAULT = 256  # the file store's (rag.index.ANN_EF)
 
 
 # ---------------------------------------------------------------------- results
@@ -778,7 +779,7 @@ def _ann_worker() -> int:
     rss_index = proc.memory_info().rss
     params = None
     if job["kind"] == "hnsw":
-        params = faiss.SearchParametersHNSW(efSearch=int(job.get("ef", 128)))
+        params = faiss.SearchParametersHNSW(efSearch=int(job.get("ef", ANN_EF_DEFAULT)))
     k = 10
     lat, found = [], []
     for q in queries:
@@ -809,7 +810,7 @@ def _ann_worker() -> int:
         "found": found,
     }
     if job["kind"] == "hnsw":
-        out.update(M=job.get("hnsw_m"), ef_search=int(job.get("ef", 128)))
+        out.update(M=job.get("hnsw_m"), ef_search=int(job.get("ef", ANN_EF_DEFAULT)))
     if job["kind"] == "ivfpq":
         out.update(nlist=idx.nlist, nprobe=idx.nprobe, pq_m=idx.pq.M)
     print(json.dumps(out))
@@ -822,7 +823,7 @@ def bench_ann(
     kinds: tuple[str, ...] = ANN_KINDS,
     dim: int = 384,
     hnsw_m: int | None = None,
-    ef: int = 128,
+    ef: int = ANN_EF_DEFAULT,
     threads: int = 1,
     progress: bool = True,
 ) -> list[dict]:
@@ -1014,7 +1015,7 @@ def run_bench(
             a["queries"],
             kinds=tuple(a.get("kinds") or ANN_KINDS),
             hnsw_m=a.get("hnsw_m"),
-            ef=a.get("ef", settings.ann_ef or 128),
+            ef=a.get("ef", settings.ann_ef or ANN_EF_DEFAULT),
             progress=progress,
         )
         done()

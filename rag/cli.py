@@ -66,7 +66,7 @@ def _common(p: argparse.ArgumentParser, retrieval: bool = False) -> None:
             "--ann-ef",
             type=int,
             metavar="N",
-            help="HNSW search breadth where the index has a graph (default 128; 0: exact)",
+            help="HNSW search breadth where the index has a graph (default 256; 0: exact)",
         )
         p.add_argument(
             "--reader",
@@ -446,7 +446,7 @@ def make_parser() -> argparse.ArgumentParser:
         type=int,
         metavar="N",
         help="an index of N chunks or more also gets an HNSW graph for fast approximate "
-        "search (default 50000; 0: never)",
+        "search (default 100000; 0: never)",
     )
     p.set_defaults(func=cmd_build)
 

@@ -66,8 +66,8 @@ class Settings:
     # approximate dense search on the file store (rag/index.py): a build of at least
     # ann_min_chunks chunks also writes an HNSW graph (0: never), which queries search
     # with breadth ann_ef (0: the exact scan always); docs/BENCHMARKS.md, "Latency"
-    ann_min_chunks: int = 50_000
-    ann_ef: int = 128
+    ann_min_chunks: int = 100_000
+    ann_ef: int = 256
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:

@@ -60,8 +60,8 @@ from .types import Article, Chunk
 FORMAT_VERSION = 1
 # approximate dense search (an HNSW graph beside the exact index; docs/BENCHMARKS.md)
 ANN_FILE = "dense-hnsw.faiss"
-ANN_MIN_CHUNKS = 50_000  # builds of this many chunks or more write it (0: never)
-ANN_EF = 128  # HNSW efSearch per query (0: never search it; at least k is used)
+ANN_MIN_CHUNKS = 100_000  # builds of this many chunks or more write it (0: never)
+ANN_EF = 256  # HNSW efSearch per query (0: never search it; at least k is used)
 HNSW_M = 32  # graph neighbours per vector
 HNSW_EF_CONSTRUCTION = 40
 Progress = Callable[[int, int], None]

@@ -247,7 +247,7 @@ def test_the_ann_section_runs_small(tmp_path):
         {"quick": True, "date": "d", "commit": "c", "machine": MACHINE, "load_avg_start": []}
         | {"ann": rows}
     )
-    assert "| hnsw (M=32, ef=128) |" in md and "encoder (none: ann only)" in md
+    assert "| hnsw (M=32, ef=256) |" in md and "encoder (none: ann only)" in md
 
 
 MACHINE = {"cpus": 2, "cpu_model": "X", "ram_gib": 8, "python": "3.11"}

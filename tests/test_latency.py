@@ -27,7 +27,7 @@ def test_a_build_above_the_threshold_writes_a_graph_with_the_same_top_hits(tmp_p
     assert (live_generation(tmp_path / "i") / ANN_FILE).is_file()
     ann, flat = Index.open(tmp_path / "i"), Index.open(tmp_path / "i", ann_ef=0)
     assert (ann.dense_kind, flat.dense_kind) == ("hnsw", "flat")
-    # a graph over 29 chunks searched with breadth 128 visits every node: exact
+    # a graph over 29 chunks searched with breadth 256 visits every node: exact
     assert tops(ann, enc, 10) == tops(flat, enc, 10)
     assert len(tops(ann, enc, 10)[0]) == 10
 

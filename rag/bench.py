@@ -636,19 +636,23 @@ def _worker() -> int:
 
 
 def bench_threads(questions: list[str], encoder_spec: str | None) -> list[dict]:
-    """Bare query-encoding latency in fresh processes: one thread (the product's
-    default) and two (``RAG_THREADS=2``), each with the machine as it is and with one
-    extra CPU-bound process running (what another user of a 2-core box looks like)."""
+    """Bare query-encoding latency in fresh processes: one and two threads
+    (``RAG_THREADS``) with idle threads asleep (``OMP_WAIT_POLICY=PASSIVE``, rag's
+    default), and two with OpenMP's own default (idle threads spin a while), each with
+    the machine as it is and with one extra CPU-bound process running (what another
+    user of a 2-core box looks like)."""
     rows = []
     for busy in (False, True):
         burner = None
         if busy:
             burner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
         try:
-            for threads in ("1", "2"):
+            for threads, wait in (("1", "PASSIVE"), ("2", "PASSIVE"), ("2", "")):
                 env = dict(os.environ, HF_HUB_OFFLINE=os.environ.get("HF_HUB_OFFLINE", "1"))
                 env.pop("OMP_NUM_THREADS", None)
                 env["RAG_THREADS"] = threads
+                # "" is no policy to libgomp (its default), and import rag keeps it
+                env["OMP_WAIT_POLICY"] = wait
                 job = {"questions": questions, "encoder": encoder_spec}
                 r = subprocess.run(
                     [sys.executable, "-m", "rag.bench", "--probe"],
@@ -660,7 +664,8 @@ def bench_threads(questions: list[str], encoder_spec: str | None) -> list[dict]:
                 if r.returncode != 0:
                     raise RuntimeError(f"bench probe failed: {r.stderr.strip()[-300:]}")
                 res = json.loads(r.stdout.strip().splitlines()[-1])
-                rows.append({"threads": threads, "extra_busy_process": busy, **res})
+                row = {"threads": threads, "wait": wait or "default", "extra_busy_process": busy}
+                rows.append(row | res)
         finally:
             if burner is not None:
                 burner.kill()
@@ -676,12 +681,14 @@ def _probe() -> int:
     job = json.loads(sys.stdin.read())
     enc = load_encoder(job["encoder"])
     enc.encode(["预热"], query=True)
-    lat = []
+    lat, cpu = [], []
     for q in job["questions"]:
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         enc.encode([q], query=True)
         lat.append((time.perf_counter() - t) * 1000)
-    print(json.dumps({"n": len(lat), "p50_ms": percentile(lat, 50), "p95_ms": percentile(lat, 95)}))
+        cpu.append((time.process_time() - c) * 1000)
+    out = {"n": len(lat), "p50_ms": percentile(lat, 50), "p95_ms": percentile(lat, 95)}
+    print(json.dumps(out | {"cpu_p50_ms": percentile(cpu, 50)}))
     return 0
 
 
@@ -1142,16 +1149,20 @@ def markdown(r: dict) -> str:
     if "threads" in r:
         out += [
             "",
-            "Bare query encoding (fresh process, 10 CMRC questions), by OpenMP threads, "
-            "with the machine as it was and with one extra CPU-bound process:",
+            "Bare query encoding (fresh process, 10 CMRC questions), by OpenMP threads and "
+            "wait policy, with the machine as it was and with one extra CPU-bound process "
+            "(CPU: the process's CPU time per query, all threads):",
             "",
-            "| threads | extra busy process | p50 ms | p95 ms |",
-            "|---|---|---|---|",
+            "| threads | wait policy | extra busy process | p50 ms | p95 ms | CPU p50 ms |",
+            "|---|---|---|---|---|---|",
         ]
         for t in r["threads"]:
+            cpu = t.get("cpu_p50_ms")
             out.append(
-                f"| {t['threads']} | {'yes' if t['extra_busy_process'] else 'no'} | "
-                f"{t['p50_ms']:.1f} | {t['p95_ms']:.1f} |"
+                f"| {t['threads']} | {t.get('wait', 'default')} | "
+                f"{'yes' if t['extra_busy_process'] else 'no'} | "
+                f"{t['p50_ms']:.1f} | {t['p95_ms']:.1f} | "
+                f"{'–' if cpu is None else f'{cpu:.1f}'} |"
             )
     if "scale" in r:
         out += [

@@ -137,7 +137,7 @@ def test_markdown_shows_each_section():
     assert "**0.850**" in md and "writing) 0.3 s" in md  # the build's own embedding share
     assert "1.7 s, 1.9 s" in md and "0.900" in md  # the bare runs and the ratio to them
     assert "| 1,000 | 300 (40) |" in md
-    assert "| default | yes | 1650.0 | 1700.0 |" in md
+    assert "| default | default | yes | 1650.0 | 1700.0 | – |" in md
     assert "median **3.00 s**" in md and "| ours | 0.500 |" in md
 
 

@@ -121,3 +121,21 @@ def test_importing_rag_makes_idle_openmp_threads_sleep_unless_told_otherwise():
     env["OMP_WAIT_POLICY"] = "ACTIVE"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert out.stdout.strip() == "ACTIVE"
+
+
+def test_the_encoder_takes_two_threads_only_where_idle_threads_sleep(monkeypatch):
+    from rag.embed import _threads
+
+    monkeypatch.delenv("RAG_THREADS", raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")
+    assert _threads() == 2
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    assert _threads() == 1
+    monkeypatch.setenv("RAG_THREADS", "3")
+    assert _threads() == 3
+    monkeypatch.delenv("RAG_THREADS")
+    monkeypatch.setenv("OMP_WAIT_POLICY", "passive")
+    monkeypatch.setattr("os.cpu_count", lambda: 1)
+    assert _threads() == 1

@@ -208,7 +208,11 @@ def test_a_scale_index_on_milvus_lite(tiny_index, tmp_path):
     assert secs > 0 and idx.store == "milvus" and len(idx) >= 40
     flat = scale_index(40, pool, "tests.fake_encoder:hash64", 64, Settings(), tmp_path / "c")
     assert [c.id for c in idx.chunks] == [c.id for c in Index.open(flat).chunks]
+    from rag.milvus_store import _lite_locked
+
+    assert _lite_locked(spec.uri)  # this process's server holds it
     disconnect(spec.uri)
+    assert not _lite_locked(spec.uri)  # free for the bench worker
 
 
 def test_ann_vectors_and_queries_are_seeded_unit_vectors():

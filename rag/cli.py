@@ -43,6 +43,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         date_mode=getattr(args, "date_mode", None),
         ray=getattr(args, "ray", None),
         ray_workers=getattr(args, "ray_workers", None),
+        ann_min_chunks=getattr(args, "ann_min_chunks", None),
+        ann_ef=getattr(args, "ann_ef", None),
     )
 
 
@@ -60,6 +62,12 @@ def _common(p: argparse.ArgumentParser, retrieval: bool = False) -> None:
     if retrieval:
         p.add_argument("-k", type=int, metavar="N", help="number of sources (default 5)")
         p.add_argument("--mode", choices=MODES, help="retrieval mode (default hybrid)")
+        p.add_argument(
+            "--ann-ef",
+            type=int,
+            metavar="N",
+            help="HNSW search breadth where the index has a graph (default 256; 0: exact)",
+        )
         p.add_argument(
             "--reader",
             metavar="WEIGHTS",
@@ -432,6 +440,13 @@ def make_parser() -> argparse.ArgumentParser:
         type=int,
         metavar="N",
         help="with --ray: encoder actors, one CPU each (default: one per CPU)",
+    )
+    p.add_argument(
+        "--ann-min-chunks",
+        type=int,
+        metavar="N",
+        help="an index of N chunks or more also gets an HNSW graph for fast approximate "
+        "search (default 100000; 0: never)",
     )
     p.set_defaults(func=cmd_build)
 

@@ -68,6 +68,11 @@ class Settings:
     # Ray started here, else a cluster address (host:6379, ray://host:10001, auto)
     ray: str = ""
     ray_workers: int = 0  # encoder actors (and a local Ray's CPUs); 0: one per CPU
+    # approximate dense search on the file store (rag/index.py): a build of at least
+    # ann_min_chunks chunks also writes an HNSW graph (0: never), which queries search
+    # with breadth ann_ef (0: the exact scan always); docs/BENCHMARKS.md, "Latency"
+    ann_min_chunks: int = 100_000
+    ann_ef: int = 256
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -103,6 +108,9 @@ class Settings:
             raise InputError(f"ray_workers must be 0 (one per CPU) or more, not {self.ray_workers}")
         if self.read_k < 1:
             raise InputError(f"read_k must be at least 1, not {self.read_k}")
+        if self.ann_min_chunks < 0 or self.ann_ef < 0:
+            bad = self.ann_min_chunks if self.ann_min_chunks < 0 else self.ann_ef
+            raise InputError(f"ann_min_chunks and ann_ef must be 0 or more, not {bad}")
         if self.batch_size < 1:
             raise InputError(f"batch_size must be at least 1, not {self.batch_size}")
 

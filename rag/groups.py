@@ -150,7 +150,7 @@ def compute(
     # the vectors as the index stores them (float16), so an incremental build links
     # exactly what a fresh one would
     stored = np.asarray(vecs, dtype=np.float16).astype(np.float32)
-    avecs = events.article_vectors(ids, chunks, stored)
+    avecs = events.lead_vectors(ids, chunks, stored)
     keep = [i for i, a in enumerate(articles) if a.id not in copies]
     ev = events.cluster(
         [articles[i] for i in keep], avecs[keep], events.THRESHOLD, events.WINDOW_DAYS

@@ -9,6 +9,7 @@ import json
 import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rag import events
@@ -302,3 +303,53 @@ def test_a_copy_that_differs_where_the_question_looks_is_cited_as_it_is(tmp_path
         {"doc_id": "zs", "title": "中山", "date": ""}
     ]
     assert [s.article.id for s in pipe.ask("中山高新区落地了多少个重点项目？").sources] == ["zs"]
+
+
+def test_lead_vectors_take_each_articles_first_chunk():
+    from rag.types import Chunk
+
+    chunks = [
+        Chunk("a:1", "a", 1, 10, 20, "later"),
+        Chunk("b:0", "b", 0, 0, 10, "b lead"),
+        Chunk("a:0", "a", 0, 0, 10, "a lead"),
+    ]
+    vecs = np.array([[0.0, 1.0], [0.0, 2.0], [3.0, 4.0]])
+    got = events.lead_vectors(["a", "b", "c"], chunks, vecs)
+    assert got.tolist() == [[0.6000000238418579, 0.800000011920929], [0.0, 1.0], [0.0, 0.0]]
+    assert events.params() == {
+        "threshold": 0.95,
+        "contrast": 0.005,
+        "window_days": 7,
+        "method": "single-link",
+        "vector": "lead",
+    }
+
+
+PAIRS = Path(__file__).resolve().parent / "data" / "news_event_pairs.jsonl"
+
+
+def test_labelled_event_pairs_are_well_formed():
+    rows = [json.loads(x) for x in PAIRS.read_text(encoding="utf-8").splitlines() if x]
+    assert len(rows) == 373 and sum(r["same"] for r in rows) == 42
+    assert {r["split"] for r in rows} == {"tune", "test"}
+    assert sum(r["split"] == "tune" for r in rows) == 197
+    assert len({frozenset((r["a"]["id"], r["b"]["id"])) for r in rows}) == len(rows)
+    for r in rows:
+        assert r["picked"] and isinstance(r["same"], bool)
+        assert r["a"]["id"].startswith("xwlb_sample.jsonl#")
+
+
+@pytest.mark.skipif(not NEWS.is_file(), reason=f"the shared news sample is not at {NEWS}")
+def test_labelled_event_pairs_name_the_sample_items():
+    lines = NEWS.read_text(encoding="utf-8").splitlines()
+    for r in (json.loads(x) for x in PAIRS.read_text(encoding="utf-8").splitlines() if x):
+        for side in "ab":
+            item = json.loads(lines[int(r[side]["id"].rpartition("#")[2]) - 1])
+            assert (item["title"], item["date"]) == (r[side]["title"], r[side]["date"])
+            assert 0 <= abs(_days(r["a"]["date"]) - _days(r["b"]["date"])) <= 7
+
+
+def _days(iso: str) -> int:
+    import datetime as dt
+
+    return dt.date.fromisoformat(iso).toordinal()

@@ -92,7 +92,7 @@ def _dates(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--date-mode",
         choices=DATE_MODES,
-        help="how a question's date range acts on retrieval (default filter)",
+        help="how a question's date range acts on retrieval (default auto: relative dates filter, dates naming their year boost)",
     )
 
 

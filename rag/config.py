@@ -14,7 +14,7 @@ from .errors import InputError
 
 MODES = ("hybrid", "dense", "bm25")
 STORES = ("files", "milvus")
-DATE_MODES = ("filter", "boost", "off")
+DATE_MODES = ("filter", "boost", "off", "auto")
 DEFAULT_ENCODER = "intfloat/multilingual-e5-small"
 
 
@@ -55,11 +55,12 @@ class Settings:
     milvus_token: str = ""  # never written to the manifest (RAG_MILVUS_TOKEN)
     # time in questions (rag/when.py): the reference day for 去年/上周 (YYYY-MM-DD,
     # "" = today), an explicit date filter (either end may be open), and how a date
-    # range acts on retrieval: "filter" (out-of-range articles dropped), "boost", "off"
+    # range acts on retrieval: "filter" (out-of-range articles dropped), "boost", "off",
+    # or "auto": a relative range (上个月) filters, one naming its year (2023年5月) boosts
     as_of: str = ""
     since: str = ""
     until: str = ""
-    date_mode: str = "filter"
+    date_mode: str = "auto"
     # a resolved date expression without a year (上个月, 去年): "keep" it among the words
     # retrieval and the answer stage match, or "drop" it (docs/BENCHMARKS.md, "Dated
     # questions"); one that names its year (2023年5月) is always kept

@@ -366,7 +366,13 @@ class Pipeline:
             # (今年 on a page of another year, an undated page): answer as without them
             return (search(q) if searched is not q else hits)[:depth], q, None
         if asked is not None or recent:
-            hits = when.rerank(hits, date_of, span, recent, day, date_mode, rrf_k)
+            how = date_mode
+            if how == "auto":
+                # a date that names its year (2023年10月13日) is most often the event's,
+                # reported days or months later or announced before: it boosts; a
+                # relative one (上周, 上个月) asks for the news of those days: it filters
+                how = "boost" if asked is not None and when.names_year(asked.text) else "filter"
+            hits = when.rerank(hits, date_of, span, recent, day, how, rrf_k)
         return hits[:depth], searched, asked
 
     def _dated(self, span, day: datetime.date) -> list | None:

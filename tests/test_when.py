@@ -79,7 +79,7 @@ def test_explicit_range_and_its_errors():
         when.explicit(None, "2024/01/01")
     with pytest.raises(InputError, match="real date"):
         Settings(as_of="2024-02-30")
-    with pytest.raises(InputError, match="date_mode must be one of filter, boost, off"):
+    with pytest.raises(InputError, match="date_mode must be one of filter, boost, off, auto"):
         Settings(date_mode="sometimes")
     assert Settings.from_env({"RAG_AS_OF": "2024-06-15"}).as_of == "2024-06-15"
 
@@ -173,6 +173,20 @@ def test_boost_keeps_every_source_in_range_first(dated_pipeline, monkeypatch):
     assert ids(a)[0] == "n1" and set(ids(a)) >= {"n1", "n2", "n3", "n4"}
 
 
+def test_auto_filters_a_relative_range_and_boosts_one_naming_its_year(dated_pipeline):
+    assert dated_pipeline.settings.date_mode == "auto"
+    # 去年5月: the news of May 2023 only (as the filter test above)
+    assert ids(
+        dated_pipeline.ask("去年5月珠海高新区签约了多少个重点项目？", as_of="2024-06-15")
+    ) == [
+        "n1",
+        "n4",
+    ]
+    # 2023年5月: the same range, but the articles of other dates stay, behind it
+    a = dated_pipeline.ask("2023年5月珠海高新区签约了多少个重点项目？", as_of="2024-06-15")
+    assert ids(a)[0] == "n1" and set(ids(a)) >= {"n1", "n2", "n3", "n4"}
+
+
 def test_recency_moves_newer_articles_up_to_as_of(dated_pipeline, monkeypatch):
     from dataclasses import replace
 
@@ -223,7 +237,8 @@ def test_eval_dated_scores_with_and_without_time_handling(dated_pipeline, tmp_pa
     assert report["modes"]["off"]["top1_in_range"] == 0.5  # without time handling
     assert report["modes"]["filter"]["top1_in_range"] == 1.0
     assert report["modes"]["filter"]["resolved"] == 1.0
-    assert set(report["modes"]) == {"off", "filter", "boost"}
+    assert set(report["modes"]) == {"off", "filter", "boost", "auto"}
+    assert report["modes"]["auto"]["top1_in_range"] == 1.0
     # a line without as_of, and no --as-of: one line naming it
     assert main(["eval", "dated", str(f), "--index", idx]) == 1
     assert capsys.readouterr().err == f"rag: error: {f}:1: no 'as_of' (give one, or --as-of)\n"

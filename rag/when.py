@@ -18,7 +18,9 @@ latest news.
   overlaps a range; ``None`` for an undated article.
 - ``rerank``: retrieved hits filtered or boosted by their articles' dates, or newest
   first for 最新 (the pipeline calls it; ``names_year`` decides whether the date words
-  stay among the words to match).
+  stay among the words to match and, in the default ``auto`` mode, whether the range
+  filters (上个月: the news of those days) or boosts (2023年5月: most often the event's
+  date, reported later or announced before)).
 
 Ranges are clipped to ``as_of``: news after the reference day is not there yet, so
 ``本月`` asked on 15 June is 1–15 June. Does not: read an index (``rerank`` is given

@@ -41,7 +41,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -178,12 +178,20 @@ def _squad_question(qa: object, pid: str, where: str) -> SquadQuestion | None:
     return SquadQuestion(qid, qa["question"], pid, tuple(dict.fromkeys(texts)))
 
 
-def load_qa(path: str | Path) -> list[QaItem]:
-    """Questions of a ``seed_qa``-format JSONL file; ``InputError`` names the bad line."""
+def question_records(path: str | Path) -> Iterator[tuple[str, dict]]:
+    """Each non-blank line of a JSONL question file as ``(where, record)``, ``where``
+    being ``FILE:LINE`` for messages; ``InputError`` when the file is missing, a line is
+    not JSON, not an object, or has no ``question`` string, or the file has none.
+
+    >>> import tempfile; d = Path(tempfile.mkdtemp()); (d / "q.jsonl").write_text('{"question": "谁?"}\\n\\n')
+    18
+    >>> [(w.rsplit(":", 1)[1], r) for w, r in question_records(d / "q.jsonl")]
+    [('1', {'question': '谁?'})]
+    """
     path = Path(path)
     if not path.is_file():
         raise InputError(f"no such question file: {path}")
-    items: list[QaItem] = []
+    found = False
     for lineno, line in enumerate(path.read_text(encoding="utf-8-sig").split("\n"), start=1):
         if not line.strip():
             continue
@@ -194,6 +202,16 @@ def load_qa(path: str | Path) -> list[QaItem]:
             raise InputError(f"{where}: invalid JSON: {e}") from None
         if not isinstance(rec, dict) or not isinstance(rec.get("question"), str):
             raise InputError(f"{where}: expected an object with a 'question' string")
+        found = True
+        yield lineno, where, rec
+    if not found:
+        raise InputError(f"{path}: no questions")
+
+
+def load_qa(path: str | Path) -> list[QaItem]:
+    """Questions of a ``seed_qa``-format JSONL file; ``InputError`` names the bad line."""
+    items: list[QaItem] = []
+    for lineno, where, rec in question_records(path):
         expect = rec.get("expect") or []
         history = rec.get("history") or []
         article = rec.get("article")
@@ -213,8 +231,6 @@ def load_qa(path: str | Path) -> list[QaItem]:
                 kind=str(rec.get("kind") or "other"),
             )
         )
-    if not items:
-        raise InputError(f"{path}: no questions")
     return items
 
 

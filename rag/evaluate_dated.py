@@ -26,6 +26,7 @@ from pathlib import Path
 
 from .config import DATE_MODES
 from .errors import InputError
+from .evaluate import question_records
 from .types import TimeRange
 from .when import in_range, parse_day
 
@@ -42,20 +43,8 @@ class DatedQuestion:
 
 def load_dated(path: str | Path, as_of: str | None = None) -> list[DatedQuestion]:
     """The questions of a dated-eval file; a bad line is an ``InputError`` naming it."""
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"no such question file: {p}")
     out = []
-    for n, line in enumerate(p.read_text(encoding="utf-8-sig").splitlines(), start=1):
-        if not line.strip():
-            continue
-        where = f"{p}:{n}"
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise InputError(f"{where}: invalid JSON: {e.msg}") from None
-        if not isinstance(rec, dict) or not isinstance(rec.get("question"), str):
-            raise InputError(f"{where}: expected an object with a 'question' string")
+    for n, where, rec in question_records(path):
         rng = rec.get("range")
         if not (isinstance(rng, list) and len(rng) == 2):
             raise InputError(f"{where}: 'range' must be [start, end], not {rng!r}")
@@ -76,8 +65,6 @@ def load_dated(path: str | Path, as_of: str | None = None) -> list[DatedQuestion
                 str(rec.get("kind", "")),
             )
         )
-    if not out:
-        raise InputError(f"{p} holds no questions")
     return out
 
 

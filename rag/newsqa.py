@@ -23,11 +23,10 @@ Does not: copy article text anywhere, or check answers beyond "occurs in the tex
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from .errors import InputError
-from .evaluate import SquadQuestion, SquadSet
+from .evaluate import SquadQuestion, SquadSet, question_records
 from .ingest import load_file
 from .types import Article
 
@@ -62,21 +61,9 @@ def parse_ref(ref: str) -> tuple[str, int]:
 def read_questions(path: str | Path) -> list[dict]:
     """The records of a news question file, checked field by field; ``InputError``
     names the file, line and field."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"no such question file: {path}")
     rows: list[dict] = []
     seen: dict[str, int] = {}
-    for lineno, line in enumerate(path.read_text(encoding="utf-8-sig").split("\n"), start=1):
-        if not line.strip():
-            continue
-        where = f"{path}:{lineno}"
-        try:
-            rec = json.loads(line)
-        except ValueError as e:
-            raise InputError(f"{where}: invalid JSON: {e}") from None
-        if not isinstance(rec, dict):
-            raise InputError(f"{where}: expected a JSON object, got {type(rec).__name__}")
+    for lineno, where, rec in question_records(path):
         for key in ("id", "article", "question"):
             if not isinstance(rec.get(key), str) or not rec[key].strip():
                 raise InputError(f"{where}: field {key!r} must be a non-empty string")
@@ -99,8 +86,6 @@ def read_questions(path: str | Path) -> list[dict]:
         except InputError as e:
             raise InputError(f"{where}: {e}") from None
         rows.append({**rec, "line": lineno})
-    if not rows:
-        raise InputError(f"{path}: no questions")
     return rows
 
 

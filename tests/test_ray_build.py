@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,9 @@ from rag.ray_embed import RayEmbedder
 from .fake_encoder import HashEncoder
 from .fake_encoder import spec as fake_spec
 
+# Ray waits 60 s for its GCS server by default, which a loaded CI machine has missed once;
+# read when ray is imported, so set before
+os.environ.setdefault("RAY_gcs_server_request_timeout_seconds", "180")
 ray = pytest.importorskip("ray", reason="the ray extra is not installed")
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 SEED_QA = Path(__file__).resolve().parent / "data" / "seed_qa.jsonl"

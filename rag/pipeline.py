@@ -217,11 +217,18 @@ class Pipeline:
             return Answerer(index, self.qenc, min_confidence=self.settings.min_confidence)
         from .reader.compose import NeuralAnswerer
         from .reader.infer import Reader
+        from .reader.refusal import Refusal
 
         reader = getattr(getattr(self, "answerer", None), "reader", None)
         reader = reader or Reader.load(path)
-        # the weights' own calibrated threshold, unless RAG_MIN_CONFIDENCE says otherwise
-        calibrated = reader.header.get("scores", {}).get("min_confidence")
+        # the weights' own refusal model and threshold (rag train refusal), else their
+        # calibrated margin threshold; RAG_MIN_CONFIDENCE overrides either
+        refusal = Refusal.from_header(reader.header.get("refusal"))
+        calibrated = (
+            refusal.threshold
+            if refusal is not None
+            else reader.header.get("scores", {}).get("min_confidence")
+        )
         chosen = os.environ.get("RAG_MIN_CONFIDENCE") or calibrated
         least = float(chosen) if chosen is not None else self.settings.min_confidence
         gate = None
@@ -233,6 +240,7 @@ class Pipeline:
             min_confidence=least,
             gate=gate,
             read_k=self.settings.read_k,
+            refusal=refusal,
             w_rank=self.settings.read_rank_weight,
         )
 

@@ -15,12 +15,14 @@ overview questions (the pipeline does those first), and it never edits a span.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 from ..answer import NO_ANSWER, NO_ANSWER_EN
 from ..question import Question
 from ..text import sentence_spans
 from ..types import Answer, Hit, Quote, Source
+from .refusal import Refusal, features
 
 READ_K = 3  # chunks read per question (Settings.read_k)
 PASSAGE = 240  # characters of article shown around a quote
@@ -32,6 +34,9 @@ class Choice:
     start: int  # in the article
     end: int
     margin: float  # span score minus no-answer score, plus the rank term
+    span: float = 0.0  # the reader's span score
+    no_answer: float = 0.0  # … and the chunk's no-answer score
+    rank: int = 0  # of the chunk among those read
 
 
 class NeuralAnswerer:
@@ -50,6 +55,7 @@ class NeuralAnswerer:
         w_rank: float = -0.5,
         min_confidence: float = 0.5,
         max_answer_tokens: int = 30,
+        refusal: Refusal | None = None,
     ) -> None:
         self.index = index
         self.reader = reader
@@ -58,6 +64,9 @@ class NeuralAnswerer:
         self.w_rank = w_rank
         self.min_confidence = min_confidence
         self.max_answer_tokens = max_answer_tokens
+        self.refusal = refusal
+        # (question, features, confidence) of each reading, when a list (rag train refusal)
+        self.trace: list | None = None
 
     def choose(self, q: Question, hits: list[Hit]) -> Choice | None:
         """The best span over the first ``read_k`` distinct chunks, or None."""
@@ -71,18 +80,52 @@ class NeuralAnswerer:
         if not picked:
             return None
         spans = self.reader.read(
-            q.query, [h.chunk.text for h in picked], max_answer_tokens=self.max_answer_tokens
+            reader_question(q),
+            [h.chunk.text for h in picked],
+            max_answer_tokens=self.max_answer_tokens,
         )
         best = None
         for sp in spans:
             if not sp.text:
                 continue
             h = picked[sp.passage]
-            margin = sp.score - sp.no_answer + self.w_rank * picked.index(h)
+            rank = picked.index(h)
+            margin = sp.score - sp.no_answer + self.w_rank * rank
             if best is None or margin > best.margin:
                 a = h.chunk.start + sp.start
-                best = Choice(h, a, a + len(sp.text), margin)
+                best = Choice(h, a, a + len(sp.text), margin, sp.score, sp.no_answer, rank)
         return best
+
+    def confidence(self, q: Question, choice: Choice) -> float:
+        """How likely ``choice`` answers ``q``: the refusal model's probability, or a
+        logistic curve of the margin without one."""
+        if self.refusal is None and self.trace is None:
+            return _squash(choice.margin)
+        x = self.features(q, choice)
+        p = self.refusal.probability(x) if self.refusal else _squash(choice.margin)
+        if self.trace is not None:
+            self.trace.append((q.text, x, p))
+        return p
+
+    def features(self, q: Question, choice: Choice) -> list[float]:
+        chunk = choice.hit.chunk
+        art = self.index.articles[chunk.article_id]
+        n = max(len(self.index), 1)
+
+        def idf(t: str) -> float:
+            df = self.index.doc_freq(t)
+            return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+
+        return features(
+            q.keywords,
+            f"{art.title}\n{chunk.text}",
+            span=choice.span,
+            no_answer=choice.no_answer,
+            dense=choice.hit.dense if choice.hit.dense is not None else 0.0,
+            rank=choice.rank,
+            english=q.english,
+            idf=idf,
+        )
 
     def run(self, q: Question, hits: list[Hit], k: int = 5) -> Answer:
         if self.gate is None:
@@ -95,18 +138,19 @@ class NeuralAnswerer:
 
     def _read(self, q: Question, hits: list[Hit], k: int, least: float) -> Answer:
         choice = self.choose(q, hits)
+        sure = 0.0 if choice is None else self.confidence(q, choice)
         order = list(dict.fromkeys(h.chunk.article_id for h in sorted(hits, key=lambda h: h.rank)))
         first_hit = {}
         for h in sorted(hits, key=lambda h: h.rank):
             first_hit.setdefault(h.chunk.article_id, h)
-        if choice is None or _squash(choice.margin) < least:
+        if choice is None or sure < least:
             return Answer(
                 question=q.text,
                 text=NO_ANSWER_EN if q.english else NO_ANSWER,
                 short_answer=None,
                 refused=True,
                 sources=tuple(self._sources(order[:k], first_hit, {})),
-                confidence=0.0 if choice is None else _squash(choice.margin),
+                confidence=sure,
                 query=q.query,
                 qtype=q.qtype,
             )
@@ -128,7 +172,7 @@ class NeuralAnswerer:
             refused=False,
             sources=tuple(self._sources(ids, first_hit, {aid: spans})),
             quotes=tuple(quotes),
-            confidence=_squash(choice.margin),
+            confidence=sure,
             query=q.query,
             qtype=q.qtype,
             short_span=(1, choice.start, choice.end),
@@ -157,6 +201,19 @@ class NeuralAnswerer:
         return out
 
 
+def reader_question(q: Question) -> str:
+    """What the reader reads as the question: as searched (follow-ups resolved), and
+    for an English question, its Chinese words after it (the reader was trained on
+    Chinese questions; the English words alone find the sentence less often).
+
+    >>> reader_question(Question("Who?", "Who won?", "person", english=True, groups=(("赢", "胜"),)))
+    'Who won? 赢'
+    """
+    if q.english and q.groups:
+        return q.query + " " + " ".join(g[0] for g in q.groups if g)
+    return q.query
+
+
 def holding(text: str, start: int, end: int) -> list[tuple[int, int]]:
     """The sentence spans of ``text`` that overlap ``[start, end)``.
 
@@ -170,6 +227,4 @@ def holding(text: str, start: int, end: int) -> list[tuple[int, int]]:
 
 def _squash(margin: float) -> float:
     """A 0..1 confidence from a logit margin (a logistic curve)."""
-    import math
-
     return 1.0 / (1.0 + math.exp(-margin / 2.0))

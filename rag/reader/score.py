@@ -77,13 +77,7 @@ def score(reader, spec: str, limit: int | None = None, news: str | Path | None =
 def record(weights_path: str | Path, name: str, scores: dict) -> None:
     """Add ``scores`` under ``name`` to the header of a weights file (rewritten whole,
     atomically)."""
-    from safetensors.torch import load_file
-
     from . import weights
 
-    header = weights.read_header(weights_path)
-    tensors = load_file(str(weights_path))
-    header.setdefault("scores", {})[name] = scores
-    header.pop("format", None)
-    dtype = str(next(iter(tensors.values())).dtype).removeprefix("torch.")
-    weights.save(weights_path, tensors, header, dtype=dtype)
+    got = weights.read_header(weights_path).get("scores", {})
+    weights.set_entry(weights_path, "scores", {**got, name: scores})

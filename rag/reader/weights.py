@@ -110,3 +110,16 @@ def load(path: str | Path, model, base_sha256: str) -> dict:
         for name, t in tensors.items():
             own[name].copy_(t.to(own[name].dtype))
     return header
+
+
+def set_entry(path: str | Path, key: str, value) -> None:
+    """Set one top-level entry of a weights file's header (the file rewritten whole,
+    atomically; the tensors unchanged)."""
+    from safetensors.torch import load_file
+
+    header = read_header(path)
+    tensors = load_file(str(path))
+    header[key] = value
+    header.pop("format", None)
+    dtype = str(next(iter(tensors.values())).dtype).removeprefix("torch.")
+    save(path, tensors, header, dtype=dtype)

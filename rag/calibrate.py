@@ -1,0 +1,170 @@
+"""``rag train refusal``: fit the reader's refusal model (rag/reader/refusal.py) and
+write it into the reader weights' header.
+
+Every question of the SQuAD-format files is asked open-domain through the real
+pipeline (the reader alone, no rule gate) twice: over an index of all the files'
+paragraphs (it should answer) and over one without its own paragraph (the gold-removed
+folds of ``rag eval squad``; it should refuse). The features of each reading are kept;
+a logistic regression is cross-validated by article (``cv`` folds), the threshold is
+the highest that refuses at most ``most_refused`` of the answerable questions out of
+fold, and the model fitted on all of them ships with that threshold. The
+cross-validated rates go in the header.
+
+Does not: train the reader (``rag train reader``) or choose read_k / rank weight.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError
+from .evaluate import (
+    DEFAULT_CACHE,
+    SquadSet,
+    cached_index,
+    derived_index,
+    fold_of,
+    load_squad,
+    run_all,
+)
+
+MOST_REFUSED = 0.03  # false refusals allowed (issue 19: ≤ 0.03)
+
+
+def load_spec(spec: str) -> SquadSet:
+    """A SQuAD file, or ``PATH@A-B``: its articles (``data`` entries) A to B, end
+    excluded, as ``rag train reader`` reads them."""
+    from .reader.train import parse_spec
+
+    path, rng = parse_spec(spec)
+    data = load_squad(path)
+    if rng is None:
+        return data
+    import json
+
+    entries = json.loads(Path(path).read_text(encoding="utf-8-sig"))["data"][rng[0] : rng[1]]
+    pids = {
+        str(p.get("id") or f"{ei}-{pi}")
+        for ei, e in enumerate(entries, start=rng[0])
+        for pi, p in enumerate(e["paragraphs"])
+    }
+    arts = tuple(a for a in data.articles if a.id in pids)
+    if not arts:
+        raise InputError(f"{spec}: no articles in that range")
+    qs = tuple(q for q in data.questions if q.article_id in pids)
+    return SquadSet(f"{data.name}@{rng[0]}-{rng[1]}", arts, qs, 0, 0)
+
+
+def readings(pipe, questions, progress: bool, desc: str) -> list[list[float] | None]:
+    """The refusal features of each question's reading (None: nothing was read)."""
+    ans = pipe.answerer
+    ans.trace = []
+    out: list[list[float] | None] = []
+
+    def one(q):
+        n = len(ans.trace)
+        pipe.ask(q.question, k=5)
+        out.append(list(ans.trace[-1][1]) if len(ans.trace) > n else None)
+
+    run_all(questions, one, progress=progress, desc=desc)
+    ans.trace = None
+    return out
+
+
+def collect(
+    data: SquadSet, settings, encoder, *, folds=8, limit=None, progress=True, cache=DEFAULT_CACHE
+):
+    """(features, labels, article ids) over the normal and gold-removed readings."""
+    from .pipeline import Pipeline
+
+    settings = settings.with_(reader_gate=0)
+    questions = list(data.questions[:limit] if limit else data.questions)
+    full = cached_index(data.articles, encoder, settings, cache, progress)
+    pipe = Pipeline.load(full, settings.with_(index_dir=str(full)), encoder=encoder)
+    rows = [
+        (x, 1, q.article_id)
+        for q, x in zip(questions, readings(pipe, questions, progress, "answerable"), strict=True)
+    ]
+    fold = fold_of([a.id for a in data.articles], folds)
+    for f in range(folds):
+        asked = [q for q in questions if fold[q.article_id] == f]
+        if not asked:
+            continue
+        keep = [a for a in data.articles if fold[a.id] != f]
+        path = derived_index(full, f"without-fold-{f}-of-{folds}", keep, encoder, settings)
+        p = Pipeline.load(path, settings.with_(index_dir=str(path)), encoder=encoder)
+        p.answerer.reader = pipe.answerer.reader
+        got = readings(p, asked, progress, f"gold removed {f + 1}/{folds}")
+        rows += [(x, 0, q.article_id) for q, x in zip(asked, got, strict=True)]
+    rows = [r for r in rows if r[0] is not None]
+    x = np.array([r[0] for r in rows], dtype=float)
+    y = np.array([r[1] for r in rows])
+    return x, y, [r[2] for r in rows]
+
+
+def cross_validate(x, y, groups, *, cv: int = 5, most_refused: float = MOST_REFUSED) -> dict:
+    """Out-of-fold probabilities by article, the threshold they give, and its rates."""
+    from .reader.refusal import fit, threshold_for
+
+    fold = fold_of(list(dict.fromkeys(groups)), cv)
+    oof = np.zeros(len(y))
+    for f in range(cv):
+        test = np.array([fold[g] == f for g in groups])
+        if test.any() and (~test).any():
+            model = fit(x[~test], y[~test])
+            oof[test] = [model.probability(row) for row in x[test]]
+    t = threshold_for(oof[y == 1].tolist(), most_refused)
+    return {
+        "threshold": round(t, 4),
+        "false_refusals": round(float((oof[y == 1] < t).mean()), 4),
+        "refused_removed": round(float((oof[y == 0] < t).mean()), 4),
+        "answerable": int((y == 1).sum()),
+        "removed": int((y == 0).sum()),
+        "folds": cv,
+    }
+
+
+def train(
+    specs, settings, *, out=None, folds=8, cv=5, limit=None, progress=True, cache=DEFAULT_CACHE
+):
+    """Fit the refusal model for the reader ``settings.reader`` names and write it into
+    that weights file's header (or ``out``, a copy); returns (model, scores)."""
+    import shutil
+
+    from .embed import load_encoder
+    from .reader import weights
+    from .reader.refusal import fit
+
+    path = weights.resolve(settings.reader)
+    if path is None:
+        raise InputError("rag train refusal needs reader weights, not --reader none")
+    encoder = load_encoder(settings.encoder)
+    xs, ys, gs = [], [], []
+    for spec in specs:
+        x, y, g = collect(
+            load_spec(spec), settings, encoder, folds=folds, limit=limit, progress=progress
+        )
+        xs.append(x), ys.append(y), gs.extend(f"{spec}#{a}" for a in g)
+    x, y = np.vstack(xs), np.concatenate(ys)
+    scores = cross_validate(x, y, gs, cv=cv)
+    model = fit(x, y)
+    data = {}
+    for spec in specs:
+        p = Path(spec.partition("@")[0])
+        data[spec] = hashlib.sha256(p.read_bytes()).hexdigest()
+    header = {
+        **model.to_header(),
+        "threshold": scores["threshold"],
+        "data": data,
+        "encoder": encoder.id,
+        "read_k": settings.read_k,
+        "scores": {"cv": scores},
+    }
+    target = Path(out) if out else path
+    if out:
+        shutil.copyfile(path, target)
+    weights.set_entry(target, "refusal", header)
+    return header, scores

@@ -1,0 +1,126 @@
+"""The reader's refusal model (rag/reader/refusal.py) and its fitting (rag/calibrate.py)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag.calibrate import cross_validate, load_spec
+from rag.question import analyze
+from rag.reader.compose import NeuralAnswerer, reader_question
+from rag.reader.refusal import FEATURES, FORMAT, Refusal, features, fit, threshold_for
+
+from .test_reader_compose import FixedReader, run
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def test_features_are_margin_scores_retrieval_and_coverage():
+    idf = {"珠海": 3.0, "签约": 1.0, "项目": 1.0}.get
+    x = features(
+        "珠海签约了多少项目",
+        "咸阳高新区签约项目",
+        span=4.0,
+        no_answer=1.5,
+        dense=0.8,
+        rank=1,
+        english=False,
+        idf=idf,
+    )
+    assert x == [2.5, 4.0, 1.5, 0.8, 1.0, 0.4, 0.6, 0.0]
+    assert len(x) == len(FEATURES)
+
+
+def test_fit_orders_by_the_margin_and_round_trips_through_the_header():
+    x = np.array([[m, 0.0] for m in (-2.0, -1.0, 0.5, 1.0, 2.0, 3.0)])
+    model = fit(x, np.array([0, 0, 1, 0, 1, 1]))
+    assert model.probability([-2.0, 0.0]) < 0.5 < model.probability([3.0, 0.0])
+    header = {**model.to_header(), "features": list(FEATURES)}
+    again = Refusal.from_header(header)
+    assert again is not None and again.weights == model.weights and again.bias == model.bias
+    assert Refusal.from_header({**header, "features": ["margin"]}) is None
+    assert Refusal.from_header({**header, "format": "other"}) is None
+    assert Refusal.from_header(None) is None and header["format"] == FORMAT
+
+
+def test_the_threshold_refuses_at_most_the_share_allowed():
+    assert threshold_for([0.9, 0.2, 0.6, 0.8, 0.7], 0.2) == 0.6
+    assert threshold_for([0.9, 0.2, 0.6, 0.8, 0.7], 0.0) == 0.2
+    assert threshold_for([], 0.03) == 1.0
+
+
+def test_cross_validation_reports_out_of_fold_rates():
+    rng = np.random.default_rng(0)
+    pos = rng.normal(2.0, 1.0, size=(60, 1))
+    neg = rng.normal(-2.0, 1.0, size=(60, 1))
+    x = np.vstack([pos, neg])
+    y = np.array([1] * 60 + [0] * 60)
+    groups = [f"a{i % 30}" for i in range(120)]
+    got = cross_validate(x, y, groups, cv=5, most_refused=0.05)
+    assert (got["answerable"], got["removed"], got["folds"]) == (60, 60, 5)
+    assert got["false_refusals"] <= 0.05 and got["refused_removed"] > 0.9
+
+
+class Model(Refusal):
+    """A refusal model that answers when the margin is above 3."""
+
+    def probability(self, x):
+        return 1.0 if x[0] > 3 else 0.0
+
+
+def test_the_answerer_refuses_by_the_model_and_traces_its_features(fake_pipeline):
+    model = Model((), (), (), 0.0, 0.5, {})
+    traced: list = []
+
+    def ask(score):
+        q = analyze("珠海高新区5月签约落地了多少个重点项目？")
+        hits = fake_pipeline.retriever("hybrid").retrieve(q.query, 30)
+        ans = NeuralAnswerer(fake_pipeline.index, FixedReader("重点项目16个", score), refusal=model)
+        ans.trace = traced
+        return ans.run(q, hits, k=5)
+
+    a, b = ask(5.0), ask(2.0)
+    assert not a.refused and a.confidence == 1.0
+    assert b.refused and b.confidence == 0.0
+    assert [t[1][0] for t in traced] == [5.0, 2.0] and len(traced[0][1]) == len(FEATURES)
+    # without a model the margin's logistic curve decides, as before
+    assert not run(fake_pipeline, FixedReader("重点项目16个")).refused
+
+
+def test_an_english_question_is_read_with_its_chinese_words():
+    q = analyze("How many projects did Zhuhai sign?")
+    assert reader_question(q) == q.query  # no words bridged yet
+    q2 = type(q)(**{**q.__dict__, "groups": (("珠海",), ("签约", "签署"), ("项目",))})
+    assert reader_question(q2) == "How many projects did Zhuhai sign? 珠海 签约 项目"
+    assert reader_question(analyze("珠海签约了多少项目？")) == "珠海签约了多少项目？"
+
+
+def test_a_spec_takes_an_article_range(tmp_path):
+    whole = load_spec(str(DATA / "squad_tiny.json"))
+    entries = json.loads((DATA / "squad_tiny.json").read_text(encoding="utf-8"))["data"]
+    part = load_spec(f"{DATA / 'squad_tiny.json'}@1-{len(entries)}")
+    assert 0 < len(part.articles) < len(whole.articles)
+    assert {q.article_id for q in part.questions} <= {a.id for a in part.articles}
+
+
+@pytest.mark.slow
+def test_rag_train_refusal_writes_a_model_into_a_copy_of_the_weights(tmp_path, monkeypatch):
+    from rag.cli import main
+    from rag.reader.weights import SHIPPED, read_header
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    out = tmp_path / "reader.safetensors"
+    before = SHIPPED.read_bytes()
+    argv = ["train", "refusal", str(DATA / "squad_tiny.json"), "--out", str(out)]
+    argv += ["--encoder", "tests.fake_encoder:hash64", "--folds", "2", "-q", "--reader", "shipped"]
+    argv += ["--cache", str(tmp_path / "cache")]
+    assert main(argv) == 0
+    got = read_header(out)["refusal"]
+    assert got["features"] == list(FEATURES) and 0.0 <= got["threshold"] <= 1.0
+    assert got["scores"]["cv"]["answerable"] > 0
+    assert SHIPPED.read_bytes() == before  # the shipped weights untouched
+    shutil.rmtree(tmp_path)

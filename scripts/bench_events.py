@@ -99,12 +99,21 @@ def main(argv: list[str] | None = None) -> int:
             f"| {t:g} | {shown} | {w} | {s['precision']:.3f} | {s['recall']:.3f} "
             f"| {s['f1']:.3f} | {s['tp']} | {s['fp']} | {len(set(ev.values()))} | {len(ev)} |"
         )
+    # why the last row misses the same-event pairs it misses
+    lab = labels(kept, ev)[pos]
+    missed = same & (lab[pairs[:, 0]] != lab[pairs[:, 1]])
+    low = missed & (cos < t)
+    print(
+        f"last row misses {int(missed.sum())} same-event pairs: {int(low.sum())} with cosine "
+        f"below {t:g}, {int((missed & ~low).sum())} above it but short of the contrast"
+    )
     if args.trust:
         byid = {a.id: a for a in kept}
         groups: dict[str, list[str]] = {}
         for a, e in ev.items():
             groups.setdefault(e, []).append(a)
         linked = [(x, y) for g in groups.values() for n, x in enumerate(g) for y in g[n + 1 :]]
+        print(f"{len(linked)} linked pairs; {min(args.trust, len(linked))} at random:")
         for x, y in random.Random(args.seed).sample(linked, min(args.trust, len(linked))):
             a, b = sorted((byid[x], byid[y]), key=lambda r: (r.date, r.id))
             print(f"{a.date} {a.title[:40]} || {b.date} {b.title[:40]}")

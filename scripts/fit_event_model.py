@@ -454,6 +454,7 @@ def main(argv: list[str] | None = None) -> int:
         for k, g in enumerate(label.tolist()):
             groups[g].append(k)
         linked = [(a, b) for g in groups.values() for n, a in enumerate(g) for b in g[n + 1 :]]
+        print(f"{len(linked)} linked pairs; {min(args.trust, len(linked))} at random:")
         for a, b in random.Random(args.seed).sample(linked, min(args.trust, len(linked))):
             x, y = sorted((kept[a], kept[b]), key=lambda r: (r.date, r.id))
             print(f"{x.date} {x.title[:40]} || {y.date} {y.title[:40]}")

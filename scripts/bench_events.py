@@ -11,7 +11,8 @@ follow-up, the same announcement seen from elsewhere), ``picked`` (how the pair 
 sampled) and ``split`` (``tune``: settings are chosen on it; ``test``: reported). A pair counts as predicted the
 same when both articles get the same event id. ``--candidates N`` prints N pairs to
 label instead: dated at most 7 days apart, spread evenly over cosine 0.80-1.0, with a
-few below.
+few below. Wire copies are grouped as the build groups them: left out of the
+clustering, each taking its original's group.
 """
 
 from __future__ import annotations
@@ -20,11 +21,15 @@ import argparse
 import json
 import random
 import sys
+from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
+from rag.errors import InputError
 from rag.events import _nearest_outside, _ordinal, article_vectors, cluster, lead_vectors
 from rag.index import Index
+from rag.types import Article
 
 PAIRS = "tests/data/news_event_pairs.jsonl"
 SPLIT_SEED = 17
@@ -40,12 +45,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--contrasts", default="0.005", help="e.g. none,0,0.01,0.02")
     ap.add_argument("--candidates", type=int, default=0)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--trust", type=int, default=0, metavar="N", help="print N linked pairs of the last row"
+    )
     ap.add_argument("--split", choices=["all", "tune", "test"], default="all")
     ap.add_argument(
         "--vectors",
         choices=["lead", "mean"],
         default="lead",
-        help="an article's first chunk (what ships) or the mean of its chunks",
+        help="an article's first chunk (the rule's) or the mean of its chunks",
     )
     args = ap.parse_args(argv)
     if args.subset:
@@ -57,31 +65,26 @@ def main(argv: list[str] | None = None) -> int:
     ids = [a.id for a in arts]
     make = lead_vectors if args.vectors == "lead" else article_vectors
     vecs = make(ids, index.chunks, index.vectors())
-    # ids as the pairs file names them: the file's name and line (xwlb_sample.jsonl#12)
-    row = {a.rpartition("/")[2]: i for i, a in enumerate(ids)}
     if args.candidates:
         return candidates(arts, vecs, args.candidates, args.seed)
-    with open(args.pairs, encoding="utf-8") as f:
-        pairs = [json.loads(x) for x in f if x.strip()]
-    pairs = [p for p in pairs if args.split in ("all", split_of(p))]
-    print(
-        f"{len(pairs)} labelled pairs ({args.split}), {sum(p['same'] for p in pairs)} the same event"
-    )
+    pairs, same, split, _ = read_pairs(args.pairs, ids)
+    mask = (split == args.split) if args.split != "all" else np.ones(len(same), dtype=bool)
+    pairs, same = pairs[mask], same[mask]
+    print(f"{len(pairs)} labelled pairs ({args.split}), {int(same.sum())} the same event")
+    keep, pos = stories(ids, index.groups.copies)
+    kept = [arts[k] for k in keep]
     w = int(args.windows.split(",")[-1])
-    cos, margin = pair_scores(
-        arts, vecs, [(row[p["a"]["id"]], row[p["b"]["id"]]) for p in pairs], w
-    )
-    same = [p["same"] for p in pairs]
+    cos, margin = pair_scores(arts, vecs, [tuple(p) for p in pairs.tolist()], w)
     print(
         f"average precision of the pairs' own scores ({args.vectors} vectors, window {w}): "
         f"cosine {average_precision(cos, same):.3f}, cosine minus the nearest outside the "
         f"window {average_precision(margin, same):.3f}"
     )
     print(
-        "| threshold | contrast | window (days) | precision | recall | F1 | events "
-        "| articles in events |"
+        "| threshold | contrast | window (days) | precision | recall | F1 | found | wrong "
+        "| events | articles in events |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     contrasts = [None if c == "none" else float(c) for c in args.contrasts.split(",")]
     for w, t, c in (
         (w, t, c)
@@ -89,24 +92,31 @@ def main(argv: list[str] | None = None) -> int:
         for t in map(float, args.thresholds.split(","))
         for c in contrasts
     ):
-        if True:
-            ev = cluster(arts, vecs, t, w, contrast=c)
-            tp = fp = fn = 0
-            for p in pairs:
-                a, b = ids[row[p["a"]["id"]]], ids[row[p["b"]["id"]]]
-                same = a in ev and ev.get(a) == ev.get(b)
-                tp += same and p["same"]
-                fp += same and not p["same"]
-                fn += (not same) and p["same"]
-            prec = tp / (tp + fp) if tp + fp else 1.0
-            rec = tp / (tp + fn) if tp + fn else 1.0
-            f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
-            n_ev = len(set(ev.values()))
-            shown = "–" if c is None else f"{c:g}"
-            print(
-                f"| {t:g} | {shown} | {w} | {prec:.3f} | {rec:.3f} | {f1:.3f} | {n_ev} "
-                f"| {len(ev)} |"
-            )
+        ev = cluster(kept, vecs[keep], t, w, contrast=c)
+        s = scores(labels(kept, ev)[pos], pairs, same)
+        shown = "–" if c is None else f"{c:g}"
+        print(
+            f"| {t:g} | {shown} | {w} | {s['precision']:.3f} | {s['recall']:.3f} "
+            f"| {s['f1']:.3f} | {s['tp']} | {s['fp']} | {len(set(ev.values()))} | {len(ev)} |"
+        )
+    # why the last row misses the same-event pairs it misses
+    lab = labels(kept, ev)[pos]
+    missed = same & (lab[pairs[:, 0]] != lab[pairs[:, 1]])
+    low = missed & (cos < t)
+    print(
+        f"last row misses {int(missed.sum())} same-event pairs: {int(low.sum())} with cosine "
+        f"below {t:g}, {int((missed & ~low).sum())} above it but short of the contrast"
+    )
+    if args.trust:
+        byid = {a.id: a for a in kept}
+        groups: dict[str, list[str]] = {}
+        for a, e in ev.items():
+            groups.setdefault(e, []).append(a)
+        linked = [(x, y) for g in groups.values() for n, x in enumerate(g) for y in g[n + 1 :]]
+        print(f"{len(linked)} linked pairs; {min(args.trust, len(linked))} at random:")
+        for x, y in random.Random(args.seed).sample(linked, min(args.trust, len(linked))):
+            a, b = sorted((byid[x], byid[y]), key=lambda r: (r.date, r.id))
+            print(f"{a.date} {a.title[:40]} || {b.date} {b.title[:40]}")
     return 0
 
 
@@ -135,7 +145,7 @@ def average_precision(scores, labels) -> float:
 
 def split_of(pair: dict, seed: int = SPLIT_SEED) -> str:
     """The pair's ``split``; a pair without one is put in ``tune`` or ``test`` at random
-    by its two ids (a fixed seed), which is how the file's splits were made.
+    by its two ids (a fixed seed), which is how the pairs file's splits were made.
 
     >>> split_of({"a": {"id": "x#1"}, "b": {"id": "x#2"}}), split_of({"split": "test"})
     ('tune', 'test')
@@ -144,6 +154,85 @@ def split_of(pair: dict, seed: int = SPLIT_SEED) -> str:
         return pair["split"]
     key = f"{seed}:{pair['a']['id']}|{pair['b']['id']}"
     return "tune" if random.Random(key).random() < 0.5 else "test"
+
+
+def read_pairs(
+    path: str | Path, ids: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """The labelled pairs of ``path`` whose two items are among ``ids`` (matched by the
+    id's last path part, ``xwlb_sample.jsonl#12``): rows ``(i, j)``, ``same``, split
+    (``tune``/``test``), and how many pairs named an item not there."""
+    row = {a.replace("\\", "/").rpartition("/")[2]: k for k, a in enumerate(ids)}
+    pairs, same, split, missing = [], [], [], 0
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as e:
+        raise InputError(f"cannot read event pairs {path}: {e.strerror}") from None
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            p = json.loads(line)
+            a, b, s = p["a"]["id"], p["b"]["id"], bool(p["same"])
+        except (ValueError, KeyError, TypeError):
+            raise InputError(f"{path}:{n}: not a labelled pair (a.id, b.id, same)") from None
+        if a not in row or b not in row:
+            missing += 1
+            continue
+        pairs.append((row[a], row[b]))
+        same.append(s)
+        split.append(split_of(p))
+    return (
+        np.array(pairs, dtype=np.int64).reshape(-1, 2),
+        np.array(same, dtype=bool),
+        np.array(split),
+        missing,
+    )
+
+
+def scores(label: np.ndarray, pairs: np.ndarray, same: np.ndarray) -> dict:
+    """Pairwise precision, recall and F1 of groups ``label`` (per item) on labelled
+    pairs (predicted the same when both items share a label).
+
+    >>> scores(np.array([0, 0, 2]), np.array([[0, 1], [1, 2]]), np.array([True, True]))
+    {'pairs': 2, 'same': 2, 'tp': 1, 'fp': 0, 'fn': 1, 'precision': 1.0, 'recall': 0.5, 'f1': 0.667}
+    """
+    pred = label[pairs[:, 0]] == label[pairs[:, 1]] if len(pairs) else np.zeros(0, dtype=bool)
+    tp, fp, fn = int((pred & same).sum()), int((pred & ~same).sum()), int((~pred & same).sum())
+    return _prf(len(same), int(same.sum()), tp, fp, fn)
+
+
+def _prf(n: int, pos: int, tp: int, fp: int, fn: int) -> dict:
+    p = tp / (tp + fp) if tp + fp else 1.0
+    r = tp / (tp + fn) if tp + fn else 1.0
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    return {
+        "pairs": n, "same": pos, "tp": tp, "fp": fp, "fn": fn,
+        "precision": round(p, 3), "recall": round(r, 3), "f1": round(f, 3),
+    }  # fmt: skip
+
+
+def stories(ids: Sequence[str], copies: dict[str, str]) -> tuple[list[int], np.ndarray]:
+    """The rows of ``ids`` that are not wire copies, and each id's position among those
+    rows (a copy's: its original's), as the build groups them.
+
+    >>> keep, pos = stories(["a", "b", "c"], {"b": "c"})
+    >>> keep, pos.tolist()
+    ([0, 2], [0, 1, 1])
+    """
+    keep = [k for k, a in enumerate(ids) if a not in copies]
+    at = {ids[k]: n for n, k in enumerate(keep)}
+    return keep, np.array([at[copies.get(a, a)] for a in ids], dtype=np.int64)
+
+
+def labels(articles: Sequence[Article], events: dict[str, str]) -> np.ndarray:
+    """Each article's group as a row number (its event's first report, else itself).
+
+    >>> labels([Article("a", "", ""), Article("b", "", ""), Article("c", "", "")], {"a": "c", "c": "c"}).tolist()
+    [2, 1, 2]
+    """
+    row = {a.id: k for k, a in enumerate(articles)}
+    return np.array([row[events.get(a.id, a.id)] for a in articles], dtype=np.int64)
 
 
 def subset(news: str, pairs: str) -> int:

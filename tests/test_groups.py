@@ -330,9 +330,16 @@ PAIRS = Path(__file__).resolve().parent / "data" / "news_event_pairs.jsonl"
 
 def test_labelled_event_pairs_are_well_formed():
     rows = [json.loads(x) for x in PAIRS.read_text(encoding="utf-8").splitlines() if x]
-    assert len(rows) == 373 and sum(r["same"] for r in rows) == 42
+    assert len(rows) == 693 and sum(r["same"] for r in rows) == 81
     assert {r["split"] for r in rows} == {"tune", "test"}
-    assert sum(r["split"] == "tune" for r in rows) == 197
+    assert sum(r["split"] == "tune" for r in rows) == 371
+    assert (
+        sum(
+            r["picked"].startswith(("lead-", "title-rare-words-rank0-300", "random-within7-round2"))
+            for r in rows
+        )
+        == 320
+    )
     assert len({frozenset((r["a"]["id"], r["b"]["id"])) for r in rows}) == len(rows)
     for r in rows:
         assert r["picked"] and isinstance(r["same"], bool)

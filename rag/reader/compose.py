@@ -4,9 +4,10 @@
 it reads the ``read_k`` best-ranked chunks, scores each chunk's best span by the
 reader's span score minus its no-answer score plus ``w_rank`` times the chunk's
 retrieval rank (a right passage ranked second still wins when the reader is surer of
-it, as in BERTserini), and refuses when the margin's confidence (a logistic curve of
-it) is below ``min_confidence``, calibrated on held-apart questions with their gold
-paragraph removed and kept in the weights' header (``scores.min_confidence``). The
+it, as in BERTserini), and refuses when its confidence is below ``min_confidence``:
+the probability of the weights' refusal model (``refusal.py``, fitted by ``rag train
+refusal`` on held-apart questions with and without their gold paragraph), or for
+weights without one a logistic curve of the margin (``scores.min_confidence``). The
 short answer is the span; the quote is the sentence of the article that holds it
 (two when the span crosses a sentence end); sources and offsets are as the rule
 answerer gives them. It does not rewrite follow-ups, bridge English words or tell
@@ -40,10 +41,11 @@ class Choice:
 
 
 class NeuralAnswerer:
-    """``gate``: an answerer asked first (the rule answerer): its refusal stands, and so
-    does its whole answer to an English question (the reader saw no English in
-    training); otherwise the reader picks the span. The reader's own no-answer score
-    refuses far worse than the rules do (docs/BENCHMARKS.md)."""
+    """``refusal``: the weights' refusal model (``refusal.py``); without one the margin's
+    logistic curve is the confidence. ``gate``: an answerer (the rule answerer) that
+    answers English questions whole (the reader saw no English in training), and, for
+    weights without a refusal model, is asked first about every question: its refusal
+    stands, otherwise the reader picks the span (docs/BENCHMARKS.md)."""
 
     def __init__(
         self,
@@ -128,7 +130,9 @@ class NeuralAnswerer:
         )
 
     def run(self, q: Question, hits: list[Hit], k: int = 5) -> Answer:
-        if self.gate is None:
+        # the gate decides English questions (the reader was trained on Chinese ones),
+        # and every question when the weights carry no refusal model
+        if self.gate is None or (self.refusal is not None and not q.english):
             return self._read(q, hits, k, self.min_confidence)
         first = self.gate.run(q, hits, k=k)
         if first.refused or q.english:

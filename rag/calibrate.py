@@ -27,35 +27,11 @@ from .evaluate import (
     cached_index,
     derived_index,
     fold_of,
-    load_squad,
+    load_spec,
     run_all,
 )
 
 MOST_REFUSED = 0.03  # false refusals allowed (issue 19: ≤ 0.03)
-
-
-def load_spec(spec: str) -> SquadSet:
-    """A SQuAD file, or ``PATH@A-B``: its articles (``data`` entries) A to B, end
-    excluded, as ``rag train reader`` reads them."""
-    from .reader.train import parse_spec
-
-    path, rng = parse_spec(spec)
-    data = load_squad(path)
-    if rng is None:
-        return data
-    import json
-
-    entries = json.loads(Path(path).read_text(encoding="utf-8-sig"))["data"][rng[0] : rng[1]]
-    pids = {
-        str(p.get("id") or f"{ei}-{pi}")
-        for ei, e in enumerate(entries, start=rng[0])
-        for pi, p in enumerate(e["paragraphs"])
-    }
-    arts = tuple(a for a in data.articles if a.id in pids)
-    if not arts:
-        raise InputError(f"{spec}: no articles in that range")
-    qs = tuple(q for q in data.questions if q.article_id in pids)
-    return SquadSet(f"{data.name}@{rng[0]}-{rng[1]}", arts, qs, 0, 0)
 
 
 def readings(pipe, questions, progress: bool, desc: str) -> list[list[float] | None]:

@@ -159,6 +159,29 @@ def load_squad(path: str | Path) -> SquadSet:
     return SquadSet(path.stem, tuple(articles), tuple(questions), skipped, empty)
 
 
+def load_spec(spec: str) -> SquadSet:
+    """A SQuAD file, or ``PATH@A-B``: its articles (``data`` entries) A to B, end
+    excluded, as ``rag train reader`` reads them."""
+    path, _, part = str(spec).partition("@")
+    if not part:
+        return load_squad(path)
+    rng = tuple(int(x) for x in part.split("-") if x.isdigit())
+    if len(rng) != 2 or part.count("-") != 1:
+        raise InputError(f"{spec}: want PATH or PATH@A-B (an article range)")
+    data = load_squad(path)
+    entries = json.loads(Path(path).read_text(encoding="utf-8-sig"))["data"][rng[0] : rng[1]]
+    pids = {
+        str(p.get("id") or f"{ei}-{pi}")
+        for ei, e in enumerate(entries, start=rng[0])
+        for pi, p in enumerate(e["paragraphs"])
+    }
+    arts = tuple(a for a in data.articles if a.id in pids)
+    if not arts:
+        raise InputError(f"{spec}: no articles in that range")
+    qs = tuple(q for q in data.questions if q.article_id in pids)
+    return SquadSet(f"{data.name}@{rng[0]}-{rng[1]}", arts, qs, 0, 0)
+
+
 def _squad_question(qa: object, pid: str, where: str) -> SquadQuestion | None:
     if not isinstance(qa, dict) or not isinstance(qa.get("question"), str):
         raise InputError(f"{where} has no 'question' string")
@@ -730,7 +753,7 @@ def eval_squad(
 def _load_set(path: str | Path, news: str | Path | None) -> SquadSet:
     from .newsqa import is_news_set, load_news_qa
 
-    return load_news_qa(path, news) if is_news_set(path) else load_squad(path)
+    return load_news_qa(path, news) if is_news_set(path) else load_spec(path)
 
 
 def _removed_run(data, questions, full, encoder, settings, k, mode, folds, progress):

@@ -9,7 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.calibrate import cross_validate, load_spec
+from rag.calibrate import cross_validate
+from rag.errors import InputError
+from rag.evaluate import load_spec
 from rag.question import analyze
 from rag.reader.compose import NeuralAnswerer, reader_question
 from rag.reader.refusal import FEATURES, FORMAT, Refusal, features, fit, threshold_for
@@ -105,6 +107,9 @@ def test_a_spec_takes_an_article_range(tmp_path):
     part = load_spec(f"{DATA / 'squad_tiny.json'}@1-{len(entries)}")
     assert 0 < len(part.articles) < len(whole.articles)
     assert {q.article_id for q in part.questions} <= {a.id for a in part.articles}
+    for bad, says in (("@x", "want PATH or PATH@A-B"), ("@9-10", "no articles in that range")):
+        with pytest.raises(InputError, match=says):
+            load_spec(f"{DATA / 'squad_tiny.json'}{bad}")
 
 
 @pytest.mark.slow

@@ -104,7 +104,17 @@ def cross_validate(x, y, groups, *, cv: int = 5, most_refused: float = MOST_REFU
 
 
 def train(
-    specs, settings, *, out=None, folds=8, cv=5, limit=None, progress=True, cache=DEFAULT_CACHE
+    specs,
+    settings,
+    *,
+    out=None,
+    folds=8,
+    cv=5,
+    limit=None,
+    progress=True,
+    cache=DEFAULT_CACHE,
+    most_refused: float = MOST_REFUSED,
+    save_features: str | Path | None = None,
 ):
     """Fit the refusal model for the reader ``settings.reader`` names and write it into
     that weights file's header (or ``out``, a copy); returns (model, scores)."""
@@ -125,7 +135,9 @@ def train(
         )
         xs.append(x), ys.append(y), gs.extend(f"{spec}#{a}" for a in g)
     x, y = np.vstack(xs), np.concatenate(ys)
-    scores = cross_validate(x, y, gs, cv=cv)
+    if save_features:
+        np.savez(save_features, x=x, y=y, groups=np.array(gs))
+    scores = cross_validate(x, y, gs, cv=cv, most_refused=most_refused)
     model = fit(x, y)
     data = {}
     for spec in specs:
@@ -137,6 +149,7 @@ def train(
         "data": data,
         "encoder": encoder.id,
         "read_k": settings.read_k,
+        "most_refused": most_refused,
         "scores": {"cv": scores},
     }
     target = Path(out) if out else path

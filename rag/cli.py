@@ -369,6 +369,8 @@ def cmd_train_refusal(args) -> int:
         limit=args.limit,
         progress=not args.quiet,
         cache=args.cache,
+        most_refused=args.most_refused,
+        save_features=args.save_features,
     )
     print(f"wrote the refusal model into {args.out or settings.reader}", file=sys.stderr)
     print(_dumps(scores))
@@ -425,6 +427,14 @@ def add_train_cli(subparsers) -> None:
     f.add_argument("--folds", type=int, default=8, help="gold-removed folds (default 8)")
     f.add_argument("--limit", type=int, metavar="N", help="first N questions per file")
     f.add_argument("--cache", default=".cache/eval", help="where eval indexes are kept")
+    f.add_argument(
+        "--most-refused",
+        type=float,
+        default=0.02,
+        metavar="R",
+        help="share of answerable questions the threshold may refuse, out of fold (0.02)",
+    )
+    f.add_argument("--save-features", metavar="FILE.npz", help="also save the features read")
     f.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     f.set_defaults(func=cmd_train_refusal)
 

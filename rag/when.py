@@ -32,6 +32,7 @@ from __future__ import annotations
 import calendar
 import datetime as _dt
 import functools
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import replace
@@ -169,7 +170,15 @@ def _extractor():
     with redirect_stdout(io.StringIO()):  # jionlp prints a banner on import
         import jionlp
 
+    # its time parser logs a whole traceback on the root logger for text it cannot read
+    # (then gives up on that expression): not the user's error, so not on their screen
+    logging.getLogger().addFilter(_NotFromJionlp())
     return jionlp.ner.extract_time
+
+
+class _NotFromJionlp(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "jionlp" not in record.pathname
 
 
 def resolve(question: str, as_of: _dt.date) -> TimeRange | None:

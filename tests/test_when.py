@@ -280,3 +280,15 @@ def test_a_range_no_article_is_in_is_not_applied(dated_pipeline):
     # an explicit filter stands even then
     a = dated_pipeline.ask("珠海高新区签约了多少个重点项目？", since="2026-01-01")
     assert ids(a) == ["n4"]  # only the undated article is left
+
+
+def test_jionlp_tracebacks_stay_off_the_users_screen(caplog):
+    import logging
+
+    when._extractor()  # installs the filter
+    rec = logging.LogRecord(
+        "root", logging.ERROR, "/x/jionlp/gadget/time_parser.py", 1, "tb", (), None
+    )
+    mine = logging.LogRecord("root", logging.ERROR, "/x/rag/cli.py", 1, "mine", (), None)
+    root = logging.getLogger()
+    assert not root.filter(rec) and root.filter(mine)

@@ -40,7 +40,9 @@ class Settings:
     # rag/models/reader.safetensors, a weights file of `rag train reader`, or "none" for
     # the rule answerer alone (rag/answer.py)
     reader: str = "shipped"
-    # with the reader: the rule answerer decides refusal (and English questions) first
+    # with the reader, the rule answerer as its gate: 1 for English questions (and for
+    # every question with weights that carry no refusal model), 2 for every question
+    # (its refusal stands, the reader picks the span), 0 never
     reader_gate: int = 1
     # with the reader: how many of the best-ranked chunks it reads, and what each rank
     # down costs a span's margin (BERTserini-style; chosen by scripts/sweep_reader.py on
@@ -98,6 +100,8 @@ class Settings:
             raise InputError(
                 f"date_mode must be one of {', '.join(DATE_MODES)}, not {self.date_mode!r}"
             )
+        if self.reader_gate not in (0, 1, 2):
+            raise InputError(f"reader_gate must be 0, 1 or 2, not {self.reader_gate}")
         if self.date_words not in ("keep", "drop"):
             raise InputError(f"date_words must be keep or drop, not {self.date_words!r}")
         from .when import explicit, parse_day

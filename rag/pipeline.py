@@ -240,7 +240,7 @@ class Pipeline:
             min_confidence=least,
             gate=gate,
             read_k=self.settings.read_k,
-            refusal=refusal,
+            refusal=refusal if self.settings.reader_gate != 2 else None,
             w_rank=self.settings.read_rank_weight,
         )
 

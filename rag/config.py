@@ -40,10 +40,10 @@ class Settings:
     # rag/models/reader.safetensors, a weights file of `rag train reader`, or "none" for
     # the rule answerer alone (rag/answer.py)
     reader: str = "shipped"
-    # with the reader, the rule answerer as its gate: 1 for English questions (and for
-    # every question with weights that carry no refusal model), 2 for every question
-    # (its refusal stands, the reader picks the span), 0 never
-    reader_gate: int = 1
+    # with the reader, the rule answerer as its gate: 2 for every question (its refusal
+    # stands, the reader picks the span); 1 for English questions only, the weights'
+    # refusal model deciding the rest (weights without one: as 2); 0 never
+    reader_gate: int = 2
     # with the reader: how many of the best-ranked chunks it reads, and what each rank
     # down costs a span's margin (BERTserini-style; chosen by scripts/sweep_reader.py on
     # held-apart CMRC train questions, docs/BENCHMARKS.md)

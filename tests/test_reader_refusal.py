@@ -129,3 +129,34 @@ def test_rag_train_refusal_writes_a_model_into_a_copy_of_the_weights(tmp_path, m
     assert got["scores"]["cv"]["answerable"] > 0
     assert SHIPPED.read_bytes() == before  # the shipped weights untouched
     shutil.rmtree(tmp_path)
+
+
+@pytest.mark.slow
+def test_the_shipped_weights_carry_a_refusal_model_used_with_gate_1(real_index_dir):
+    from rag.config import Settings
+    from rag.pipeline import Pipeline
+
+    pipe = Pipeline.load(real_index_dir, Settings(index_dir=str(real_index_dir), reader_gate=1))
+    ans = pipe.answerer
+    assert ans.refusal is not None and ans.min_confidence == 0.3229
+    a = pipe.ask("中关村发展集团与哪所大学签署了战略合作协议？")
+    assert a.short_answer == "北京航空航天大学" and not a.refused and a.confidence > 0.9
+    assert pipe.ask("苹果公司2023年第二季度的营收是多少？").refused
+    # English questions still go to the rule answerer
+    en = pipe.ask("Which university did Zhongguancun Development Group sign an agreement with?")
+    assert (
+        "北京航空航天大学" in en.text
+        and en.confidence
+        == pipe.answerer.gate.run(
+            *_analysed(
+                pipe, "Which university did Zhongguancun Development Group sign an agreement with?"
+            )
+        ).confidence
+    )
+
+
+def _analysed(pipe, text):
+    from rag.question import analyze
+
+    q = pipe._bridge_english(analyze(text))
+    return q, pipe.retriever("hybrid").retrieve(q.query, 20, keywords=q.keywords)

@@ -31,7 +31,7 @@ from .evaluate import (
     run_all,
 )
 
-MOST_REFUSED = 0.03  # false refusals allowed (issue 19: ≤ 0.03)
+MOST_REFUSED = 0.02  # false refusals allowed out of fold (issue 19 wants ≤ 0.03 anywhere)
 
 
 def readings(pipe, questions, progress: bool, desc: str) -> list[list[float] | None]:

@@ -346,7 +346,10 @@ def cmd_train_intents(args) -> int:
     return 0
 
 
-REFUSAL_DATA = ("../shared/data/cmrc2018/cmrc2018_train.json@2200-2403",)
+REFUSAL_DATA = (
+    "../shared/data/cmrc2018/cmrc2018_train.json@2200-2403",
+    "../shared/data/drcd/drcd_test.json@190-377",
+)
 
 
 def cmd_train_refusal(args) -> int:
@@ -378,7 +381,9 @@ def cmd_train_refusal(args) -> int:
 
 
 def add_train_cli(subparsers) -> None:
-    """``rag train intents`` (and, later, other models) under one ``train`` group."""
+    """``rag train intents|reader|refusal`` under one ``train`` group."""
+    from .calibrate import MOST_REFUSED
+
     p = subparsers.add_parser("train", help="fit a learned model (intents, reader)")
     sub = p.add_subparsers(dest="train_command", required=True, metavar="MODEL")
 
@@ -430,9 +435,9 @@ def add_train_cli(subparsers) -> None:
     f.add_argument(
         "--most-refused",
         type=float,
-        default=0.02,
+        default=MOST_REFUSED,
         metavar="R",
-        help="share of answerable questions the threshold may refuse, out of fold (0.02)",
+        help=f"share of answerable questions the threshold may refuse, out of fold ({MOST_REFUSED})",
     )
     f.add_argument("--save-features", metavar="FILE.npz", help="also save the features read")
     f.add_argument("-q", "--quiet", action="store_true", help="no progress bars")

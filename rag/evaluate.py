@@ -201,16 +201,11 @@ def _squad_question(qa: object, pid: str, where: str) -> SquadQuestion | None:
     return SquadQuestion(qid, qa["question"], pid, tuple(dict.fromkeys(texts)))
 
 
-def question_records(path: str | Path) -> Iterator[tuple[str, dict]]:
-    """Each non-blank line of a JSONL question file as ``(where, record)``, ``where``
-    being ``FILE:LINE`` for messages; ``InputError`` when the file is missing, a line is
-    not JSON, not an object, or has no ``question`` string, or the file has none.
-
-    >>> import tempfile; d = Path(tempfile.mkdtemp()); (d / "q.jsonl").write_text('{"question": "谁?"}\\n\\n')
-    18
-    >>> [(w.rsplit(":", 1)[1], r) for w, r in question_records(d / "q.jsonl")]
-    [('1', {'question': '谁?'})]
-    """
+def question_records(path: str | Path) -> Iterator[tuple[int, str, dict]]:
+    """Each non-blank line of a JSONL question file as ``(line, where, record)``,
+    ``where`` being ``FILE:LINE`` for messages; ``InputError`` when the file is missing,
+    a line is not JSON, not an object or has no ``question`` string, or there is none.
+    Shared by every question-file reader (``load_qa``, news and dated questions)."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"no such question file: {path}")

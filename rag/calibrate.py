@@ -25,9 +25,9 @@ from .evaluate import (
     DEFAULT_CACHE,
     SquadSet,
     cached_index,
-    derived_index,
     fold_of,
     load_spec,
+    removed_folds,
     run_all,
 )
 
@@ -64,14 +64,7 @@ def collect(
         (x, 1, q.article_id)
         for q, x in zip(questions, readings(pipe, questions, progress, "answerable"), strict=True)
     ]
-    fold = fold_of([a.id for a in data.articles], folds)
-    for f in range(folds):
-        asked = [q for q in questions if fold[q.article_id] == f]
-        if not asked:
-            continue
-        keep = [a for a in data.articles if fold[a.id] != f]
-        path = derived_index(full, f"without-fold-{f}-of-{folds}", keep, encoder, settings)
-        p = Pipeline.load(path, settings.with_(index_dir=str(path)), encoder=encoder)
+    for f, asked, p in removed_folds(data, questions, full, encoder, settings, folds):
         p.answerer.reader = pipe.answerer.reader
         got = readings(p, asked, progress, f"gold removed {f + 1}/{folds}")
         rows += [(x, 0, q.article_id) for q, x in zip(asked, got, strict=True)]

@@ -751,18 +751,24 @@ def _load_set(path: str | Path, news: str | Path | None) -> SquadSet:
     return load_news_qa(path, news) if is_news_set(path) else load_spec(path)
 
 
-def _removed_run(data, questions, full, encoder, settings, k, mode, folds, progress):
+def removed_folds(data, questions, full, encoder, settings, folds: int):
+    """For each fold of the articles: ``(f, the questions on its articles, a pipeline
+    over an index without them)`` (derived from ``full``, without embedding)."""
     from .pipeline import Pipeline
 
     fold = fold_of([a.id for a in data.articles], folds)
-    out: list[Outcome] = []
     for f in range(folds):
         asked = [q for q in questions if fold[q.article_id] == f]
         if not asked:
             continue
         keep = [a for a in data.articles if fold[a.id] != f]
         path = derived_index(full, f"without-fold-{f}-of-{folds}", keep, encoder, settings)
-        pipe = Pipeline.load(path, settings.with_(index_dir=str(path)), encoder=encoder)
+        yield f, asked, Pipeline.load(path, settings.with_(index_dir=str(path)), encoder=encoder)
+
+
+def _removed_run(data, questions, full, encoder, settings, k, mode, folds, progress):
+    out: list[Outcome] = []
+    for f, asked, pipe in removed_folds(data, questions, full, encoder, settings, folds):
         out.extend(
             run_all(
                 asked,

@@ -43,9 +43,10 @@ class Choice:
 class NeuralAnswerer:
     """``refusal``: the weights' refusal model (``refusal.py``); without one the margin's
     logistic curve is the confidence. ``gate``: an answerer (the rule answerer) that
-    answers English questions whole (the reader saw no English in training), and, for
-    weights without a refusal model, is asked first about every question: its refusal
-    stands, otherwise the reader picks the span (docs/BENCHMARKS.md)."""
+    answers English questions whole (the reader saw no English in training), and,
+    without a refusal model (the pipeline passes none for ``RAG_READER_GATE=2``, the
+    default), is asked first about every question: its refusal stands, otherwise the
+    reader picks the span (docs/BENCHMARKS.md)."""
 
     def __init__(
         self,

@@ -320,11 +320,6 @@ class Answerer:
             self._fold_cache[article_id] = got
         return got
 
-    def _idf(self, t: str) -> float:
-        n = max(len(self.index), 1)
-        df = self.index.doc_freq(t)
-        return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
-
     def terms(self, q: Question, context: str = "") -> list[tuple[str, float]]:
         """Content words of the question with idf weights (single characters count half).
         For an English question: the Chinese words standing for its words, each group
@@ -335,7 +330,7 @@ class Answerer:
         if q.english:
             for g in q.groups:
                 for w in g:
-                    out[w] = max(out.get(w, 0.0), self._idf(w) / len(g))
+                    out[w] = max(out.get(w, 0.0), self.index.idf(w) / len(g))
             missing = max(q.content_words - len(q.groups), 0)
             if out and missing:
                 mean = sum(out.values()) / max(len(q.groups), 1)
@@ -366,11 +361,11 @@ class Answerer:
                 continue  # 谁的女儿 is answered by X之女: the focus feature looks for it
             if q.focus == "由来" and _NAME_FRAME.fullmatch(w):
                 continue  # 名字是怎么来的 is answered by …故得名: the focus feature again
-            weight = self._idf(w) * (0.5 if len(w) == 1 and not w.isdigit() else 1.0)
+            weight = self.index.idf(w) * (0.5 if len(w) == 1 and not w.isdigit() else 1.0)
             out[w] = max(out.get(w, 0.0), weight)
         if "其中" in q.text and q.query != q.text.strip():
             # 其中做芯片设计的有多少家？ (rewritten): the article says 其中… for a subset too
-            out["其中"] = self._idf("其中")
+            out["其中"] = self.index.idf("其中")
         return list(out.items())
 
     def _score_sentences(

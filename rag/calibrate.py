@@ -110,7 +110,8 @@ def train(
     save_features: str | Path | None = None,
 ):
     """Fit the refusal model for the reader ``settings.reader`` names and write it into
-    that weights file's header (or ``out``, a copy); returns (model, scores)."""
+    that weights file's header (or ``out``, a copy); returns (its header entry, the
+    cross-validated scores)."""
     import shutil
 
     from .embed import load_encoder
@@ -124,9 +125,17 @@ def train(
     xs, ys, gs = [], [], []
     for spec in specs:
         x, y, g = collect(
-            load_spec(spec), settings, encoder, folds=folds, limit=limit, progress=progress
+            load_spec(spec),
+            settings,
+            encoder,
+            folds=folds,
+            limit=limit,
+            progress=progress,
+            cache=cache,
         )
-        xs.append(x), ys.append(y), gs.extend(f"{spec}#{a}" for a in g)
+        xs.append(x)
+        ys.append(y)
+        gs.extend(f"{spec}#{a}" for a in g)
     x, y = np.vstack(xs), np.concatenate(ys)
     if save_features:
         np.savez(save_features, x=x, y=y, groups=np.array(gs))

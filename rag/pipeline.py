@@ -221,9 +221,12 @@ class Pipeline:
 
         reader = getattr(getattr(self, "answerer", None), "reader", None)
         reader = reader or Reader.load(path)
-        # the weights' own refusal model and threshold (rag train refusal), else their
-        # calibrated margin threshold; RAG_MIN_CONFIDENCE overrides either
-        refusal = Refusal.from_header(reader.header.get("refusal"))
+        # the weights' own refusal model and threshold (rag train refusal; not with the
+        # rule gate on every question), else their calibrated margin threshold;
+        # RAG_MIN_CONFIDENCE overrides either
+        refusal = None
+        if self.settings.reader_gate != 2:
+            refusal = Refusal.from_header(reader.header.get("refusal"))
         calibrated = (
             refusal.threshold
             if refusal is not None
@@ -240,7 +243,7 @@ class Pipeline:
             min_confidence=least,
             gate=gate,
             read_k=self.settings.read_k,
-            refusal=refusal if self.settings.reader_gate != 2 else None,
+            refusal=refusal,
             w_rank=self.settings.read_rank_weight,
         )
 

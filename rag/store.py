@@ -17,6 +17,7 @@ This module holds no search code and imports neither FAISS nor pymilvus.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +59,8 @@ class Store(Protocol):
 
     def doc_freq(self, token: str) -> int: ...
 
+    def idf(self, token: str) -> float: ...
+
     def vectors(self, rows: list[int] | None = None) -> np.ndarray: ...
 
 
@@ -77,6 +80,13 @@ class ManifestFacts:
 
     def __len__(self) -> int:
         return len(self.chunks)
+
+    def idf(self, token: str) -> float:
+        """BM25's inverse document frequency of ``token`` over the chunks (``doc_freq``
+        is the store's)."""
+        n = max(len(self), 1)
+        df = self.doc_freq(token)  # type: ignore[attr-defined]
+        return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
 
 
 @dataclass(frozen=True)

@@ -113,12 +113,6 @@ class NeuralAnswerer:
     def features(self, q: Question, choice: Choice) -> list[float]:
         chunk = choice.hit.chunk
         art = self.index.articles[chunk.article_id]
-        n = max(len(self.index), 1)
-
-        def idf(t: str) -> float:
-            df = self.index.doc_freq(t)
-            return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
-
         return features(
             q.keywords,
             f"{art.title}\n{chunk.text}",
@@ -127,7 +121,7 @@ class NeuralAnswerer:
             dense=choice.hit.dense if choice.hit.dense is not None else 0.0,
             rank=choice.rank,
             english=q.english,
-            idf=idf,
+            idf=self.index.idf,
         )
 
     def run(self, q: Question, hits: list[Hit], k: int = 5) -> Answer:

@@ -44,11 +44,12 @@ class Settings:
     # stands, the reader picks the span); 1 for English questions only, the weights'
     # refusal model deciding the rest (weights without one: as 2); 0 never
     reader_gate: int = 2
-    # with the reader: how many of the best-ranked chunks it reads, and what each rank
-    # down costs a span's margin (BERTserini-style; chosen by scripts/sweep_reader.py on
-    # held-apart CMRC train questions, docs/BENCHMARKS.md)
+    # with the reader: how many of the best-ranked chunks it reads, and the weight of
+    # the chunk's retrieval score in a span's margin: margin + w * ln(score / best
+    # chunk's score), as BERTserini interpolates the two (chosen by
+    # scripts/sweep_reader.py on held-apart CMRC and DRCD questions, docs/BENCHMARKS.md)
     read_k: int = 3
-    read_rank_weight: float = -0.5
+    read_score_weight: float = 60.0
     # where a build keeps vectors and keyword postings (rag/store.py): "" means the
     # index's own store (its manifest says), else "files"; "milvus" needs milvus_uri
     store: str = ""

@@ -244,7 +244,7 @@ class Pipeline:
             gate=gate,
             read_k=self.settings.read_k,
             refusal=refusal,
-            w_rank=self.settings.read_rank_weight,
+            w_score=self.settings.read_score_weight,
         )
 
     @classmethod

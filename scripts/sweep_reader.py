@@ -1,5 +1,6 @@
 """Sweep how the reader combines with retrieval: chunks read (``read_k``) and the margin
-each rank down costs (``read_rank_weight``), open-domain on a SQuAD-format file.
+the weight of the chunk's retrieval score in a span's margin (``read_score_weight``),
+open-domain on a SQuAD-format file.
 
 Every question is asked through the real pipeline (default answer stage: the shipped
 reader, the rules as gate) once per setting. The reader reads each passage on its own,
@@ -7,9 +8,9 @@ so its output per (question, passage) is cached and the sweep costs one reading 
 largest ``k`` plus retrieval per setting. Latency per ``k`` is timed separately, without
 the cache, on the first ``--time`` questions.
 
-    python scripts/sweep_reader.py /tmp/cmrc_train_apart.json --limit 300
+    python scripts/sweep_reader.py ../shared/data/cmrc2018/cmrc2018_train.json@2200-2403 --limit 300
     python scripts/sweep_reader.py ../shared/data/cmrc2018/cmrc2018_trial.json --limit 300 \\
-        --ks 3 --weights=-0.5,-1
+        --ks 3 --weights=30,60
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from rag.evaluate import (
     DEFAULT_EVAL_K,
     ask_squad,
     cached_index,
-    load_squad,
+    load_spec,
     summarize,
 )
 from rag.pipeline import Pipeline
@@ -63,12 +64,12 @@ def main() -> None:
     ap.add_argument("file", help="SQuAD-format file (FILE.json[@A-B])")
     ap.add_argument("--limit", type=int, default=300)
     ap.add_argument("--ks", default="1,2,3,5", help="chunks read, e.g. 1,2,3,5")
-    ap.add_argument("--weights", default="0,-0.25,-0.5,-1,-2", help="rank weights")
+    ap.add_argument("--weights", default="0,15,30,60,120", help="retrieval score weights")
     ap.add_argument("--time", type=int, default=50, help="questions timed per k (0: none)")
     args = ap.parse_args()
 
     settings = Settings.from_env()
-    data = load_squad(args.file)
+    data = load_spec(args.file)
     encoder = load_encoder(settings.encoder)
     full = cached_index(data.articles, encoder, settings, DEFAULT_CACHE, progress=False)
     pipe = Pipeline.load(full, settings.with_(index_dir=str(full)), encoder=encoder)
@@ -78,12 +79,12 @@ def main() -> None:
 
     print(f"{args.file}: {len(questions)} questions, reader {settings.reader}, "
           f"gate {settings.reader_gate}")  # fmt: skip
-    print("\n| read_k | rank weight | hit | EM | F1 | refused |")
+    print("\n| read_k | score weight | hit | EM | F1 | refused |")
     print("|---|---|---|---|---|---|")
     pipe.answerer.reader = CachedReader(reader)
     for k in ks:
         for w in floats(args.weights):
-            pipe.answerer.read_k, pipe.answerer.w_rank = k, w
+            pipe.answerer.read_k, pipe.answerer.w_score = k, w
             s = summarize([ask_squad(pipe, q, k=DEFAULT_EVAL_K, mode=None) for q in questions])
             print(f"| {k} | {w:g} | {s.hit:.3f} | {s.em:.1f} | {s.f1:.1f} | {s.refused:.3f} |",
                   flush=True)  # fmt: skip

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -101,8 +102,6 @@ SEED_CASES = [
 READER_MISSES = {
     "s14": "哪五个方面: the list sits in the article's third-ranked chunk; the third weights' "
     "best span is 北京航空航天大学 in the first (the second weights found the list)",
-    "s29": "它的总投资额 after a Xianyang question: the reader prefers the Zhuhai article's "
-    "总投资额 (ranked first by retrieval) to Xianyang's 总投资",
 }
 
 
@@ -142,22 +141,35 @@ class ScoredReader:
         return [Span(i, 0, 4, p[:4], self.scores[i], 0.0) for i, p in enumerate(passages)]
 
 
-def test_a_lower_ranked_span_wins_only_by_more_than_the_rank_weight(fake_pipeline):
+def test_a_lower_scored_span_wins_only_by_more_than_its_retrieval_term(fake_pipeline):
     q = analyze(Q)
     hits = sorted(fake_pipeline.retriever("hybrid").retrieve(q.query, 30), key=lambda h: h.rank)
+    hits = [
+        replace(h, score=s) for h, s in zip(hits[:5], [0.04, 0.02, 0.01, 0.01, 0.01], strict=True)
+    ]
     first, second = hits[0].chunk.text[:4], hits[1].chunk.text[:4]
     reader = ScoredReader([3.0, 4.0, -9.0, -9.0, -9.0])
     pick = lambda **kw: NeuralAnswerer(fake_pipeline.index, reader, **kw).run(q, hits).short_answer  # noqa: E731
     assert first != second
-    assert pick(w_rank=-0.5) == second  # 4 - 0.5 > 3
-    assert pick(w_rank=-2.0) == first  # 4 - 2 < 3
-    assert pick(w_rank=-0.5, read_k=1) == first  # the second chunk is not read
+    assert pick(w_score=1.0) == second  # 4 + ln(1/2) = 3.31 > 3
+    assert pick(w_score=2.0) == first  # 4 + 2 ln(1/2) = 2.61 < 3
+    assert pick(w_score=1.0, read_k=1) == first  # the second chunk is not read
+
+
+def test_chunks_the_retriever_scores_alike_are_read_alike(fake_pipeline):
+    q = analyze(Q)
+    hits = sorted(fake_pipeline.retriever("hybrid").retrieve(q.query, 30), key=lambda h: h.rank)
+    hits = [replace(h, score=0.03) for h in hits]  # a tie: the rank order says nothing
+    reader = ScoredReader([3.0, 3.5, 3.2, -9.0, -9.0])
+    got = NeuralAnswerer(fake_pipeline.index, reader, w_score=60.0).run(q, hits).short_answer
+    assert got == hits[1].chunk.text[:4]
 
 
 def test_read_k_below_one_is_a_clear_error():
     from rag.config import Settings
     from rag.errors import InputError
 
-    assert Settings.from_env({"RAG_READ_K": "2", "RAG_READ_RANK_WEIGHT": "-2"}).read_k == 2
+    got = Settings.from_env({"RAG_READ_K": "2", "RAG_READ_SCORE_WEIGHT": "2"})
+    assert (got.read_k, got.read_score_weight) == (2, 2.0)
     with pytest.raises(InputError, match="read_k must be at least 1, not 0"):
         Settings.from_env({"RAG_READ_K": "0"})

@@ -2,9 +2,10 @@
 
 ``NeuralAnswerer.run(q, hits, k)`` has the rule answerer's shape (``rag/answer.py``):
 it reads the ``read_k`` best-ranked chunks, scores each chunk's best span by the
-reader's span score minus its no-answer score plus ``w_rank`` times the chunk's
-retrieval rank (a right passage ranked second still wins when the reader is surer of
-it, as in BERTserini), and refuses when its confidence is below ``min_confidence``:
+reader's span score minus its no-answer score plus ``w_score`` times the log of the
+chunk's retrieval score over the best chunk's (a right passage ranked second still wins
+when the reader is surer of it, and chunks the retriever scores alike are read alike,
+as BERTserini interpolates the two scores), and refuses when its confidence is below ``min_confidence``:
 the probability of the weights' refusal model (``refusal.py``, fitted by ``rag train
 refusal`` on held-apart questions with and without their gold paragraph), or for
 weights without one a logistic curve of the margin (``scores.min_confidence``). The
@@ -55,7 +56,7 @@ class NeuralAnswerer:
         *,
         gate=None,
         read_k: int = READ_K,
-        w_rank: float = -0.5,
+        w_score: float = 60.0,
         min_confidence: float = 0.5,
         max_answer_tokens: int = 30,
         refusal: Refusal | None = None,
@@ -64,7 +65,7 @@ class NeuralAnswerer:
         self.reader = reader
         self.gate = gate
         self.read_k = read_k
-        self.w_rank = w_rank
+        self.w_score = w_score
         self.min_confidence = min_confidence
         self.max_answer_tokens = max_answer_tokens
         self.refusal = refusal
@@ -93,7 +94,7 @@ class NeuralAnswerer:
                 continue
             h = picked[sp.passage]
             rank = picked.index(h)
-            margin = sp.score - sp.no_answer + self.w_rank * rank
+            margin = sp.score - sp.no_answer + self.w_score * _log_ratio(h.score, picked[0].score)
             if best is None or margin > best.margin:
                 a = h.chunk.start + sp.start
                 best = Choice(h, a, a + len(sp.text), margin, sp.score, sp.no_answer, rank)
@@ -222,6 +223,17 @@ def holding(text: str, start: int, end: int) -> list[tuple[int, int]]:
     """
     got = [(a, b) for a, b in sentence_spans(text) if a < end and b > start]
     return got or [(start, end)]
+
+
+def _log_ratio(score: float, best: float) -> float:
+    """ln(score / best), scores below a tiny floor counted at the floor (a BM25 or
+    cosine score can be 0 or below).
+
+    >>> round(_log_ratio(0.0161, 0.0322), 3), _log_ratio(0.5, 0.5), _log_ratio(-1.0, 0.0)
+    (-0.693, 0.0, 0.0)
+    """
+    tiny = 1e-9
+    return math.log(max(score, tiny) / max(best, tiny))
 
 
 def _squash(margin: float) -> float:

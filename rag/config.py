@@ -50,6 +50,10 @@ class Settings:
     # scripts/sweep_reader.py on held-apart CMRC and DRCD questions, docs/BENCHMARKS.md)
     read_k: int = 3
     read_score_weight: float = 60.0
+    # the reader's arithmetic: "bfloat16" (autocast; same held-apart EM/F1, ~1.6x
+    # faster where the CPU has bfloat16 instructions, far slower where it does not),
+    # "float32", or "auto": bfloat16 where the CPU says it has them (docs/BENCHMARKS.md)
+    reader_dtype: str = "auto"
     # where a build keeps vectors and keyword postings (rag/store.py): "" means the
     # index's own store (its manifest says), else "files"; "milvus" needs milvus_uri
     store: str = ""
@@ -112,6 +116,10 @@ class Settings:
         explicit(self.since, self.until)  # malformed, or since after until: InputError
         if self.ray_workers < 0:
             raise InputError(f"ray_workers must be 0 (one per CPU) or more, not {self.ray_workers}")
+        if self.reader_dtype not in ("auto", "float32", "bfloat16"):
+            raise InputError(
+                f"reader_dtype must be auto, float32 or bfloat16, not {self.reader_dtype!r}"
+            )
         if self.read_k < 1:
             raise InputError(f"read_k must be at least 1, not {self.read_k}")
         if self.ann_min_chunks < 0 or self.ann_ef < 0:

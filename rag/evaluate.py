@@ -1073,7 +1073,7 @@ def cmd_reader(args) -> int:
     path = resolve(args.reader)
     if path is None:
         raise InputError(f"--reader {args.reader!r}: scoring the reader needs its weights")
-    reader = Reader.load(path)
+    reader = Reader.load(path, dtype=_settings(args).reader_dtype)
     scores = score(reader, args.file, args.limit, news=args.news)
     print(json.dumps({"file": args.file, **scores}, ensure_ascii=False))
     if args.record:

@@ -220,7 +220,7 @@ class Pipeline:
         from .reader.refusal import Refusal
 
         reader = getattr(getattr(self, "answerer", None), "reader", None)
-        reader = reader or Reader.load(path)
+        reader = reader or Reader.load(path, dtype=self.settings.reader_dtype)
         # the weights' own refusal model and threshold (rag train refusal; not with the
         # rule gate on every question), else their calibrated margin threshold;
         # RAG_MIN_CONFIDENCE overrides either

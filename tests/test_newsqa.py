@@ -18,6 +18,7 @@ from rag.reader.score import questions
 
 DATA = Path(__file__).parent / "data"
 NEWS_QA = DATA / "news_qa.jsonl"
+CALIB_QA = DATA / "news_calib_qa.jsonl"  # rag train refusal's paraphrase questions
 TINY_NEWS = DATA / "news_tiny.jsonl"
 TINY_QA = DATA / "news_tiny_qa.jsonl"
 NEWS = Path(__file__).resolve().parents[2] / "shared" / "data" / "news" / "xwlb_sample.jsonl"
@@ -56,6 +57,25 @@ def test_every_gold_answer_occurs_verbatim_in_its_item():
     data = load_news_qa(NEWS_QA, NEWS)  # the loader checks the same, through rag.ingest
     assert len(data.articles) == 2000 and len(data.questions) == 154
     assert data.questions[0].article_id == f"{NEWS}#229"
+
+
+def test_the_calibration_set_is_paraphrases_on_other_items_than_the_test_set():
+    rows = read_questions(CALIB_QA)
+    assert len(rows) == 160
+    assert [r["id"] for r in rows] == [f"calib-{i:03d}" for i in range(1, 161)]
+    assert Counter(r["style"] for r in rows) == {"paraphrase": 142, "close": 18}
+    assert Counter(r["lang"] for r in rows) == {"zh": 148, "zh-Hant": 12}
+    items = Counter(r["article"] for r in rows)
+    assert len(items) == 80 and set(items.values()) == {2}
+    assert not set(items) & {r["article"] for r in read_questions(NEWS_QA)}
+    assert max(len(line) for line in CALIB_QA.read_text(encoding="utf-8").splitlines()) < 400
+
+
+@pytest.mark.skipif(not NEWS.is_file(), reason=f"the shared news sample is not at {NEWS}")
+def test_every_calibration_answer_occurs_in_its_item():
+    data = load_news_qa(CALIB_QA, NEWS)
+    assert len(data.questions) == 160
+    assert data.questions[0].article_id == f"{NEWS}#1270"
 
 
 # ---------------------------------------------------------------- the loader

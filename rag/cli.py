@@ -350,6 +350,8 @@ def cmd_train_intents(args) -> int:
 REFUSAL_DATA = (
     "../shared/data/cmrc2018/cmrc2018_train.json@2200-2403",
     "../shared/data/drcd/drcd_test.json@190-377",
+    # paraphrased questions on news items (over the shared sample), which CMRC/DRCD lack
+    "tests/data/news_calib_qa.jsonl",
 )
 
 

@@ -95,6 +95,19 @@ def test_with_a_gate_its_refusals_and_english_answers_stand(fake_pipeline):
     assert gated.run(en, en_hits).text == gate.run(en, en_hits).text
 
 
+def test_a_byline_answer_of_the_gate_stands(fake_pipeline):
+    gate = fake_pipeline.answerer  # the rule answerer, which reads bylines (Article.author)
+    gated = NeuralAnswerer(fake_pipeline.index, FixedReader("成都高新体育中心"), gate=gate)
+    q = analyze("成都高新体育中心的照片是谁拍的？")
+    hits = fake_pipeline.retriever("hybrid").retrieve(q.query, 30)
+    assert gated.run(q, hits, k=5) == gate.run(q, hits, k=5)
+    assert gate.run(q, hits, k=5).short_answer == "梁磊"
+    # a who question that the byline does not answer is the reader's
+    q = analyze("成都高新体育中心迎来了什么？")
+    hits = fake_pipeline.retriever("hybrid").retrieve(q.query, 30)
+    assert gated.run(q, hits, k=5).short_answer == "成都高新体育中心"
+
+
 SEED_CASES = [
     json.loads(line) for line in SEED_QA.read_text(encoding="utf-8").splitlines() if line.strip()
 ]

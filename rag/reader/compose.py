@@ -127,11 +127,12 @@ class NeuralAnswerer:
 
     def run(self, q: Question, hits: list[Hit], k: int = 5) -> Answer:
         # the gate decides English questions (the reader was trained on Chinese ones),
-        # and every question when the weights carry no refusal model
+        # and every question when the weights carry no refusal model; its answer stands
+        # for a byline or photo credit too, article metadata no training question asks
         if self.gate is None or (self.refusal is not None and not q.english):
             return self._read(q, hits, k, self.min_confidence)
         first = self.gate.run(q, hits, k=k)
-        if first.refused or q.english:
+        if first.refused or q.english or quotes_byline(q, first):
             return first
         # the span is the reader's; how sure the answer is, the gate's calibrated figure
         return replace(self._read(q, hits, k, 0.0), confidence=first.confidence)
@@ -212,6 +213,28 @@ def reader_question(q: Question) -> str:
     if q.english and q.groups:
         return q.query + " " + " ".join(g[0] for g in q.groups if g)
     return q.query
+
+
+def quotes_byline(q: Question, answer: Answer) -> bool:
+    """Whether ``answer`` to a who-wrote / who-took-the-photo question names its first
+    source's author (``Article.author``, from the byline).
+
+    >>> from rag.types import Article
+    >>> art = Article("a", "标题", "正文（许杰 摄）", author="许杰")
+    >>> a = Answer("照片是谁拍的？", "许杰[1]", "许杰", False, (Source(1, art, "", 0, 0, 0.0),))
+    >>> quotes_byline(Question("照片是谁拍的？", "照片是谁拍的？", "author"), a)
+    True
+    >>> quotes_byline(Question("谁获得了冠军？", "谁获得了冠军？", "person"), a)
+    False
+    >>> book = Article("b", "三体", "《三体》是刘慈欣创作的长篇小说。")  # no byline
+    >>> b = Answer("《三体》的作者是谁？", "刘慈欣[1]", "刘慈欣", False, (Source(1, book, "", 0, 0, 0.0),))
+    >>> quotes_byline(Question("《三体》的作者是谁？", "《三体》的作者是谁？", "author"), b)
+    False
+    """
+    if q.qtype != "author" or not answer.short_answer or not answer.sources:
+        return False
+    names = [n for n in answer.sources[0].article.author.split("、") if n]
+    return any(n in answer.short_answer for n in names)
 
 
 def holding(text: str, start: int, end: int) -> list[tuple[int, int]]:

@@ -11,6 +11,7 @@ import pytest
 from rag.question import analyze
 from rag.reader.compose import NeuralAnswerer, holding
 from rag.reader.infer import Span
+from rag.reader.refusal import FEATURES, Refusal
 
 from .conftest import SEED_QA
 
@@ -102,6 +103,13 @@ def test_a_byline_answer_of_the_gate_stands(fake_pipeline):
     hits = fake_pipeline.retriever("hybrid").retrieve(q.query, 30)
     assert gated.run(q, hits, k=5) == gate.run(q, hits, k=5)
     assert gate.run(q, hits, k=5).short_answer == "梁磊"
+    # with a refusal model deciding the other questions too (RAG_READER_GATE=1)
+    sure = Refusal((0.0,) * len(FEATURES), (1.0,) * len(FEATURES), (0.0,) * len(FEATURES),
+                   5.0, 0.5, {})  # fmt: skip
+    modelled = NeuralAnswerer(
+        fake_pipeline.index, FixedReader("成都高新体育中心"), gate=gate, refusal=sure
+    )
+    assert modelled.run(q, hits, k=5).short_answer == "梁磊"
     # a who question that the byline does not answer is the reader's
     q = analyze("成都高新体育中心迎来了什么？")
     hits = fake_pipeline.retriever("hybrid").retrieve(q.query, 30)

@@ -44,10 +44,11 @@ class Choice:
 class NeuralAnswerer:
     """``refusal``: the weights' refusal model (``refusal.py``); without one the margin's
     logistic curve is the confidence. ``gate``: an answerer (the rule answerer) that
-    answers English questions whole (the reader saw no English in training), and,
-    without a refusal model (the pipeline passes none for ``RAG_READER_GATE=2``, the
-    default), is asked first about every question: its refusal stands, otherwise the
-    reader picks the span (docs/BENCHMARKS.md)."""
+    answers English questions whole (the reader saw no English in training) and
+    who-wrote questions its answer takes from the byline, and, without a refusal model
+    (the pipeline passes none for ``RAG_READER_GATE=2``, the default), is asked first
+    about every question: its refusal stands, otherwise the reader picks the span
+    (docs/BENCHMARKS.md)."""
 
     def __init__(
         self,
@@ -126,14 +127,19 @@ class NeuralAnswerer:
         )
 
     def run(self, q: Question, hits: list[Hit], k: int = 5) -> Answer:
-        # the gate decides English questions (the reader was trained on Chinese ones),
-        # and every question when the weights carry no refusal model; its answer stands
-        # for a byline or photo credit too, article metadata no training question asks
-        if self.gate is None or (self.refusal is not None and not q.english):
+        if self.gate is None:
+            return self._read(q, hits, k, self.min_confidence)
+        # without a refusal model the gate decides every question; either way its answer
+        # stands for English questions (the reader was trained on Chinese ones) and for a
+        # byline or photo credit (article metadata that no training question asks)
+        decides = self.refusal is None
+        if not (decides or q.english or q.qtype == "author"):
             return self._read(q, hits, k, self.min_confidence)
         first = self.gate.run(q, hits, k=k)
-        if first.refused or q.english or quotes_byline(q, first):
+        if q.english or quotes_byline(q, first) or (decides and first.refused):
             return first
+        if not decides:
+            return self._read(q, hits, k, self.min_confidence)
         # the span is the reader's; how sure the answer is, the gate's calibrated figure
         return replace(self._read(q, hits, k, 0.0), confidence=first.confidence)
 

@@ -47,8 +47,13 @@ def test_rag_build_ray_starts_a_local_ray_and_shuts_it_down(tmp_path, capsys):
     if ray.is_initialized():
         pytest.skip("a Ray was already started in this process")
     argv = ["build", str(SEEDS), "--index", str(tmp_path / "ray"), "--encoder", fake_spec(64)]
-    assert main([*argv, "--ray", "--ray-workers", "2", "-q"]) == 0
-    assert "indexed 7 articles, 29 chunks" in capsys.readouterr().out
+    for attempt in (1, 2, 3):  # a slow machine can miss Ray's startup timeouts (below)
+        code = main([*argv, "--ray", "--ray-workers", "2", "-q"])
+        out, err = capsys.readouterr()
+        if code == 0 or attempt == 3 or "timed out" not in err.lower():
+            break
+    assert code == 0, err
+    assert "indexed 7 articles, 29 chunks" in out
     assert not ray.is_initialized()
     argv[3] = str(tmp_path / "local")
     assert main([*argv, "-q"]) == 0
@@ -58,9 +63,9 @@ def test_rag_build_ray_starts_a_local_ray_and_shuts_it_down(tmp_path, capsys):
 
 @pytest.fixture(scope="module")
 def ray_cluster():
-    # Ray waits a fixed 30 s for its raylet to register, which a busy machine (a
-    # training job beside the tests) has missed: one more try then
-    for attempt in (1, 2):
+    # Ray waits fixed times for its GCS and raylet to come up, which a busy or slow
+    # machine (a training job beside the tests) has missed: try again then
+    for attempt in (1, 2, 3):
         if ray.is_initialized():
             break
         try:
@@ -71,7 +76,7 @@ def ray_cluster():
                 log_to_driver=False,
             )
         except Exception as e:
-            if attempt == 2 or "timed out during startup" not in str(e):
+            if attempt == 3 or "timed out" not in str(e).lower():
                 raise
             ray.shutdown()
     yield

@@ -7,8 +7,9 @@
    an answer of the asked type (a number for 多少, a date for 哪天), the article's
    retrieval rank, and (for questions sharing no words with the corpus, e.g. English)
    dense similarity of the sentence to the question.
-3. The best sentence is quoted verbatim (with the next one when it is only a lead-in);
-   a short answer is cut from it (``extract``).
+3. The best sentence is quoted verbatim (with the next one when it is only a lead-in).
+   Short answers are the reader's (``rag/reader``); this stage gives one only for a
+   who-wrote question, the byline's names.
 4. Confidence combines how much of the question the article and sentence cover with the
    dense score; below ``min_confidence`` the answer is a refusal that still lists the
    closest sources.
@@ -33,11 +34,10 @@ from .extract import (
     UNIT_KINDS,
     anchor_strength,
     asked_unit,
-    clause_answer,
     defines,
     fills_slot,
     focus_match,
-    short_answer,
+    typed_spans,
 )
 from .index import Index
 from .question import KIN, Question
@@ -121,9 +121,6 @@ DENSE_LEADERS = 3  # sentences given a dense score for English / no-shared-word 
 # quote the neighbouring sentence too when it scores within this of the best: on CMRC
 # 1.5 traded +1.9 points of answer hit for +7 characters of median answer (BENCHMARKS.md)
 PAIR_MARGIN = 1.5
-# a "short" answer this large a share of its sentence is no short answer: the sentence
-# alone reads better (on CMRC such spans match the gold 6 times, their sentences 36)
-SHORT_SHARE = 0.4
 
 # Confidence: a logistic model over these features (fitted on CMRC 2018 trial, answers
 # vs the same questions with the gold paragraph removed, plus the seed question sets).
@@ -181,8 +178,6 @@ class Answerer:
         context = "\n".join(self.folded(aid) for aid in articles[: self.max_articles])
         terms = self.terms(q, context)
         best_hit = {aid: h for aid, h in reversed([(h.chunk.article_id, h) for h in hits])}
-        # an article that never names the question's place, organisation or person (合肥
-        # in a question about 合肥高新区) cannot answer it, however well the rest matches
         q = self._unglued(q, context)
         named = [aid for aid in articles if self._names_in(q, aid)]
         if not named:
@@ -277,6 +272,15 @@ class Answerer:
             cov[aid] = sum(w * _match(t, whole) for t, w in terms) / total
         best = max(cov.values())
         return [aid for aid in leading if cov[aid] >= best - 0.2]
+
+    def naming(self, q: Question, hits: list[Hit]) -> list[str]:
+        """The articles of ``hits``, best first, that name every place, organisation and
+        person ``q`` names: an article that never names the question's (合肥 in a
+        question about 合肥高新区) cannot answer it, however well the rest matches."""
+        articles = self._rank_articles(hits)
+        context = "\n".join(self.folded(aid) for aid in articles[: self.max_articles])
+        q = self._unglued(q, context)
+        return [aid for aid in articles if self._names_in(q, aid)]
 
     def _unglued(self, q: Question, context: str) -> Question:
         """``q`` without the "names" that are jieba gluing the end of one word to the
@@ -600,10 +604,6 @@ class Answerer:
                 ss = (0, len(sent))  # the byline line itself: 赵丁硕 本报记者 叶伟
             elif names[0] in sent:
                 ss = (sent.index(names[0]), sent.index(names[0]) + len(names[0]))
-        elif (ss := clause_answer(sent, q)) is None:
-            ss = short_answer(sent, q)
-            if ss is not None and ss[1] - ss[0] >= SHORT_SHARE * len(sent):
-                ss = None  # most of the sentence: no shorter than the quote itself
         if ss is not None:
             short = sent[ss[0] : ss[1]]
             short_span = (n, a0 + ss[0], a0 + ss[1])
@@ -900,7 +900,7 @@ def _uncounted(q: Question, sentence: str) -> bool:
     (True, False)
     """
     if _counts_things(q):
-        return short_answer(sentence, q) is None
+        return not typed_spans(sentence, q)
     kind = _unit_kind(asked_unit(q)) if q.qtype == "number" else None
     if kind is None:
         return False
@@ -918,14 +918,22 @@ def _unit_kind(unit: str) -> re.Pattern | None:
 
 
 def type_match(q: Question, sentence: str) -> float:
-    """1 when the sentence holds an answer of the asked type (in the asked unit), 0.5
-    for one of another unit, else 0."""
+    """How well the best figure or date of ``sentence`` fits a number or date question
+    (``_typed_score``: 1 in the asked unit, less in another), else 0."""
     if q.qtype not in ("number", "date"):
         return 0.0
-    span = short_answer(sentence, q)
-    if span is None:
-        return 0.0
-    got = fold(sentence[span[0] : span[1]])  # 兩星期 reads as 两星期
+    return max((_typed_score(q, sentence[a:b]) for a, b in typed_spans(sentence, q)), default=0.0)
+
+
+def _typed_score(q: Question, span: str) -> float:
+    """How well ``span``, a figure or a date, fits the number or date question ``q``.
+
+    >>> from rag.question import analyze
+    >>> q = analyze("落地了多少个项目？")
+    >>> _typed_score(q, "16个"), _typed_score(q, "22亿元"), _typed_score(q, "十六个")
+    (1.0, 0.4, 0.7)
+    """
+    got = fold(span)  # 兩星期 reads as 两星期
     if q.qtype == "date":
         return 1.0 if DATE.search(got) else 0.7 if TIME_PHRASE.search(got) else 0.0
     if not NUMBER.search(got) or not re.search(r"\d|[一二两三四五六七八九十百千万亿]", got):

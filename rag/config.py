@@ -50,6 +50,10 @@ class Settings:
     # scripts/sweep_reader.py on held-apart CMRC and DRCD questions, docs/BENCHMARKS.md)
     read_k: int = 3
     read_score_weight: float = 60.0
+    # with the rule gate: what a span in the sentences the gate quotes adds to its
+    # margin, the reader reading them beside the chunks (chosen on held-apart CMRC
+    # questions, docs/BENCHMARKS.md)
+    read_gate_bonus: float = 3.0
     # the reader's arithmetic: "bfloat16" (autocast; same held-apart EM/F1, ~1.5x as
     # fast where the CPU has bfloat16 instructions, far slower where it does not),
     # "float32", or "auto": bfloat16 where the CPU says it has them (docs/BENCHMARKS.md)

@@ -1,14 +1,15 @@
-"""Extract: the short answer inside a supporting sentence, as a span of that sentence.
+"""Extract: what kind of answer a sentence holds for a question, as sentence features.
 
-Two ways, tried in order:
-1. Alignment: the question is split around its question word (``涵盖|哪些|领域``); the
-   words before it and after it are found in the sentence and the text between them is
-   the answer (``集成电路、新能源、智能制造、生物医药与医疗器械``).
-2. Type patterns: a number with its unit, a date, a person/place/organisation name
-   (jieba part-of-speech tags), chosen nearest to the question's words in the sentence.
+The rule answerer (``answer``) picks the sentence it quotes with these: the spans of the
+kind asked (``typed_spans``: a number with its unit, a date, a person/place/organisation
+name by jieba's part-of-speech tags, a title in 《》), whether the sentence names the
+question's focus (``focus_match``: a colour for 什么颜色), defines the term a 什么是X
+question asks about (``defines``), puts a figure or date right next to the question's
+own words (``fills_slot``), and repeats the wording around the question word
+(``anchor_strength``). Spans are
+``(start, end)`` into the sentence given.
 
-Every result is ``(start, end)`` into the sentence given, so the short answer is verbatim.
-Does not: pick the sentence (see ``answer``).
+Does not: cut the short answer (the reader does, ``rag/reader``) or pick the sentence.
 """
 
 from __future__ import annotations
@@ -100,7 +101,6 @@ _ORG = re.compile(
     r"[\u4e00-\u9fff（）()A-Za-z0-9·]{2,24}?(?:有限公司|股份公司|公司|集团|大学|学院|研究院|研究所|协会|学会|"
     r"委员会|中心|医院|银行|基金会|联合会|俱乐部|实验室|政府|管委会|局|部|厅|署|法院|检察院|学校|中学|小学)"
 )
-_CLAUSE_END = re.compile(r"[，,。；;！？!?：:、（）()“”\"\n]")
 _TRIM = "，,。；;！？!?：:、 \n“”\"'‘’（）()—-－"
 _LEAD_FUNC = re.compile(
     r"^(?:是|为|分别为|分别是|位于|坐落于|地处|在|于|由|被|将|把|对|向|的|了|有|即|约为|成为|称为|叫做|叫|名为|作为|达)+"
@@ -111,174 +111,26 @@ _TAIL_FUNC = re.compile(
 )
 
 
-def short_answer(sentence: str, q: Question) -> tuple[int, int] | None:
-    """The short answer's span in ``sentence``, or None when nothing fits.
+def typed_spans(sentence: str, q: Question) -> list[tuple[int, int]]:
+    """The spans of ``sentence`` of the kind ``q`` asks for (a figure in the asked unit
+    for 多少个, a date for 哪天, a person's name for 谁), other than what ``q`` says.
 
     >>> from rag.question import analyze
-    >>> s = "共落地重点项目16个,涵盖集成电路、新能源等领域"
-    >>> a, b = short_answer(s, analyze("珠海高新区落地了多少个重点项目？")); s[a:b]
-    '16个'
-    >>> a, b = short_answer(s, analyze("项目涵盖哪些领域？")); s[a:b]
-    '集成电路、新能源'
+    >>> s = "共落地重点项目16个,总投资超22亿元"
+    >>> [s[a:b] for a, b in typed_spans(s, analyze("珠海高新区落地了多少个重点项目？"))]
+    ['16个']
+    >>> typed_spans("项目于2023年签约", analyze("项目于2023年签约了吗？"))
+    []
     """
     folded = fold_aligned(sentence)
-    if q.qtype in ("why", "how", "yesno"):
-        return None
     asked = "".join(ch for ch in fold(q.query) if ch.isalnum())
-
-    def fresh(c: tuple[int, int]) -> bool:
-        # the answer is never something the question already says (占士·邦 / 占士邦)
-        text = "".join(ch for ch in folded[c[0] : c[1]] if ch.isalnum())
-        return bool(text) and text not in asked
-
-    span = _framed(folded, q) or _short_for(folded, q) or _called(folded, q) or _alias(folded, q)
-    span = span or _occupation(sentence, folded, q)
-    span = span or _align(folded, q)
-    found = _short(folded, sentence, q, span, fresh)
-    if found is None:
-        return None
-    a, b = found
-    if q.qtype == "list" and _COUNT_ONLY.fullmatch(folded[a:b]):
-        return None  # 其职能有四个方面：… — a count of the items is not the items
-    if q.wh.startswith("第几") and a > 0 and folded[a - 1] == "第":
-        a -= 1  # 第几位 -> 第二位
-    if q.qtype == "date":
-        # 永禄5年 （1562年）, 承光元年（577年）: the reign year its common-era year explains
-        era = _ERA_BEFORE.search(folded, max(a - 12, 0), a)
-        if era and folded[a - 1 : a] in "（(" and _YEAR_CLOSE.match(folded, a - 1):
-            a, b = era.start(), _YEAR_CLOSE.match(folded, a - 1).end()
-        # 天正16年（1588年）: a reign year with its common-era year in brackets
-        m = _ERA_YEAR.match(folded, b)
-        if m and re.fullmatch(r"\d{1,2}年", folded[a:b]):
-            lead = re.search(r"[\u4e00-\u9fff]{2}$", folded[max(a - 2, 0) : a])
-            a, b = (a - 2 if lead and not _LEAD_FUNC.match(lead.group()) else a), m.end()
-        if re.match(r"哪一?年", q.wh):
-            # 哪一年 asks for a year: 1995年初 -> 1995年, 2006年2月14日 -> 2006年
-            y = re.match(r"(?:公元前?)?\d{3,4}年(?=初|底|末|中|\d{1,2}月)", folded[a:b])
-            if y and not re.search(r"至|到|-|－|~", folded[a:b]):
-                b = a + y.end()
-    return a, b
-
-
-_COUNT_ONLY = re.compile(
-    r"(?:共|共有|有)?[\d一二两三四五六七八九十几多数]+(?:个|种|项|类|点|大)?(?:方面|部分|特点|类型|种类|原因)?"
-)
-_ERA_YEAR = re.compile(r"\s?[（(]\d{3,4}年[）)]")
-_ERA_BEFORE = re.compile(r"[\u4e00-\u9fff]{2}(?:\d{1,2}|[元一二三四五六七八九十]{1,4})年\s?[（(]$")
-_YEAR_CLOSE = re.compile(r"[（(]\d{3,4}年[）)]")
-
-
-def _short(folded: str, sentence: str, q: Question, span, fresh) -> tuple[int, int] | None:
-    if span is not None and not fresh(span):
-        span = None
-    typed = [c for c in _typed_candidates(sentence, folded, q) if fresh(c)]
-    if q.qtype in ("number", "date"):
-        if span is not None:
-            inside = [c for c in typed if c[0] >= span[0] and c[1] <= span[1]]
-            slotted = _slotted(inside, folded, q)
-            if not slotted and inside:
-                # 冷湖市|，1964年降格为镇 after "冷湖市是何时设立的": the figure right before
-                # the question's own words, elsewhere in the sentence, is the one asked
-                elsewhere = _slotted(typed, folded, q)
-                if len(elsewhere) == 1:
-                    return elsewhere[0]
-            if inside:
-                return slotted[0] if len(slotted) == 1 else inside[0]
-            if q.qtype == "date" and TIME_PHRASE.search(folded[span[0] : span[1]]):
-                return span
-        if typed and "其中" in q.text and "其中" in folded:
-            # 其中做芯片设计的有多少家？: the count after the sentence's own 其中
-            after = [c for c in typed if c[0] > folded.index("其中")]
-            typed = after or typed
-        if typed:
-            slotted = _slotted(typed, folded, q)
-            if span is None and len(slotted) == 1:
-                return slotted[0]  # 1981年7月参加工作，1982年7月|加入中国共产党
-            return _nearest(typed, span or _anchor_positions(folded, q))
-        if q.qtype == "number":
-            return None  # a quantity question's answer is a number, and there is none
-        return span
-    # where a gloss or a clause between the question's words last breaks off
-    breaks = list(_BREAK.finditer(folded, span[0], span[1])) if span is not None else []
-    kind = q.qtype in ("place", "person", "org") or q.focus in _NATION
-    if breaks and q.after and kind and not q.wh.startswith("哪些"):
-        # a long stretch between the question's words (蒙泰罗（…1976年…）是一位葡萄牙F1|
-        # 赛车手): the name of the kind asked nearest the words after the question word
-        names = typed if q.focus not in _NATION else _pos_spans(sentence, ("ns",))
-        inside = [c for c in names if breaks[-1].end() <= c[0] and c[1] <= span[1]]
-        if inside and fresh(inside[-1]):
-            return inside[-1]
-    if typed and q.qtype in ("what", "other"):
-        # 哪部电影 / 什么节目: a title (《…》) the span holds, else the one nearest it
-        inside = [c for c in typed if span and span[0] <= c[0] and c[1] <= span[1]]
-        return inside[0] if inside else _nearest(typed, span or _anchor_positions(folded, q))
-    if breaks and q.after and q.qtype in ("what", "other"):
-        # 松平康忠（1546年－1618年）是日本战国时代至安土桃山时代|的武将: the clause
-        # next to the words after the question word, not the gloss before it
-        return _tidy(folded, breaks[-1].end(), span[1]) or span
-    if span is not None:
-        return span
-    if typed:
-        return _nearest(typed, _anchor_positions(folded, q))
-    return None
-
-
-_NATION = ("国", "国家", "国籍")
-_BREAK = re.compile(r"[，,；;）)]")
-
-
-def range_clause(sentence: str, q: Question) -> tuple[int, int] | None:
-    """For a question on where something lives or comes from (分布在哪些地区, 原产地在哪里),
-    the clause that says so, from its verb to the clause's end; else None.
-
-    >>> from rag.question import analyze
-    >>> s = "本种为多年生草本，分布于越南、老挝以及中国大陆的四川等地，见于灌丛处。"
-    >>> a, b = range_clause(s, analyze("五月艾分布在哪些地区？")); s[a:b]
-    '分布于越南、老挝以及中国大陆的四川等地'
-    """
-    if q.qtype not in ("place", "list", "what") or not _RANGE_ASKED.search(q.query):
-        return None
-    folded = fold_aligned(sentence)
-    m = _RANGE_VERB.search(folded)
-    if not m:
-        return None
-    start = max(folded.rfind(c, 0, m.start()) for c in "，,。；;") + 1
-    if re.sub(r"[\s它其也亦广泛均仅只多常则]", "", folded[start : m.start()]):
-        return None  # 本鱼分布于…: the clause has its subject, the sentence is the answer
-    end = _RANGE_END.search(folded, m.end())
-    b = end.start() if end else len(folded.rstrip())
-    return (m.start(), b) if b - m.end() >= 2 else None
-
-
-def clause_answer(sentence: str, q: Question) -> tuple[int, int] | None:
-    """An answer that is a clause by nature, however much of its sentence it takes: where
-    something lives (分布于…等地), its other names with their marker (别称黄莺、小黄蝉),
-    what it lives on or is known for (以甲壳类为食, 以竖井众多著称), what the text says
-    is called the term asked about (两个顶点的连线|叫做棱柱的对角线)."""
-    folded = fold_aligned(sentence)
-    found = range_clause(sentence, q) or _alias(folded, q) or _means_clause(folded, q)
-    return found or _called(folded, q)
-
-
-def _means_clause(folded: str, q: Question) -> tuple[int, int] | None:
-    """ "X以什么为食 / 以什么而著称 / 因什么而著名？": the text's own 以…为食 clause.
-
-    >>> from rag.question import analyze
-    >>> s = "芙蓉洞全长2846米，以竖井众多、洞穴沉积物类型齐全著称。"
-    >>> a, b = _means_clause(s, analyze("芙蓉洞以什么而著称？")); s[a:b]
-    '以竖井众多、洞穴沉积物类型齐全著称'
-    """
-    prep = q.before[-1:]
-    core = q.after.removeprefix("而")
-    if q.wh != "什么" or prep not in ("以", "因") or q.after[:1] not in "为而" or len(core) < 2:
-        return None
-    m = re.search(rf"{prep}[^，,。；;]{{1,40}}?(?:而)?{re.escape(core)}", folded)
-    return m.span() if m and m.end() - m.start() > len(core) + 2 else None
-
-
-_RANGE_ASKED = re.compile(r"分布|原产|产地|产于")
-_RANGE_VERB = re.compile(r"(?:主要)?(?:分布|原产|产)(?:于|在)")
-_RANGE_END = re.compile(r"[，,。；;！？!?\n]")
+    out = []
+    for a, b in _typed_candidates(sentence, folded, q):
+        # the answer is never something the question already says
+        text = "".join(ch for ch in folded[a:b] if ch.isalnum())
+        if text and text not in asked:
+            out.append((a, b))
+    return out
 
 
 def _typed_candidates(sentence: str, folded: str, q: Question) -> list[tuple[int, int]]:
@@ -461,59 +313,6 @@ def _pos_spans(sentence: str, flags: tuple[str, ...]) -> list[tuple[int, int]]:
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 _NAME_TAIL_FLAGS = {"n", "d", "ng", "nr", "nrt", "j", "a", "nz"}
 _NOT_NAME_TAIL = set("等们和与及的说在将为曾也又均都则即便就亦还并是有所被把从向对于年月日人")
-
-
-def _anchor_positions(folded: str, q: Question) -> tuple[int, int]:
-    """Where the question's words sit in the sentence (a span to measure distance to)."""
-    pts = []
-    for part in (q.before[-6:], q.after[:6]):
-        for n in range(len(part), 1, -1):
-            for piece in (part[-n:], part[:n]):
-                i = folded.find(piece)
-                if i >= 0:
-                    pts.extend((i, i + len(piece)))
-                    break
-            else:
-                continue
-            break
-    return (min(pts), max(pts)) if pts else (0, 0)
-
-
-def _slotted(cands: list[tuple[int, int]], folded: str, q: Question) -> list[tuple[int, int]]:
-    """The candidates right before the words that follow the question word, or right
-    after those that precede it (何时|加入中国共产党 -> 1982年7月|加入中国共产党).
-
-    >>> from rag.question import analyze
-    >>> q = analyze("蒋巨峰是何时加入中国共产党的？")
-    >>> _slotted([(0, 7), (12, 19)], "1981年7月参加工作,1982年7月加入中国共产党", q)
-    [(12, 19)]
-    """
-    followed, preceded = [], []
-    after = q.after.strip("的了？?。 ")
-    before = re.sub(r"(?:是|在|于|为)$", "", q.before)
-    for a, b in cands:
-        tail = folded[b : b + 8]
-        head = folded[max(a - 8, 0) : a]
-        if len(after) >= 2 and tail.startswith(after[:2]):
-            followed.append((a, b))
-        elif len(before) >= 2 and head.endswith(before[-2:]):
-            preceded.append((a, b))
-    # the words after the question word name the event (1994年|入选…), those before it
-    # often only the subject (占旭刚|1987年进入…)
-    return followed or preceded
-
-
-def _nearest(cands: list[tuple[int, int]], span: tuple[int, int]) -> tuple[int, int]:
-    a, b = span
-
-    def dist(c):
-        if c[1] <= a:
-            return a - c[1]
-        if c[0] >= b:
-            return c[0] - b
-        return 0
-
-    return min(cands, key=dist)
 
 
 def _find_suffix(folded: str, before: str, lo: int = 0) -> tuple[int, int] | None:
@@ -761,259 +560,6 @@ def _common_run(a: str, b: str) -> int:
             else:
                 break
     return best
-
-
-def _align(folded: str, q: Question) -> tuple[int, int] | None:
-    left = _find_suffix(folded, q.before) if q.before else None
-    right = _find_prefix(folded, q.after, left[1] if left else 0, q.focus) if q.after else None
-    span = None
-    if left and right and right[0] - left[1] >= 1:
-        span = _tidy(folded, left[1], right[0])
-    if span is None and left and right and right[0] >= left[1]:
-        # nothing between the two (迎来了|两台…设备——乒乓球机器人): the answer follows
-        # the rest of the question's wording
-        tail = _find_suffix(folded, q.after, right[0])
-        start = max(right[1], tail[1]) if tail else right[1]
-        span = _tidy(folded, start, _clause_end(folded, start))
-    elif span is None and left and (right is None or not q.after):
-        # the words after the question word are missing: answer runs to the clause end
-        glossed = q.qtype in ("place", "person", "org") and folded[left[1] : left[1] + 1] in "（("
-        # "X是它的启动口令，…": nothing follows; "潘嘉丽（英文名…），新加坡人": a gloss
-        # follows the name, and the typed candidates (新加坡) do better than the span
-        ends = _RANGE_END.match(folded, left[1]) and q.qtype not in ("number", "date")
-        if not ends and not glossed:
-            span = _tidy(folded, left[1], _clause_end(folded, left[1]))
-        if span is not None and q.qtype == "place" and "的" in folded[span[0] : span[1]]:
-            # 乌石渔港在哪里 / 位于台湾宜兰县头城镇|的观光渔港: the place, not the thing
-            # asked about standing there again
-            cut = folded.rindex("的", span[0], span[1])
-            if span[1] - cut > 2 and folded[span[1] - 2 : span[1]] in q.before:
-                span = (span[0], cut)
-        if span is not None and (q.qtype == "list" or q.wh.startswith("哪些")):
-            span = _extend_list(folded, span)
-        elif span is not None and q.qtype == "what" and folded[span[1] : span[1] + 1] == "、":
-            span = _extend_list(folded, span)  # 用于|计算角度、地理座标和时间
-        elif span is not None and q.qtype == "person":
-            # an open-ended span stops after the first name in it (王晓|表示)
-            names = [c for c in _typed_candidates(folded, folded, q) if span[0] <= c[0] < span[1]]
-            if names:
-                span = (span[0], min(max(names[0][1], span[0] + 1), span[1]))
-    elif span is None and right and not q.before.strip():
-        span = _tidy(folded, _clause_start(folded, right[0], _CLAUSE_END), right[0])
-    if span is None and left and not q.after and folded[left[0] - 1 : left[0]] == "是":
-        # 主街道是什么 against "X是瓦士本市的主街道": the answer comes first, before 是
-        span = _tidy(folded, _clause_start(folded, left[0] - 1), left[0] - 1)
-    if span is not None and q.focus and (q.wh.startswith("哪") or q.wh == "什么"):
-        # 哪所大学 → 北京航空航天大学, 什么制度 → 「一领具足」制度: the head noun belongs
-        # to the name (when the question's word after 什么 is a noun, not 什么|入围)
-        a, b = span
-        if folded.startswith(q.focus, b) and (q.qtype in ("org", "place") or _is_noun(q.focus)):
-            span = (a, b + len(q.focus))
-    if span is not None and q.qtype == "list":
-        span = _rest_of_list(folded, span)
-    return span
-
-
-_GLOSS = re.compile(r"\s?[（(][^（()）]{1,30}[）)]")
-_LIST_GOES_ON = re.compile(r"[、和及与]|以及|[，,]另?一(?:个|位|家|种)?是")
-
-
-def _rest_of_list(folded: str, span: tuple[int, int]) -> tuple[int, int]:
-    """A list answer that stops after its first item (扁掌龙族|、倾齿龙族, 一个是嫡传可汗|，
-    一个是那海) runs on to the end of the enumeration.
-
-    >>> s = "扁掌龙亚科包含两个族：扁掌龙族、倾齿龙族。"
-    >>> a, b = _rest_of_list(s, (11, 15)); s[a:b]
-    '扁掌龙族、倾齿龙族'
-    """
-    a, b = span
-    gloss = _GLOSS.match(folded, b)
-    after = gloss.end() if gloss else b
-    if not _LIST_GOES_ON.match(folded, after):
-        return span
-    _, end = _enumeration_end(folded, after)
-    return (a, end) if end - a <= 120 else span
-
-
-_FRAME_WORD = re.compile(
-    r"(主题|目标|宗旨|口号|理念|核心|重点|方向|抓手|契机|导向|主线)(?:是|为)?$"
-)
-
-
-def _framed(folded: str, q: Question) -> tuple[int, int] | None:
-    """ "…的主题是什么？" against "以<X>为主题": the answer is X, before the word.
-
-    >>> from rag.question import analyze
-    >>> s = "大会以“生物制造 创享未来”为主题,吸引了200多家企业参会。"
-    >>> a, b = _framed(s, analyze("生物制造大会的主题是什么？")); s[a:b]
-    '“生物制造 创享未来”'
-    """
-    m = _FRAME_WORD.search(q.before)
-    if not m or q.after:
-        return None
-    f = re.search(rf"以([^，,。；;]{{1,30}}?)为{m.group(1)}", folded)
-    return f.span(1) if f else None
-
-
-_SHORT_FOR = re.compile(r"^的?(简称|缩写|简写|俗称|昵称|别称)$")
-
-
-def _short_for(folded: str, q: Question) -> tuple[int, int] | None:
-    """ "首钢是什么的简称？" against "首钢集团有限公司，简称首钢": the full name, before.
-
-    >>> from rag.question import analyze
-    >>> s = "首钢集团有限公司，简称首钢，是北京市属国有独资公司。"
-    >>> a, b = _short_for(s, analyze("首钢是什么的简称？")); s[a:b]
-    '首钢集团有限公司'
-    """
-    m = _SHORT_FOR.match(q.after)
-    name = q.before.removesuffix("是").strip()
-    if not m or len(name) < 2:
-        return None
-    f = re.search(rf"[，,]?\s?{m.group(1)}[：:为]?[“「]?{re.escape(name)}", folded)
-    if not f:
-        return None
-    return _tidy(folded, _clause_start(folded, f.start()), f.start())
-
-
-def _called(folded: str, q: Question) -> tuple[int, int] | None:
-    """ "什么是X？" against "Y叫做X": Y, the description the text names X by.
-
-    >>> from rag.question import analyze
-    >>> s = "棱柱中不在同一平面上的两个顶点的连线叫做棱柱的对角线。"
-    >>> a, b = _called(s, analyze("什么是棱柱的对角线？")); s[a:b]
-    '棱柱中不在同一平面上的两个顶点的连线'
-    """
-    if not q.term or len(q.term) < 2:
-        return None
-    m = re.search(
-        rf"([^，,。；;：:]{{4,60}}?)(?:叫做|称为|被称为|称作|叫作)[“「]?{re.escape(q.term)}", folded
-    )
-    return _tidy(folded, *m.span(1)) if m else None
-
-
-_ALIAS_ASKED = re.compile(
-    r"(别名|别称|又名|俗名|异名|又称|初名|前称|旧称|(?<![名汉])字|(?<=[又也亦])被?称之?为)(?:是|叫|为)?$"
-)
-_ALIAS = re.compile(
-    r"(?:别名|别称|又名|俗名|异名|[又亦也]称为?|或称|俗称|初名|前称|旧称|(?:^|(?<=[，,]))字)"
-)
-
-
-def _alias(folded: str, q: Question) -> tuple[int, int] | None:
-    """ "X的别名是什么？": the text's own naming of the other names, marker and all
-    (别称黄莺、小黄蝉; 俗名龙尖; 字玉汝), as readers quote them.
-
-    >>> from rag.question import analyze
-    >>> s = "软枝黄蝉，别称黄莺、小黄蝉，为夹竹桃科植物。"
-    >>> a, b = _alias(s, analyze("软枝黄蝉的别名是什么？")); s[a:b]
-    '别称黄莺、小黄蝉'
-    """
-    asked = _ALIAS_ASKED.search(q.before)
-    if q.after or not asked:
-        return None
-    # the word asked for itself first (俗名龙尖 over 又称蓝线白𫚭), else any such word
-    word = asked.group(1)
-    m = (re.search(re.escape(word), folded) if word != "字" else None) or _ALIAS.search(folded)
-    if not m:
-        return None
-    end = _RANGE_END.search(folded, m.end())
-    return _tidy_span(folded, m.start(), end.start() if end else len(folded))
-
-
-_OCCUPATION_ASKED = re.compile(r"职业|身份|做什么(?:工作)?的?$|从事什么(?:工作|职业)")
-_OCCUPATION = re.compile(
-    r"[\u4e00-\u9fff]{0,6}(?:运动员|球员|演员|歌手|艺人|主持人|模特儿?|作家|诗人|编剧|导演|"
-    r"制片人|记者|律师|医生|教师|教授|学者|商人|官员|军人|政治人物|家|师|手|专员)$"
-)
-
-
-def _occupation(sentence: str, folded: str, q: Question) -> tuple[int, int] | None:
-    """ "X的职业是什么？" against a biography's apposition (杨昊（），中国足球运动员，…):
-    the occupation, without the nationality before it.
-
-    >>> from rag.question import analyze
-    >>> s = "潘嘉丽（英文名：Pan），新加坡人，新加坡及台湾歌手。"
-    >>> a, b = _occupation(s, fold_aligned(s), analyze("潘嘉丽的职业是什么？")); s[a:b]
-    '歌手'
-    """
-    if not (_OCCUPATION_ASKED.search(q.before) or q.focus in ("职业", "身份")):
-        return None
-    places = _pos_spans(sentence, ("ns",))
-    start = 0
-    for m in _RANGE_END.finditer(folded + "。"):
-        a, b = start, m.start()
-        start = m.end()
-        if not 2 <= b - a <= 14 or not _OCCUPATION.search(folded, a, b):
-            continue
-        # 中国足球运动员, 新加坡及台湾歌手: the places (and what joins them) go
-        while True:
-            lead = next((p[1] for p in places if p[0] == a and p[1] < b), None)
-            lead = lead or next((a + n for n in (2, 3, 4) if _is_place(folded[a : a + n])), None)
-            if lead is None or not _OCCUPATION.fullmatch(folded, lead, b):
-                break
-            a = lead
-            while a < b and folded[a] in "及和与、":
-                a += 1
-        if _OCCUPATION.fullmatch(folded, a, b):
-            return a, b
-    return None
-
-
-@functools.lru_cache(maxsize=1024)
-def _is_noun(word: str) -> bool:
-    """Whether jieba reads ``word`` alone as one noun (制度, 王国; not 作为, 入围)."""
-    import jieba.posseg as pseg
-
-    _jieba()
-    tagged = list(pseg.cut(word))
-    return len(word) >= 2 and len(tagged) == 1 and tagged[0].flag.startswith("n")
-
-
-@functools.lru_cache(maxsize=1024)
-def _is_place(word: str) -> bool:
-    """Whether jieba reads ``word`` alone as one place name (台湾 in 台湾歌手)."""
-    return _pos_spans(word, ("ns",)) == [(0, len(word))]
-
-
-def _clause_start(folded: str, end: int, marks: re.Pattern = _RANGE_END) -> int:
-    """Where the clause that runs up to ``end`` starts: after the last of ``marks``.
-
-    >>> _clause_start("甲，乙丙，丁戊", 7)
-    5
-    """
-    m = next(reversed(list(marks.finditer(folded, 0, end))), None)
-    return m.end() if m else 0
-
-
-def _clause_end(folded: str, start: int) -> int:
-    m = _CLAUSE_END.search(folded, start + 1)
-    return m.start() if m else len(folded)
-
-
-def _extend_list(folded: str, span: tuple[int, int]) -> tuple[int, int]:
-    """Run a list answer on to the end of its enumeration (…、…、…等)."""
-    a, b = span
-    stop, end = _enumeration_end(folded, b)
-    if "、" not in folded[a:stop]:
-        return span
-    return (a, end) if end - a <= 120 else span
-
-
-_SENTENCE_END = re.compile(r"[。；;！？!?\n]")
-
-
-def _enumeration_end(folded: str, b: int) -> tuple[int, int]:
-    """From ``b``, the end of the sentence and where an enumeration in it ends: before
-    its last 等 (…、…等领域), else with the sentence.
-
-    >>> _enumeration_end("包括甲、乙等领域。其余", 3)
-    (8, 5)
-    """
-    m = _SENTENCE_END.search(folded, b)
-    stop = m.start() if m else len(folded)
-    cut = folded.rfind("等", b + 1, stop)
-    return stop, (cut if cut > b else stop)
 
 
 def _tidy_span(folded: str, a: int, b: int) -> tuple[int, int]:

@@ -245,6 +245,7 @@ class Pipeline:
             read_k=self.settings.read_k,
             refusal=refusal,
             w_score=self.settings.read_score_weight,
+            gate_bonus=self.settings.read_gate_bonus,
         )
 
     @classmethod

@@ -309,6 +309,7 @@ def rerank(
     0.25 an in-range hit goes ahead of any out-of-range one up to about 15 places above
     it (a weight of 1 would put every in-range hit first: a filter that keeps the rest). Recency (最新, no range):
     a second list, the hits dated up to ``as_of`` newest first, fused with retrieval's.
+    Boosted or fused, a hit's ``score`` is the fused one.
 
     >>> from rag.types import Chunk
     >>> hs = [Hit(Chunk(a, a, 0, 0, 1, "x"), 1.0, i) for i, a in enumerate("abc")]
@@ -343,7 +344,9 @@ def rerank(
     order = sorted(
         range(len(hits)), key=lambda i: (-score[id(hits[i])], newer.get(id(hits[i]), far), i)
     )
-    return _renumber([hits[i] for i in order])
+    # the fused score replaces retrieval's, so that the reader, which weighs the chunks
+    # it reads by their scores, weighs the dates too
+    return [replace(hits[i], score=score[id(hits[i])], rank=n) for n, i in enumerate(order)]
 
 
 def _renumber(hits: list[Hit]) -> list[Hit]:

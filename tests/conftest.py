@@ -10,11 +10,9 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-# Most tests pin the rule answerer, which stays in the product as the reader's gate and
-# its English path: exact spans, and fast. The default answer stage (the neural reader
-# with its shipped weights) has its own tests, which ask for it by name
-# (`reader_pipeline`, or RAG_READER=shipped in a subprocess).
-os.environ.setdefault("RAG_READER", "none")
+# Tests run the product's answer stage (the neural reader with its shipped weights, the
+# rule answerer as its gate); tests of the rule answerer itself ask for it by name
+# (reader="none"), as does RAG_READER=none in the environment.
 
 from pathlib import Path  # noqa: E402
 

@@ -1,4 +1,5 @@
-"""The answer stage on hand-made articles (fake encoder): which sentences are quoted."""
+"""The rule answerer (the reader's gate) on hand-made articles (fake encoder): which
+sentences it quotes, and when it refuses."""
 
 from __future__ import annotations
 
@@ -56,11 +57,18 @@ def pipe(tmp_path_factory):
 
     path = tmp_path_factory.mktemp("answer-index")
     build(ARTICLES, path, HashEncoder(256))
-    return Pipeline.load(path, Settings.from_env(index_dir=str(path)))
+    # the rule answerer alone: which sentence it quotes, and when it refuses
+    return Pipeline.load(path, Settings.from_env(index_dir=str(path), reader="none"))
 
 
 def _quoted(answer) -> list[str]:
     return [q.text for q in answer.quotes]
+
+
+def _says(answer, text: str) -> bool:
+    """Answered, with ``text`` in what it quotes (the rule answerer quotes sentences;
+    the short answer is the reader's)."""
+    return not answer.refused and text in answer.text
 
 
 def test_definition_question_quotes_the_defining_sentence(pipe):
@@ -91,8 +99,7 @@ def test_a_sentence_announcing_a_list_is_continued(pipe):
 
 def test_a_clause_ending_in_a_semicolon_is_continued(pipe):
     a = pipe.ask("云溪科技园今年新增企业多少家？")
-    assert a.short_answer == "120家"
-    assert _quoted(a) == ["120家", "科技园今年新增企业120家；", "其中高新技术企业45家。"]
+    assert _quoted(a) == ["科技园今年新增企业120家；", "其中高新技术企业45家。"]
 
 
 def test_a_sentence_opening_with_a_pronoun_refers_to_the_title(pipe):
@@ -112,9 +119,7 @@ def test_a_sentence_opening_with_a_pronoun_refers_to_the_title(pipe):
 
 def test_the_sentence_with_the_year_the_question_names_wins(pipe):
     a = pipe.ask("2003年，李梅参与了什么活动？")
-    # the span after 参与了 is half the sentence: no shorter answer than the sentence
     assert _quoted(a) == ["2003年李梅参与了上海的巡回音乐会。"]
-    assert a.short_answer is None
 
 
 def test_date_features_mark_the_named_year_and_other_years(pipe):
@@ -168,27 +173,18 @@ def test_a_neighbour_is_quoted_when_it_scores_within_the_margin(pipe):
     assert ans.neighbour(art, _sent(art, 2, 10.0), [_sent(art, 2, 10.0), first]) is None
 
 
-def test_a_short_answer_that_is_a_small_share_of_its_sentence_is_kept(pipe):
-    # (one that is half its sentence is left out: see the 2003年 test above)
-    a = pipe.ask("明湖公园位于哪里？")
-    # 城市北部 is a third of its sentence: a short answer
-    assert a.short_answer == "城市北部"
-    a = pipe.ask("云溪科技园今年新增企业多少家？")
-    assert a.short_answer == "120家"  # 4 of 13 characters
-
-
 def test_a_quantity_the_article_never_names_is_refused(pipe):
     # the park article has figures (120家, 45家), none of them 用电量
     assert pipe.ask("云溪科技园的用电量是多少？").refused
-    assert pipe.ask("云溪科技园今年新增企业的数量是多少？").short_answer == "120家"
+    assert _says(pipe.ask("云溪科技园今年新增企业的数量是多少？"), "120家")
 
 
 def test_a_figure_of_something_else_is_refused(pipe):
     # the article's 产值 is of 生物医药, its growth of 出口额
     assert pipe.ask("海港新区的人工智能产业去年产值是多少？").refused
-    assert pipe.ask("海港新区的生物医药产业去年产值是多少？").short_answer == "达到86亿元"
+    assert _says(pipe.ask("海港新区的生物医药产业去年产值是多少？"), "达到86亿元")
     assert pipe.ask("海港新区上半年进口额同比增长了多少？").refused
-    assert pipe.ask("海港新区上半年出口额同比增长了多少？").short_answer == "12%"
+    assert _says(pipe.ask("海港新区上半年出口额同比增长了多少？"), "12%")
 
 
 def test_a_follow_up_counting_something_the_new_article_never_names_is_refused(pipe):
@@ -197,7 +193,7 @@ def test_a_follow_up_counting_something_the_new_article_never_names_is_refused(p
     assert a.query == "明湖公园今年新增企业多少家？"
     assert a.refused  # the park's article counts no 企业
     # the same question asked of the article that has it is answered
-    assert pipe.ask("那云溪科技园呢？", history=history).short_answer == "120家"
+    assert _says(pipe.ask("那云溪科技园呢？", history=history), "120家")
 
 
 def test_a_traditional_sentence_holds_the_asked_type():

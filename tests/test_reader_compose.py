@@ -80,8 +80,8 @@ def test_the_shipped_reader_is_the_default_answer_stage(reader_pipeline):
     assert pipe.ask("苹果公司2023年第二季度的营收是多少？").refused
 
 
-def test_with_a_gate_its_refusals_and_english_answers_stand(fake_pipeline):
-    gate = fake_pipeline.answerer  # the rule answerer
+def test_with_a_gate_its_refusals_stand(fake_pipeline):
+    gate = fake_pipeline.answerer.gate  # the rule answerer
     q = analyze(Q)
     hits = fake_pipeline.retriever("hybrid").retrieve(q.query, 30)
     gated = NeuralAnswerer(fake_pipeline.index, FixedReader("重点项目16个", score=-9.0), gate=gate)
@@ -97,7 +97,7 @@ def test_with_a_gate_its_refusals_and_english_answers_stand(fake_pipeline):
 
 
 def test_a_byline_answer_of_the_gate_stands(fake_pipeline):
-    gate = fake_pipeline.answerer  # the rule answerer, which reads bylines (Article.author)
+    gate = fake_pipeline.answerer.gate  # the rule answerer, which reads bylines (Article.author)
     gated = NeuralAnswerer(fake_pipeline.index, FixedReader("成都高新体育中心"), gate=gate)
     q = analyze("成都高新体育中心的照片是谁拍的？")
     hits = fake_pipeline.retriever("hybrid").retrieve(q.query, 30)
@@ -114,6 +114,51 @@ def test_a_byline_answer_of_the_gate_stands(fake_pipeline):
     q = analyze("成都高新体育中心迎来了什么？")
     hits = fake_pipeline.retriever("hybrid").retrieve(q.query, 30)
     assert gated.run(q, hits, k=5).short_answer == "成都高新体育中心"
+
+
+class RegionReader:
+    """Each chunk's span is its first four characters, scoring ``chunk``; the last
+    passage's (the gate's sentences) is its characters 10 to 14, scoring ``region``."""
+
+    def __init__(self, chunk: float, region: float) -> None:
+        self.chunk, self.region = chunk, region
+
+    def read(self, question, passages, max_answer_tokens=30):
+        last = len(passages) - 1
+        return [
+            Span(i, 10, 14, p[10:14], self.region, 0.0)
+            if i == last
+            else Span(i, 0, 4, p[:4], self.chunk, 0.0)
+            for i, p in enumerate(passages)
+        ]
+
+
+def test_a_span_in_the_gates_sentences_gets_the_gate_bonus(fake_pipeline):
+    gate = fake_pipeline.answerer.gate
+    q = analyze(Q)
+    hits = fake_pipeline.retriever("hybrid").retrieve(q.query, 30)
+    start = gate.run(q, hits, k=5).quotes[0].start
+    top = min(hits, key=lambda h: h.rank).chunk
+
+    def pick(bonus):
+        reader = RegionReader(chunk=5.0, region=3.0)
+        return NeuralAnswerer(fake_pipeline.index, reader, gate=gate, gate_bonus=bonus).run(q, hits)
+
+    assert pick(3.0).short_span[1:] == (start + 10, start + 14)  # 3 + 3 > 5
+    assert pick(1.0).short_span[1:] == (top.start, top.start + 4)  # 3 + 1 < 5
+
+
+def test_the_reader_reads_only_articles_naming_the_questions_places(fake_pipeline):
+    gate = fake_pipeline.answerer.gate
+    q = analyze("咸阳高新区签约落地了多少个重点项目？")
+    hits = fake_pipeline.retriever("hybrid").retrieve(q.query, 30)
+    zhuhai = min(hits, key=lambda h: h.rank).chunk
+    assert "珠海" in zhuhai.text and "咸阳" not in fake_pipeline.index.articles[zhuhai.article_id].text
+    # the span is only in the best-ranked chunk, of an article about 珠海: never read
+    a = NeuralAnswerer(fake_pipeline.index, FixedReader("重点项目16个"), gate=gate).run(q, hits)
+    assert a.refused and a.short_answer is None
+    alone = NeuralAnswerer(fake_pipeline.index, FixedReader("重点项目16个")).run(q, hits)
+    assert alone.short_answer == "重点项目16个"  # without a gate it would be read
 
 
 SEED_CASES = [

@@ -95,9 +95,10 @@ def test_the_answerer_refuses_by_the_model_and_traces_its_features(fake_pipeline
 
 def test_an_english_question_is_read_with_its_chinese_words():
     q = analyze("How many projects did Zhuhai sign?")
-    assert reader_question(q) == q.query  # no words bridged yet
+    # with the Chinese question word of its type (a number: 多少)
+    assert reader_question(q) == q.query + " 多少"  # no words bridged yet
     q2 = type(q)(**{**q.__dict__, "groups": (("珠海",), ("签约", "签署"), ("项目",))})
-    assert reader_question(q2) == "How many projects did Zhuhai sign? 珠海 签约 项目"
+    assert reader_question(q2) == "How many projects did Zhuhai sign? 珠海 签约 项目多少"
     assert reader_question(analyze("珠海签约了多少项目？")) == "珠海签约了多少项目？"
 
 

@@ -6,10 +6,18 @@ reader's span score minus its no-answer score plus ``w_score`` times the log of 
 chunk's retrieval score over the best chunk's (as BERTserini interpolates the two: a
 right passage ranked second still wins when the reader is surer of it, and chunks the
 retriever scores alike are read alike), and refuses when its confidence is below
-``min_confidence``: the probability of the weights' refusal model (``refusal.py``, fitted by ``rag train
-refusal`` on held-apart questions with and without their gold paragraph), or for
-weights without one a logistic curve of the margin (``scores.min_confidence``). The
-short answer is the span; the quote is the sentence of the article that holds it
+``min_confidence``: the probability of the weights' refusal model (``refusal.py``,
+fitted by ``rag train refusal`` on held-apart questions with and without their gold
+paragraph), or for weights without one a logistic curve of the margin
+(``scores.min_confidence``).
+
+With the rule answerer as its gate (the default), the gate is asked first: its refusal
+stands; the reader reads only articles that name the question's places, organisations
+and people (``Answerer.naming``), and it reads the sentences the gate quotes as one more
+passage whose spans' margins get ``gate_bonus`` (chosen on held-apart CMRC questions,
+docs/BENCHMARKS.md; an English question's span always comes from them).
+
+The short answer is the span; the quote is the sentence of the article that holds it
 (two when the span crosses a sentence end); sources and offsets are as the rule
 answerer gives them. It does not rewrite follow-ups, bridge English words or tell
 overview questions (the pipeline does those first), and it never edits a span.
@@ -28,6 +36,7 @@ from .refusal import Refusal, features
 
 READ_K = 3  # chunks read per question (Settings.read_k)
 PASSAGE = 240  # characters of article shown around a quote
+GATE_BONUS = 3.0  # added to the margins of spans in the gate's sentences (Settings.read_gate_bonus)
 
 
 @dataclass(frozen=True)
@@ -43,12 +52,12 @@ class Choice:
 
 class NeuralAnswerer:
     """``refusal``: the weights' refusal model (``refusal.py``); without one the margin's
-    logistic curve is the confidence. ``gate``: an answerer (the rule answerer) that
-    answers English questions whole (the reader saw no English in training) and
-    who-wrote questions its answer takes from the byline, and, without a refusal model
-    (the pipeline passes none for ``RAG_READER_GATE=2``, the default), is asked first
-    about every question: its refusal stands, otherwise the reader picks the span
-    (docs/BENCHMARKS.md)."""
+    logistic curve is the confidence. ``gate``: an answerer (the rule answerer) asked
+    about English questions (the reader saw no English in training) and who-wrote
+    questions (its answer stands when it names the byline), and, without a refusal
+    model (the pipeline passes none for ``RAG_READER_GATE=2``, the default), about every
+    question: its refusal stands, otherwise the reader picks the span, reading the
+    gate's sentences too (``gate_bonus``)."""
 
     def __init__(
         self,
@@ -61,6 +70,7 @@ class NeuralAnswerer:
         min_confidence: float = 0.5,
         max_answer_tokens: int = 30,
         refusal: Refusal | None = None,
+        gate_bonus: float = GATE_BONUS,
     ) -> None:
         self.index = index
         self.reader = reader
@@ -70,12 +80,22 @@ class NeuralAnswerer:
         self.min_confidence = min_confidence
         self.max_answer_tokens = max_answer_tokens
         self.refusal = refusal
+        self.gate_bonus = gate_bonus
         # (question, features, confidence) of each reading, when a list (rag train refusal)
         self.trace: list | None = None
 
-    def choose(self, q: Question, hits: list[Hit]) -> Choice | None:
-        """The best span over the first ``read_k`` distinct chunks, or None."""
+    def choose(
+        self, q: Question, hits: list[Hit], region=None, bonus: float = 0.0
+    ) -> Choice | None:
+        """The best span over the first ``read_k`` distinct chunks, or None. ``region``:
+        ``(hit, start, end)``, a stretch of ``hit``'s article read as one more passage,
+        its spans' margins raised by ``bonus`` and scored as if ranked first."""
         seen, picked = set(), []
+        if self.gate is not None:
+            # an article that never names the question's place, organisation or person
+            # cannot answer it (the gate's test): the reader does not read it either
+            named = set(self.gate.naming(q, hits))
+            hits = [h for h in hits if h.chunk.article_id in named]
         for h in sorted(hits, key=lambda h: h.rank):
             if h.chunk.id not in seen:
                 seen.add(h.chunk.id)
@@ -84,20 +104,30 @@ class NeuralAnswerer:
                 break
         if not picked:
             return None
+        texts = [h.chunk.text for h in picked]
+        bases = [h.chunk.start for h in picked]
+        if region is not None:
+            rh, ra, rb = region
+            texts.append(self.index.articles[rh.chunk.article_id].text[ra:rb])
+            bases.append(ra)
         spans = self.reader.read(
             reader_question(q),
-            [h.chunk.text for h in picked],
+            texts,
             max_answer_tokens=self.max_answer_tokens,
         )
         best = None
         for sp in spans:
             if not sp.text:
                 continue
-            h = picked[sp.passage]
-            rank = picked.index(h)
-            margin = sp.score - sp.no_answer + self.w_score * _log_ratio(h.score, picked[0].score)
+            if sp.passage < len(picked):
+                h = picked[sp.passage]
+                rank = sp.passage
+                prior = self.w_score * _log_ratio(h.score, picked[0].score)
+            else:
+                h, rank, prior = region[0], 0, bonus
+            margin = sp.score - sp.no_answer + prior
             if best is None or margin > best.margin:
-                a = h.chunk.start + sp.start
+                a = bases[sp.passage] + sp.start
                 best = Choice(h, a, a + len(sp.text), margin, sp.score, sp.no_answer, rank)
         return best
 
@@ -129,22 +159,46 @@ class NeuralAnswerer:
     def run(self, q: Question, hits: list[Hit], k: int = 5) -> Answer:
         if self.gate is None:
             return self._read(q, hits, k, self.min_confidence)
-        # without a refusal model the gate decides every question; either way its answer
-        # stands for English questions (the reader was trained on Chinese ones) and for a
-        # byline or photo credit (article metadata that no training question asks)
+        # without a refusal model the gate decides every question; either way it is asked
+        # about English questions (the reader was trained on Chinese ones) and about
+        # bylines and photo credits (article metadata that no training question asks),
+        # whose answer stands when it names the article's author
         decides = self.refusal is None
         if not (decides or q.english or q.qtype == "author"):
             return self._read(q, hits, k, self.min_confidence)
         first = self.gate.run(q, hits, k=k)
-        if q.english or quotes_byline(q, first) or (decides and first.refused):
+        if quotes_byline(q, first) or first.refused and (decides or q.english):
             return first
-        if not decides:
+        if not (decides or q.english):
             return self._read(q, hits, k, self.min_confidence)
-        # the span is the reader's; how sure the answer is, the gate's calibrated figure
-        return replace(self._read(q, hits, k, 0.0), confidence=first.confidence)
+        # the reader picks the span, reading the sentences the gate quotes beside the
+        # best chunks, their spans' margins raised by gate_bonus (an English question's
+        # span always comes from them: the gate bridges its words to find the sentence,
+        # the reader, trained on Chinese questions, does worse); how sure the answer is,
+        # the gate's calibrated figure
+        bonus = math.inf if q.english else self.gate_bonus
+        got = self._read(q, hits, k, 0.0, self._region(first, hits), bonus)
+        return replace(got, confidence=first.confidence)
 
-    def _read(self, q: Question, hits: list[Hit], k: int, least: float) -> Answer:
-        choice = self.choose(q, hits)
+    def _region(self, gated: Answer, hits: list[Hit]) -> tuple[Hit, int, int] | None:
+        """The stretch of article that ``gated`` (the gate's answer, best sentence first)
+        quotes from its first source, with that article's best-ranked hit."""
+        if not gated.quotes:
+            return None
+        best = gated.quotes[0]
+        aid = gated.sources[best.source - 1].article.id
+        hit = next(
+            (h for h in sorted(hits, key=lambda h: h.rank) if h.chunk.article_id == aid), None
+        )
+        if hit is None:
+            return None
+        same = [x for x in gated.quotes if x.source == best.source]
+        return hit, min(x.start for x in same), max(x.end for x in same)
+
+    def _read(
+        self, q: Question, hits: list[Hit], k: int, least: float, region=None, bonus: float = 0.0
+    ) -> Answer:
+        choice = self.choose(q, hits, region, bonus)
         sure = 0.0 if choice is None else self.confidence(q, choice)
         order = list(dict.fromkeys(h.chunk.article_id for h in sorted(hits, key=lambda h: h.rank)))
         first_hit = {}
@@ -208,17 +262,32 @@ class NeuralAnswerer:
         return out
 
 
+# The Chinese question word an English question's type asks with: the reader was trained
+# on Chinese questions, whose question word tells it what kind of span is wanted.
+ASKS = {
+    "number": "多少",
+    "date": "什么时候",
+    "person": "谁",
+    "author": "谁",
+    "place": "哪里",
+    "org": "哪个机构",
+}
+
+
 def reader_question(q: Question) -> str:
     """What the reader reads as the question: as searched (follow-ups resolved), and
-    for an English question, its Chinese words after it (the reader was trained on
-    Chinese questions; the English words alone find the sentence less often).
+    for an English question, its Chinese words after it and the Chinese question word
+    of its type (``ASKS``; 什么 for the others): the English words alone find the
+    sentence less often, and the spans are longer without the question word.
 
     >>> reader_question(Question("Who?", "Who won?", "person", english=True, groups=(("赢", "胜"),)))
-    'Who won? 赢'
+    'Who won? 赢谁'
+    >>> reader_question(Question("How many?", "How many?", "number", english=True))
+    'How many? 多少'
     """
-    if q.english and q.groups:
-        return q.query + " " + " ".join(g[0] for g in q.groups if g)
-    return q.query
+    if not q.english:
+        return q.query
+    return q.query + " " + " ".join(g[0] for g in q.groups if g) + ASKS.get(q.qtype, "什么")
 
 
 def quotes_byline(q: Question, answer: Answer) -> bool:

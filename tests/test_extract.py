@@ -27,7 +27,11 @@ from rag.question import analyze
         ),
         # a date is not a quantity; a measure the question implies (体重 → 公斤)
         ("5月30日,咸阳高新区集中签约项目21个。", "咸阳高新区签约了几个项目？", ["21个"]),
-        ("成年的尤金袋鼠有三个亚种,体型很小,约只有8公斤重。", "尤金袋鼠的体重大约是多少？", ["8公斤"]),
+        (
+            "成年的尤金袋鼠有三个亚种,体型很小,约只有8公斤重。",
+            "尤金袋鼠的体重大约是多少？",
+            ["8公斤"],
+        ),
         # a Traditional question on Simplified text
         ("此次集中签约项目共有21个。", "咸陽高新區簽約了多少個項目？", ["21个"]),
         # the figure now, not the one it changed from
@@ -50,7 +54,9 @@ def test_type_match_scores_the_best_figure_of_the_kind_asked():
     assert type_match(q, "共落地重点项目16个,总投资超22亿元。") == 1.0
     assert type_match(q, "项目总投资超22亿元。") == 0.0  # a count asked, only money given
     assert type_match(analyze("项目总投资是多少？"), "项目总投资超22亿元。") == 1.0
-    assert type_match(analyze("谁执导了这部电影？"), "该片由陈立川执导。") == 0.0  # not a number or date
+    assert (
+        type_match(analyze("谁执导了这部电影？"), "该片由陈立川执导。") == 0.0
+    )  # not a number or date
 
 
 def test_focus_and_anchor_features():

@@ -153,7 +153,9 @@ def test_the_reader_reads_only_articles_naming_the_questions_places(fake_pipelin
     q = analyze("咸阳高新区签约落地了多少个重点项目？")
     hits = fake_pipeline.retriever("hybrid").retrieve(q.query, 30)
     zhuhai = min(hits, key=lambda h: h.rank).chunk
-    assert "珠海" in zhuhai.text and "咸阳" not in fake_pipeline.index.articles[zhuhai.article_id].text
+    assert (
+        "珠海" in zhuhai.text and "咸阳" not in fake_pipeline.index.articles[zhuhai.article_id].text
+    )
     # the span is only in the best-ranked chunk, of an article about 珠海: never read
     a = NeuralAnswerer(fake_pipeline.index, FixedReader("重点项目16个"), gate=gate).run(q, hits)
     assert a.refused and a.short_answer is None

@@ -74,6 +74,7 @@ def _common(p: argparse.ArgumentParser, retrieval: bool = False) -> None:
             metavar="WEIGHTS",
             help="the answer stage: 'shipped' (the neural span reader with its shipped "
             "weights), a weights file of `rag train reader`, or 'none' for the rules alone "
+            "(sentences, no short answer) "
             "(default: RAG_READER, else shipped)",
         )
         _dates(p)

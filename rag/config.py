@@ -38,7 +38,7 @@ class Settings:
     max_file_mb: float = 50.0  # larger corpus files are skipped with a problem report
     # the answer stage: "shipped" for the neural span reader with the weights in
     # rag/models/reader.safetensors, a weights file of `rag train reader`, or "none" for
-    # the rule answerer alone (rag/answer.py)
+    # the rule answerer alone (rag/answer.py: it quotes sentences, cuts no short answer)
     reader: str = "shipped"
     # with the reader, the rule answerer as its gate: 2 for every question (its refusal
     # stands, the reader picks the span); 1 for English questions only, the weights'

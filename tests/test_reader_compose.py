@@ -89,6 +89,9 @@ def test_with_a_gate_its_refusals_stand(fake_pipeline):
     a = gated.run(q, hits, k=5)
     # the reader's span even below its own threshold, with the gate's confidence
     assert (a.short_answer, a.confidence) == ("重点项目16个", ruled.confidence)
+    # a reader that finds no span anywhere leaves the gate's answer (its sentences)
+    blank = NeuralAnswerer(fake_pipeline.index, FixedReader("文中没有的话"), gate=gate)
+    assert not ruled.refused and blank.run(q, hits, k=5) == ruled
     out = analyze("2022年卡塔尔世界杯的冠军是哪支球队？")
     assert gated.run(out, fake_pipeline.retriever("hybrid").retrieve(out.query, 30)).refused
     en = analyze("How many key projects did Zhuhai sign?")
@@ -157,10 +160,10 @@ def test_the_reader_reads_only_articles_naming_the_questions_places(fake_pipelin
         "珠海" in zhuhai.text and "咸阳" not in fake_pipeline.index.articles[zhuhai.article_id].text
     )
     # the span is only in the best-ranked chunk, of an article about 珠海: never read
-    a = NeuralAnswerer(fake_pipeline.index, FixedReader("重点项目16个"), gate=gate).run(q, hits)
-    assert a.refused and a.short_answer is None
-    alone = NeuralAnswerer(fake_pipeline.index, FixedReader("重点项目16个")).run(q, hits)
-    assert alone.short_answer == "重点项目16个"  # without a gate it would be read
+    reader = FixedReader("重点项目16个")
+    assert NeuralAnswerer(fake_pipeline.index, reader, gate=gate).choose(q, hits) is None
+    alone = NeuralAnswerer(fake_pipeline.index, reader).choose(q, hits)
+    assert alone.hit.chunk == zhuhai  # without a gate it would be read
 
 
 SEED_CASES = [

@@ -178,7 +178,8 @@ class NeuralAnswerer:
         # the gate's calibrated figure
         bonus = math.inf if q.english else self.gate_bonus
         got = self._read(q, hits, k, 0.0, self._region(first, hits), bonus)
-        return replace(got, confidence=first.confidence)
+        # no span anywhere (the reader read nothing it could cut): the gate's sentences
+        return first if got.refused else replace(got, confidence=first.confidence)
 
     def _region(self, gated: Answer, hits: list[Hit]) -> tuple[Hit, int, int] | None:
         """The stretch of article that ``gated`` (the gate's answer, best sentence first)

@@ -4,11 +4,11 @@ write it into the reader weights' header.
 Every question of the SQuAD-format files (or news question sets, rag/newsqa.py) is
 asked open-domain through the real pipeline (the reader alone, no rule gate) twice:
 over an index of all the files' paragraphs (it should answer) and over one without its
-own paragraph (the gold-removed folds of ``rag eval squad``; it should refuse). The features of each reading are kept;
-a logistic regression is cross-validated by article (``cv`` folds), the threshold is
-the highest that refuses at most ``most_refused`` of the answerable questions out of
-fold, and the model fitted on all of them ships with that threshold. The
-cross-validated rates go in the header.
+own paragraph (the gold-removed folds of ``rag eval squad``; it should refuse). The
+features of each reading are kept; a logistic regression is cross-validated by article
+(``cv`` folds), the threshold is the highest that refuses at most ``most_refused`` of
+the answerable questions out of fold, and the model fitted on all of them ships with
+that threshold. The cross-validated rates go in the header.
 
 Does not: train the reader (``rag train reader``) or choose read_k / rank weight.
 """

@@ -683,11 +683,14 @@ def eval_squad(
     encoder=None,
     traditional: bool = False,
     news: str | Path | None = None,
+    reworded: str | Path | None = None,
 ) -> Report:
     """Open-domain evaluation of a SQuAD-format file through the real pipeline.
     ``traditional`` asks every question in Taiwan Traditional Chinese (OpenCC s2twp),
-    the articles unchanged. A ``.jsonl`` file is a news question set (rag/newsqa.py)
-    over the items of ``news`` (default: the shared news sample)."""
+    the articles unchanged; ``reworded`` (a JSONL file of ``{"id", "question"}`` rows,
+    e.g. English translations) asks only the questions it names, in its wording. A
+    ``.jsonl`` file is a news question set (rag/newsqa.py) over the items of ``news``
+    (default: the shared news sample)."""
     from .embed import load_encoder
     from .index import Index
     from .pipeline import Pipeline
@@ -698,6 +701,13 @@ def eval_squad(
     encoder = encoder or load_encoder(settings.encoder)
     full = cached_index(data.articles, encoder, settings, cache, progress)
     questions = list(data.questions[:limit] if limit else data.questions)
+    if reworded:
+        from dataclasses import replace
+
+        from .reader.data import read_rewordings
+
+        words = read_rewordings(reworded)[0]
+        questions = [replace(q, question=words[q.id]) for q in questions if q.id in words]
     if not questions:
         raise InputError(f"{path}: no answerable questions")
     if traditional:
@@ -735,6 +745,7 @@ def eval_squad(
         folds=folds if removed else None,
         index=str(full),
         **({"questions_in": "Taiwan Traditional (OpenCC s2twp)"} if traditional else {}),
+        **({"questions_in": f"reworded by {Path(reworded).name}"} if reworded else {}),
     )
     return Report(
         meta,
@@ -996,6 +1007,7 @@ def cmd_squad(args) -> int:
         progress=not args.quiet,
         traditional=args.traditional,
         news=args.news,
+        reworded=args.reworded,
     )
     return _finish(report, args)
 
@@ -1157,6 +1169,12 @@ def add_cli(subparsers) -> None:
         "--traditional",
         action="store_true",
         help="ask every question in Taiwan Traditional Chinese (articles unchanged)",
+    )
+    s.add_argument(
+        "--reworded",
+        metavar="FILE.jsonl",
+        help='ask only the questions this file names ({"id", "question"} a line, e.g. '
+        "English translations), in its wording",
     )
     s.add_argument(
         "--cache",

@@ -256,6 +256,36 @@ def test_hard_negatives_are_windows_of_other_retrieved_paragraphs():
     ]  # 高新; 泡泡战士 is nowhere else
 
 
+def test_rewordings_copy_their_examples_and_hard_negatives(tmp_path):
+    from rag.errors import InputError
+    from rag.reader.data import WindowConfig, read_squad, reworded, training_windows
+    from rag.reader.tokenizer import get_tokenizer
+
+    exs = read_squad(SQUAD_TINY).examples
+    extra, sha = reworded(exs, DATA / "squad_tiny_en.jsonl")
+    assert [(e.qid, e.question[:20]) for e in extra] == [
+        ("T1_Q0", "How many key project"),
+        ("T2_Q1", "Which company develo"),
+    ]  # T9_Q9 names no example
+    assert extra[0].context == exs[0].context and extra[0].answer == exs[0].answer
+    assert len(sha) == 64
+    cfg = WindowConfig(128, 64, 64, 0, 1)
+    plain, _ = training_windows(get_tokenizer(), exs, cfg)
+    more, _ = training_windows(get_tokenizer(), [*exs, *extra], cfg)
+    added = more[len(plain) :]
+    assert more[: len(plain)] == plain  # the first wordings' windows are unchanged
+    # T1_Q0 in English: its positive window and the Chinese wording's hard negative
+    assert [(w.qid, w.start > 0) for w in added] == [
+        ("T1_Q0", True),
+        ("T1_Q0", False),
+        ("T2_Q1", True),
+    ]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "T1_Q0", "question": "ok"}\n{"id": 3}\n')
+    with pytest.raises(InputError, match=r"bad.jsonl:2: want"):
+        reworded(exs, bad)
+
+
 # -- training -----------------------------------------------------------------------------
 
 TINY = dict(steps=6, batch_size=4, max_len=64, stride=32, lr=1e-3, freeze_layers=10, progress=False)

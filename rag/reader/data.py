@@ -18,6 +18,11 @@ of the training files, labelled "no answer": the retrieved-but-wrong passages th
 meets at answer time, so that its no-answer score learns to tell them from the right
 one. A paragraph that holds the gold answer's text is never a negative.
 
+``reworded(examples, path)`` adds other wordings of the questions (a JSONL file of
+``{"id", "question"}`` rows, e.g. English translations of Chinese questions): each row
+is a copy of that question's example with the new wording, same paragraph and answer,
+and same hard negatives (the first wording's).
+
 What it does not do: batch across files, or search with the dense encoder.
 """
 
@@ -118,6 +123,51 @@ def _example(qa: object, context: str, p: Path, problems: list[str]) -> Example 
             f"{p}: question {qid}: answer_start {start!r} does not point at {text!r}; skipped"
         )
     return None
+
+
+def read_rewordings(path: str | Path) -> tuple[dict[str, str], str]:
+    """``{question id: other wording}`` of a JSONL file of ``{"id", "question"}`` rows
+    (e.g. English translations of Chinese questions), and the file's sha256. A row that
+    is not such an object is an ``InputError`` naming the file and line."""
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as e:
+        raise InputError(f"{p}: cannot read ({e.strerror or e})") from None
+    out: dict[str, str] = {}
+    for n, line in enumerate(raw.decode("utf-8", errors="replace").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            raise InputError(f"{p}:{n}: not a JSON line") from None
+        if not (
+            isinstance(row, dict)
+            and isinstance(row.get("id"), str)
+            and isinstance(row.get("question"), str)
+            and row["question"].strip()
+        ):
+            raise InputError(f'{p}:{n}: want {{"id": str, "question": str}}')  # fmt: skip
+        out[row["id"]] = row["question"]
+    return out, hashlib.sha256(raw).hexdigest()
+
+
+def reworded(examples: Sequence[Example], path: str | Path) -> tuple[list[Example], str]:
+    """The examples a rewordings file (``read_rewordings``) adds, in the examples' order:
+    copies with the new wording, same paragraph and answer; and the file's sha256. Rows
+    whose id is not among ``examples`` are left out.
+
+    >>> import tempfile
+    >>> f = Path(tempfile.mkdtemp()) / "en.jsonl"
+    >>> _ = f.write_text('{"id": "q1", "question": "How many?"}\\n{"id": "q9", "question": "?"}\\n')
+    >>> reworded([Example("q1", "多少？", "16个。", (0, 3))], f)[0]
+    [Example(qid='q1', question='How many?', context='16个。', answer=(0, 3))]
+    """
+    words, sha = read_rewordings(path)
+    out = [Example(ex.qid, words[ex.qid], ex.context, ex.answer) for ex in examples
+           if ex.qid in words]  # fmt: skip
+    return out, sha
 
 
 # -- tokens -------------------------------------------------------------------------------
@@ -263,7 +313,7 @@ def distractor_paragraphs(examples: Sequence[Example], n: int) -> dict[str, tupl
     out: dict[str, tuple[str, ...]] = {}
     for ex in examples:
         q = tokens(ex.question)
-        if not q:
+        if not q or ex.qid in out:  # a rewording keeps the first wording's negatives
             continue
         rows, scores = retriever.retrieve([q], k=k, show_progress=False)
         gold = ex.context[ex.answer[0] : ex.answer[1]] if ex.answer else None

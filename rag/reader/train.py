@@ -30,7 +30,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from . import weights
-from .data import WindowConfig, collate, read_squad, training_windows
+from .data import WindowConfig, collate, read_squad, reworded, training_windows
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,8 @@ class TrainConfig:
     seed: int = 0
     limit: int | None = None  # first N questions of each file
     init: str | None = None  # start from this reader weights file instead of a fresh head
+    # other wordings of the training questions (data.reworded), e.g. English translations
+    reworded: str | None = None
     dtype: str = "float16"  # of the weights file
     # bfloat16 autocast on the CPU too (always on CUDA): a batch 1.4x as fast on one
     # thread where the CPU has bfloat16 instructions, little gain on two
@@ -81,7 +83,7 @@ class TrainConfig:
 _RUN_ONLY = {"device", "threads", "checkpoint_minutes", "stop_after", "progress"}
 # fields added later, left out of a run's identity at their default, so that checkpoints
 # and headers written before them still match
-_ADDED = {"hard_negatives": 0, "cpu_bfloat16": False}
+_ADDED = {"hard_negatives": 0, "cpu_bfloat16": False, "reworded": None}
 
 
 @dataclass(frozen=True)
@@ -152,6 +154,11 @@ def _windows(files: list[str] | None, cfg: TrainConfig, image) -> dict:
         problems.extend(sf.problems)
         sources.append({"file": path.name, "articles": articles, "sha256": sf.sha256,
                         "questions": len(exs)})  # fmt: skip
+    if cfg.reworded:
+        extra, sha = reworded(examples, cfg.reworded)
+        examples.extend(extra)
+        sources.append({"file": Path(cfg.reworded).name, "reworded": True, "sha256": sha,
+                        "questions": len(extra)})  # fmt: skip
     img = read_image(image)
     wcfg = WindowConfig(
         cfg.max_len, cfg.stride, cfg.max_question, cfg.negatives, cfg.hard_negatives
@@ -166,7 +173,7 @@ def _windows(files: list[str] | None, cfg: TrainConfig, image) -> dict:
 
 # what decides the windows: a pack keeps them, and a run from it takes them from there
 _WINDOW_FIELDS = ("max_len", "stride", "max_question", "negatives", "hard_negatives", "seed",
-                  "limit")  # fmt: skip
+                  "limit", "reworded")  # fmt: skip
 
 
 def pack(
@@ -375,6 +382,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         type=int,
         default=d.hard_negatives,
         help="windows of other paragraphs a keyword search ranks high, per question",
+    )
+    p.add_argument(
+        "--reworded",
+        default=d.reworded,
+        metavar="FILE.jsonl",
+        help='other wordings of training questions, {"id", "question"} a line (e.g. '
+        "English translations): each adds a copy of that question's example",
     )
     p.add_argument("--freeze-layers", type=int, default=d.freeze_layers)
     p.add_argument("--seed", type=int, default=d.seed)

@@ -54,6 +54,9 @@ class Settings:
     # margin, the reader reading them beside the chunks (chosen on held-apart CMRC
     # questions, docs/BENCHMARKS.md)
     read_gate_bonus: float = 3.0
+    # … and for an English question (inf: its span always comes from the gate's
+    # sentences, which the gate finds by bridging its words to Chinese)
+    read_english_bonus: float = float("inf")
     # the reader's arithmetic: "bfloat16" (autocast; same held-apart EM/F1, ~1.5x as
     # fast where the CPU has bfloat16 instructions, far slower where it does not),
     # "float32", or "auto": bfloat16 where the CPU says it has them (docs/BENCHMARKS.md)

@@ -246,6 +246,7 @@ class Pipeline:
             refusal=refusal,
             w_score=self.settings.read_score_weight,
             gate_bonus=self.settings.read_gate_bonus,
+            english_bonus=self.settings.read_english_bonus,
         )
 
     @classmethod

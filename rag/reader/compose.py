@@ -71,6 +71,7 @@ class NeuralAnswerer:
         max_answer_tokens: int = 30,
         refusal: Refusal | None = None,
         gate_bonus: float = GATE_BONUS,
+        english_bonus: float = math.inf,
     ) -> None:
         self.index = index
         self.reader = reader
@@ -81,6 +82,7 @@ class NeuralAnswerer:
         self.max_answer_tokens = max_answer_tokens
         self.refusal = refusal
         self.gate_bonus = gate_bonus
+        self.english_bonus = english_bonus
         # (question, features, confidence) of each reading, when a list (rag train refusal)
         self.trace: list | None = None
 
@@ -176,7 +178,7 @@ class NeuralAnswerer:
         # span always comes from them: the gate bridges its words to find the sentence,
         # the reader, trained on Chinese questions, does worse); how sure the answer is,
         # the gate's calibrated figure
-        bonus = math.inf if q.english else self.gate_bonus
+        bonus = self.english_bonus if q.english else self.gate_bonus
         got = self._read(q, hits, k, 0.0, self._region(first, hits), bonus)
         # no span anywhere (the reader read nothing it could cut): the gate's sentences
         return first if got.refused else replace(got, confidence=first.confidence)

@@ -57,6 +57,11 @@ class Settings:
     # … and for an English question (inf: its span always comes from the gate's
     # sentences, which the gate finds by bridging its words to Chinese)
     read_english_bonus: float = float("inf")
+    # with the rule gate, who refuses an English question: "gate" (its refusal stands) or
+    # "reader" (the reader reads the best chunks too and refuses when its confidence is
+    # below read_english_min_confidence; chosen on held-apart questions in English)
+    english_refusal: str = "gate"
+    read_english_min_confidence: float = 0.3
     # the reader's arithmetic: "bfloat16" (autocast; same held-apart EM/F1, ~1.5x as
     # fast where the CPU has bfloat16 instructions, far slower where it does not),
     # "float32", or "auto": bfloat16 where the CPU says it has them (docs/BENCHMARKS.md)
@@ -126,6 +131,10 @@ class Settings:
         if self.reader_dtype not in ("auto", "float32", "bfloat16"):
             raise InputError(
                 f"reader_dtype must be auto, float32 or bfloat16, not {self.reader_dtype!r}"
+            )
+        if self.english_refusal not in ("gate", "reader"):
+            raise InputError(
+                f"english_refusal must be gate or reader, not {self.english_refusal!r}"
             )
         if self.read_k < 1:
             raise InputError(f"read_k must be at least 1, not {self.read_k}")

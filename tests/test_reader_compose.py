@@ -119,6 +119,28 @@ def test_a_byline_answer_of_the_gate_stands(fake_pipeline):
     assert gated.run(q, hits, k=5).short_answer == "成都高新体育中心"
 
 
+def test_english_questions_the_gate_refuses_can_be_the_readers(fake_pipeline):
+    gate = fake_pipeline.answerer.gate
+    q = analyze("How many projects were signed?")
+    hits = fake_pipeline.retriever("hybrid").retrieve(q.query, 30)
+    assert q.english and gate.run(q, hits, k=5).refused
+
+    def answer(score, **kw):
+        reader = FixedReader("咸阳高新区", score=score)
+        return NeuralAnswerer(fake_pipeline.index, reader, gate=gate, **kw).run(q, hits, k=5)
+
+    assert answer(5.0).refused  # english_refusal="gate", the default: its refusal stands
+    sure = answer(5.0, english_refusal="reader", english_bonus=3.0)
+    assert (sure.short_answer, sure.refused, round(sure.confidence, 3)) == (
+        "咸阳高新区",
+        False,
+        0.924,
+    )
+    # below read_english_min_confidence (the margin's logistic curve: 0.3 is a margin of -1.7)
+    assert answer(-2.0, english_refusal="reader", english_bonus=3.0).refused
+    assert not answer(-1.0, english_refusal="reader", english_bonus=3.0).refused
+
+
 class RegionReader:
     """Each chunk's span is its first four characters, scoring ``chunk``; the last
     passage's (the gate's sentences) is its characters 10 to 14, scoring ``region``."""

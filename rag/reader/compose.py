@@ -72,6 +72,8 @@ class NeuralAnswerer:
         refusal: Refusal | None = None,
         gate_bonus: float = GATE_BONUS,
         english_bonus: float = math.inf,
+        english_refusal: str = "gate",
+        english_min_confidence: float = 0.3,
     ) -> None:
         self.index = index
         self.reader = reader
@@ -83,6 +85,8 @@ class NeuralAnswerer:
         self.refusal = refusal
         self.gate_bonus = gate_bonus
         self.english_bonus = english_bonus
+        self.english_refusal = english_refusal
+        self.english_min_confidence = english_min_confidence
         # (question, features, confidence) of each reading, when a list (rag train refusal)
         self.trace: list | None = None
 
@@ -169,7 +173,16 @@ class NeuralAnswerer:
         if not (decides or q.english or q.qtype == "author"):
             return self._read(q, hits, k, self.min_confidence)
         first = self.gate.run(q, hits, k=k)
-        if quotes_byline(q, first) or first.refused and (decides or q.english):
+        if quotes_byline(q, first):
+            return first
+        if q.english and self.english_refusal == "reader":
+            # the reader reads the best chunks and the gate's sentences, if any, and
+            # refuses by its own confidence: the gate refuses most English questions
+            # whose words its bridge does not know (docs/BENCHMARKS.md)
+            region = None if first.refused else self._region(first, hits)
+            least = self.english_min_confidence
+            return self._read(q, hits, k, least, region, self.english_bonus)
+        if first.refused and (decides or q.english):
             return first
         if not (decides or q.english):
             return self._read(q, hits, k, self.min_confidence)

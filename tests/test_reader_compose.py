@@ -141,6 +141,19 @@ def test_english_questions_the_gate_refuses_can_be_the_readers(fake_pipeline):
     assert not answer(-1.0, english_refusal="reader", english_bonus=3.0).refused
 
 
+def test_names_in_no_form_in_the_corpus_leave_english_to_the_reader(fake_pipeline):
+    gate = fake_pipeline.answerer.gate
+    q = fake_pipeline._bridge_english(analyze("How many projects did Qiu Suiheng sign?"))
+    hits = fake_pipeline.retriever("hybrid").retrieve(q.query, 30)
+    # pinyin of a name the bridge cannot map: no article names it, the gate refuses
+    assert q.names == ("qiu", "suiheng") and gate.naming(q, hits) == []
+    assert gate.run(q, hits, k=5).refused
+    reader = FixedReader("咸阳高新区")
+    kw = dict(gate=gate, english_refusal="reader", english_bonus=3.0)
+    a = NeuralAnswerer(fake_pipeline.index, reader, **kw).run(q, hits, k=5)
+    assert a.short_answer == "咸阳高新区"  # the reader reads the best chunks all the same
+
+
 class RegionReader:
     """Each chunk's span is its first four characters, scoring ``chunk``; the last
     passage's (the gate's sentences) is its characters 10 to 14, scoring ``region``."""

@@ -180,8 +180,11 @@ class NeuralAnswerer:
             # refuses by its own confidence: the gate refuses most English questions
             # whose words its bridge does not know (docs/BENCHMARKS.md)
             region = None if first.refused else self._region(first, hits)
+            # names the bridge found in no form in the corpus (pinyin, Qiu Suiheng for
+            # 邱穟恒) do not rule articles out here: the reader reads the English
+            spelled = replace(q, names=tuple(n for n in q.names if not n.isascii()))
             least = self.english_min_confidence
-            return self._read(q, hits, k, least, region, self.english_bonus)
+            return self._read(spelled, hits, k, least, region, self.english_bonus)
         if first.refused and (decides or q.english):
             return first
         if not (decides or q.english):

@@ -141,7 +141,7 @@ def test_english_questions_the_gate_refuses_can_be_the_readers(fake_pipeline):
     assert not answer(-1.0, english_refusal="reader", english_bonus=3.0).refused
 
 
-def test_names_in_no_form_in_the_corpus_leave_english_to_the_reader(fake_pipeline):
+def test_pinyin_names_the_corpus_lacks_leave_english_to_the_reader(fake_pipeline):
     gate = fake_pipeline.answerer.gate
     q = fake_pipeline._bridge_english(analyze("How many projects did Qiu Suiheng sign?"))
     hits = fake_pipeline.retriever("hybrid").retrieve(q.query, 30)
@@ -152,6 +152,11 @@ def test_names_in_no_form_in_the_corpus_leave_english_to_the_reader(fake_pipelin
     kw = dict(gate=gate, english_refusal="reader", english_bonus=3.0)
     a = NeuralAnswerer(fake_pipeline.index, reader, **kw).run(q, hits, k=5)
     assert a.short_answer == "咸阳高新区"  # the reader reads the best chunks all the same
+    # a name that cannot be pinyin still leaves no article to read
+    q = fake_pipeline._bridge_english(analyze("How many projects did Tesla sign?"))
+    hits = fake_pipeline.retriever("hybrid").retrieve(q.query, 30)
+    assert q.names == ("tesla",)
+    assert NeuralAnswerer(fake_pipeline.index, reader, **kw).run(q, hits, k=5).refused
 
 
 class RegionReader:

@@ -29,6 +29,7 @@ import math
 from dataclasses import dataclass, replace
 
 from ..answer import NO_ANSWER, NO_ANSWER_EN
+from ..crosslingual import is_pinyin
 from ..question import Question
 from ..text import sentence_spans
 from ..types import Answer, Hit, Quote, Source
@@ -180,9 +181,10 @@ class NeuralAnswerer:
             # refuses by its own confidence: the gate refuses most English questions
             # whose words its bridge does not know (docs/BENCHMARKS.md)
             region = None if first.refused else self._region(first, hits)
-            # names the bridge found in no form in the corpus (pinyin, Qiu Suiheng for
-            # 邱穟恒) do not rule articles out here: the reader reads the English
-            spelled = replace(q, names=tuple(n for n in q.names if not n.isascii()))
+            # a name in pinyin that the bridge found in no form in the corpus (Qiu
+            # Suiheng, which the article writes 邱穟恒) does not rule articles out here;
+            # one that cannot be pinyin (Tesla) still does
+            spelled = replace(q, names=tuple(n for n in q.names if not is_pinyin(n)))
             least = self.english_min_confidence
             return self._read(spelled, hits, k, least, region, self.english_bonus)
         if first.refused and (decides or q.english):

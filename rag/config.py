@@ -54,14 +54,14 @@ class Settings:
     # margin, the reader reading them beside the chunks (chosen on held-apart CMRC
     # questions, docs/BENCHMARKS.md)
     read_gate_bonus: float = 3.0
-    # … and for an English question (inf: its span always comes from the gate's
-    # sentences, which the gate finds by bridging its words to Chinese)
-    read_english_bonus: float = float("inf")
-    # with the rule gate, who refuses an English question: "gate" (its refusal stands) or
-    # "reader" (the reader reads the best chunks too and refuses when its confidence is
-    # below read_english_min_confidence; chosen on held-apart questions in English)
-    english_refusal: str = "gate"
-    read_english_min_confidence: float = 0.3
+    # with the rule gate, who refuses an English question: "reader" (it reads the best
+    # chunks and the gate's sentences; refused when the gate refuses and the reader's
+    # confidence, the logistic curve of its margin, is below
+    # read_english_min_confidence: chosen on held-apart English questions,
+    # docs/BENCHMARKS.md) or "gate" (its refusal stands, and the span comes from its
+    # sentences: the gate's bridge finds the sentence of few of them)
+    english_refusal: str = "reader"
+    read_english_min_confidence: float = 0.008
     # the reader's arithmetic: "bfloat16" (autocast; same held-apart EM/F1, ~1.5x as
     # fast where the CPU has bfloat16 instructions, far slower where it does not),
     # "float32", or "auto": bfloat16 where the CPU says it has them (docs/BENCHMARKS.md)

@@ -112,31 +112,6 @@ def _looks_like_name(word: str, gl: dict[str, dict[str, float]]) -> bool:
     return True
 
 
-@functools.lru_cache(maxsize=1)
-def _syllables() -> frozenset[str]:
-    """Every toneless pinyin syllable with a vowel (pypinyin's readings of the CJK basic
-    block, less the interjections n, m, ng, hm)."""
-    from pypinyin import lazy_pinyin
-
-    read = lazy_pinyin([chr(c) for c in range(0x4E00, 0xA000)])
-    return frozenset(x for x in read if re.search("[aeiouv]", x))
-
-
-def is_pinyin(word: str) -> bool:
-    """Whether ``word`` can be spelled as toneless pinyin syllables: a Chinese name
-    romanised (Suiheng, 邱穟恒), which the bridge may fail to find in the corpus
-    although the article writes it in characters; Tesla and Audrey cannot be.
-
-    >>> [is_pinyin(w) for w in ("Qiu", "Suiheng", "Zhongguancun", "Tesla", "Putin", "")]
-    [True, True, True, False, False, False]
-    """
-    w = word.lower()
-    ok = [True] + [False] * len(w)  # ok[i]: w[:i] splits into syllables
-    for i in range(1, len(w) + 1):
-        ok[i] = any(ok[j] and w[j:i] in _syllables() for j in range(max(0, i - 6), i))
-    return bool(w) and ok[-1]
-
-
 def content_words(question: str) -> list[str]:
     """The English words of a question that carry meaning.
 

@@ -246,7 +246,6 @@ class Pipeline:
             refusal=refusal,
             w_score=self.settings.read_score_weight,
             gate_bonus=self.settings.read_gate_bonus,
-            english_bonus=self.settings.read_english_bonus,
             english_refusal=self.settings.english_refusal,
             english_min_confidence=self.settings.read_english_min_confidence,
         )

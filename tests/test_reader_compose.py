@@ -129,19 +129,21 @@ def test_english_questions_the_gate_refuses_can_be_the_readers(fake_pipeline):
         reader = FixedReader("咸阳高新区", score=score)
         return NeuralAnswerer(fake_pipeline.index, reader, gate=gate, **kw).run(q, hits, k=5)
 
-    assert answer(5.0).refused  # english_refusal="gate", the default: its refusal stands
-    sure = answer(5.0, english_refusal="reader", english_bonus=3.0)
+    assert answer(5.0, english_refusal="gate").refused  # the gate's refusal stands
+    sure = answer(5.0)  # english_refusal="reader", the default
     assert (sure.short_answer, sure.refused, round(sure.confidence, 3)) == (
         "咸阳高新区",
         False,
         0.924,
     )
     # below read_english_min_confidence (the margin's logistic curve: 0.3 is a margin of -1.7)
-    assert answer(-2.0, english_refusal="reader", english_bonus=3.0).refused
-    assert not answer(-1.0, english_refusal="reader", english_bonus=3.0).refused
+    assert answer(-2.0, english_min_confidence=0.3).refused
+    assert not answer(-1.0, english_min_confidence=0.3).refused
+    # the default, 0.008, is a margin of -9.6
+    assert answer(-10.0).refused and not answer(-9.0).refused
 
 
-def test_pinyin_names_the_corpus_lacks_leave_english_to_the_reader(fake_pipeline):
+def test_english_names_the_corpus_lacks_leave_the_question_to_the_reader(fake_pipeline):
     gate = fake_pipeline.answerer.gate
     q = fake_pipeline._bridge_english(analyze("How many projects did Qiu Suiheng sign?"))
     hits = fake_pipeline.retriever("hybrid").retrieve(q.query, 30)
@@ -149,14 +151,15 @@ def test_pinyin_names_the_corpus_lacks_leave_english_to_the_reader(fake_pipeline
     assert q.names == ("qiu", "suiheng") and gate.naming(q, hits) == []
     assert gate.run(q, hits, k=5).refused
     reader = FixedReader("咸阳高新区")
-    kw = dict(gate=gate, english_refusal="reader", english_bonus=3.0)
-    a = NeuralAnswerer(fake_pipeline.index, reader, **kw).run(q, hits, k=5)
+    a = NeuralAnswerer(fake_pipeline.index, reader, gate=gate).run(q, hits, k=5)
     assert a.short_answer == "咸阳高新区"  # the reader reads the best chunks all the same
-    # a name that cannot be pinyin still leaves no article to read
-    q = fake_pipeline._bridge_english(analyze("How many projects did Tesla sign?"))
+    # a name the bridge found in the corpus must still be named: Xianyang → 咸阳
+    q = fake_pipeline._bridge_english(analyze("How many projects did Xianyang sign?"))
     hits = fake_pipeline.retriever("hybrid").retrieve(q.query, 30)
-    assert q.names == ("tesla",)
-    assert NeuralAnswerer(fake_pipeline.index, reader, **kw).run(q, hits, k=5).refused
+    assert q.names == ("咸阳",)
+    a = NeuralAnswerer(fake_pipeline.index, FixedReader("高新区"), gate=gate).run(q, hits, k=5)
+    assert not a.refused and "咸阳" in a.sources[0].article.text
+    assert any("咸阳" not in fake_pipeline.index.articles[h.chunk.article_id].text for h in hits)
 
 
 class RegionReader:

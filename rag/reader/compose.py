@@ -15,7 +15,12 @@ With the rule answerer as its gate (the default), the gate is asked first: its r
 stands; the reader reads only articles that name the question's places, organisations
 and people (``Answerer.naming``), and it reads the sentences the gate quotes as one more
 passage whose spans' margins get ``gate_bonus`` (chosen on held-apart CMRC questions,
-docs/BENCHMARKS.md; an English question's span always comes from them).
+docs/BENCHMARKS.md). An English question is the reader's to refuse
+(``english_refusal="reader"``, the default): it reads the best chunks and the gate's
+sentences (when the gate answers) alike, and when the gate refuses, refuses too below
+``english_min_confidence`` (the margin's logistic curve): the gate's bridge finds the
+sentence of few of them. With ``"gate"`` the gate's refusal stands and the span comes
+from its sentences.
 
 The short answer is the span; the quote is the sentence of the article that holds it
 (two when the span crosses a sentence end); sources and offsets are as the rule
@@ -29,7 +34,6 @@ import math
 from dataclasses import dataclass, replace
 
 from ..answer import NO_ANSWER, NO_ANSWER_EN
-from ..crosslingual import is_pinyin
 from ..question import Question
 from ..text import sentence_spans
 from ..types import Answer, Hit, Quote, Source
@@ -38,6 +42,9 @@ from .refusal import Refusal, features
 READ_K = 3  # chunks read per question (Settings.read_k)
 PASSAGE = 240  # characters of article shown around a quote
 GATE_BONUS = 3.0  # added to the margins of spans in the gate's sentences (Settings.read_gate_bonus)
+# below this confidence an English question the reader decides is refused
+# (Settings.read_english_min_confidence, chosen on held-apart English questions)
+ENGLISH_MIN_CONFIDENCE = 0.008
 
 
 @dataclass(frozen=True)
@@ -54,8 +61,8 @@ class Choice:
 class NeuralAnswerer:
     """``refusal``: the weights' refusal model (``refusal.py``); without one the margin's
     logistic curve is the confidence. ``gate``: an answerer (the rule answerer) asked
-    about English questions (the reader saw no English in training) and who-wrote
-    questions (its answer stands when it names the byline), and, without a refusal
+    about English questions (its sentences are read too; ``english_refusal``) and
+    who-wrote questions (its answer stands when it names the byline), and, without a refusal
     model (the pipeline passes none for ``RAG_READER_GATE=2``, the default), about every
     question: its refusal stands, otherwise the reader picks the span, reading the
     gate's sentences too (``gate_bonus``)."""
@@ -72,9 +79,8 @@ class NeuralAnswerer:
         max_answer_tokens: int = 30,
         refusal: Refusal | None = None,
         gate_bonus: float = GATE_BONUS,
-        english_bonus: float = math.inf,
-        english_refusal: str = "gate",
-        english_min_confidence: float = 0.3,
+        english_refusal: str = "reader",
+        english_min_confidence: float = ENGLISH_MIN_CONFIDENCE,
     ) -> None:
         self.index = index
         self.reader = reader
@@ -85,7 +91,6 @@ class NeuralAnswerer:
         self.max_answer_tokens = max_answer_tokens
         self.refusal = refusal
         self.gate_bonus = gate_bonus
-        self.english_bonus = english_bonus
         self.english_refusal = english_refusal
         self.english_min_confidence = english_min_confidence
         # (question, features, confidence) of each reading, when a list (rag train refusal)
@@ -181,22 +186,23 @@ class NeuralAnswerer:
             # refuses by its own confidence: the gate refuses most English questions
             # whose words its bridge does not know (docs/BENCHMARKS.md)
             region = None if first.refused else self._region(first, hits)
-            # a name in pinyin that the bridge found in no form in the corpus (Qiu
-            # Suiheng, which the article writes 邱穟恒) does not rule articles out here;
-            # one that cannot be pinyin (Tesla) still does
-            spelled = replace(q, names=tuple(n for n in q.names if not is_pinyin(n)))
-            least = self.english_min_confidence
-            return self._read(spelled, hits, k, least, region, self.english_bonus)
+            # names that the bridge found in no form in the corpus do not rule articles
+            # out here (Qiu Suiheng, Choe Yeong, Sylvinho: the article writes them in
+            # characters the bridge cannot reach); those it found (Zhengzhou → 郑州)
+            # still must be named; the reader's confidence decides
+            spelled = replace(q, names=tuple(n for n in q.names if not n.isascii()))
+            # refused only when neither the gate nor the reader is sure of an answer
+            least = self.english_min_confidence if first.refused else 0.0
+            return self._read(spelled, hits, k, least, region, self.gate_bonus, by_margin=True)
         if first.refused and (decides or q.english):
             return first
         if not (decides or q.english):
             return self._read(q, hits, k, self.min_confidence)
         # the reader picks the span, reading the sentences the gate quotes beside the
         # best chunks, their spans' margins raised by gate_bonus (an English question's
-        # span always comes from them: the gate bridges its words to find the sentence,
-        # the reader, trained on Chinese questions, does worse); how sure the answer is,
-        # the gate's calibrated figure
-        bonus = self.english_bonus if q.english else self.gate_bonus
+        # span, with english_refusal="gate", always comes from them); how sure the
+        # answer is, the gate's calibrated figure
+        bonus = math.inf if q.english else self.gate_bonus
         got = self._read(q, hits, k, 0.0, self._region(first, hits), bonus)
         # no span anywhere (the reader read nothing it could cut): the gate's sentences
         return first if got.refused else replace(got, confidence=first.confidence)
@@ -217,10 +223,22 @@ class NeuralAnswerer:
         return hit, min(x.start for x in same), max(x.end for x in same)
 
     def _read(
-        self, q: Question, hits: list[Hit], k: int, least: float, region=None, bonus: float = 0.0
+        self,
+        q: Question,
+        hits: list[Hit],
+        k: int,
+        least: float,
+        region=None,
+        bonus: float = 0.0,
+        by_margin: bool = False,
     ) -> Answer:
+        """``by_margin``: the confidence is the margin's logistic curve even where there
+        is a refusal model (fitted on Chinese questions)."""
         choice = self.choose(q, hits, region, bonus)
-        sure = 0.0 if choice is None else self.confidence(q, choice)
+        if choice is None:
+            sure = 0.0
+        else:
+            sure = _squash(choice.margin) if by_margin else self.confidence(q, choice)
         order = list(dict.fromkeys(h.chunk.article_id for h in sorted(hits, key=lambda h: h.rank)))
         first_hit = {}
         for h in sorted(hits, key=lambda h: h.rank):

@@ -309,7 +309,7 @@ def rerank(
     0.25 an in-range hit goes ahead of any out-of-range one up to about 15 places above
     it (a weight of 1 would put every in-range hit first: a filter that keeps the rest). Recency (最新, no range):
     a second list, the hits dated up to ``as_of`` newest first, fused with retrieval's.
-    Boosted or fused, a hit's ``score`` is the fused one.
+    Filtered, boosted or fused, a hit's ``score`` is the fused one.
 
     >>> from rag.types import Chunk
     >>> hs = [Hit(Chunk(a, a, 0, 0, 1, "x"), 1.0, i) for i, a in enumerate("abc")]
@@ -330,7 +330,13 @@ def rerank(
         inside = {id(h): in_range(date_of(h), time_range) for h in hits}
         if mode == "filter":
             kept = [h for h in hits if inside[id(h)]] + [h for h in hits if inside[id(h)] is None]
-            return _renumber(kept)
+            # scored as a boost would score them (an undated hit gets half the date's
+            # share), so that the reader, weighing chunks by score, prefers those in range
+            credit = {True: w, None: w / 2}
+            return [
+                replace(h, score=score[id(h)] + credit[inside[id(h)]], rank=n)
+                for n, h in enumerate(kept)
+            ]
         for h in hits:
             score[id(h)] += {True: w, None: w / 2, False: 0.0}[inside[id(h)]]
     else:

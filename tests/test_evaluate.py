@@ -182,6 +182,23 @@ def test_traditional_run_asks_the_same_questions_in_traditional(tmp_path):
     assert report.summary.n == 5 and report.summary.r1 == 1.0  # folded back for matching
 
 
+def test_reworded_run_asks_only_the_named_questions_in_their_wording(tmp_path):
+    settings = Settings.from_env(encoder=FAKE)
+    report = eval_squad(
+        TINY,
+        settings,
+        removed=False,
+        reworded=DATA / "squad_tiny_en.jsonl",
+        cache=tmp_path / "cache",
+        progress=False,
+    )
+    assert report.meta["questions_in"] == "reworded by squad_tiny_en.jsonl"
+    assert sorted(o.question for o in report.outcomes) == [
+        "How many key projects did the Zhuhai high-tech zone land in May?",
+        "Which company developed Bubble Fighter?",
+    ]
+
+
 def test_eval_cli_writes_reports_and_details(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("RAG_ENCODER", FAKE)
     out = tmp_path / "reports"

@@ -42,7 +42,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from .errors import InputError
@@ -702,8 +702,6 @@ def eval_squad(
     full = cached_index(data.articles, encoder, settings, cache, progress)
     questions = list(data.questions[:limit] if limit else data.questions)
     if reworded:
-        from dataclasses import replace
-
         from .reader.data import read_rewordings
 
         words = read_rewordings(reworded)[0]
@@ -711,8 +709,6 @@ def eval_squad(
     if not questions:
         raise InputError(f"{path}: no answerable questions")
     if traditional:
-        from dataclasses import replace
-
         from .text import to_traditional
 
         questions = [replace(q, question=to_traditional(q.question)) for q in questions]

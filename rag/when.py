@@ -328,17 +328,17 @@ def rerank(
     newer: dict[int, int] = {}  # recency: place among the dated hits, newest first
     if time_range is not None:
         inside = {id(h): in_range(date_of(h), time_range) for h in hits}
+        credit = {True: w, None: w / 2, False: 0.0}  # an undated hit: half the date's share
         if mode == "filter":
             kept = [h for h in hits if inside[id(h)]] + [h for h in hits if inside[id(h)] is None]
-            # scored as a boost would score them (an undated hit gets half the date's
-            # share), so that the reader, weighing chunks by score, prefers those in range
-            credit = {True: w, None: w / 2}
+            # scored as a boost would score them, so that the reader, weighing chunks by
+            # score, prefers those in range
             return [
                 replace(h, score=score[id(h)] + credit[inside[id(h)]], rank=n)
                 for n, h in enumerate(kept)
             ]
         for h in hits:
-            score[id(h)] += {True: w, None: w / 2, False: 0.0}[inside[id(h)]]
+            score[id(h)] += credit[inside[id(h)]]
     else:
         day = as_of.isoformat()
         spans = [(span_of(date_of(h)), i, h) for i, h in enumerate(hits)]
@@ -353,7 +353,3 @@ def rerank(
     # the fused score replaces retrieval's, so that the reader, which weighs the chunks
     # it reads by their scores, weighs the dates too
     return [replace(hits[i], score=score[id(hits[i])], rank=n) for n, i in enumerate(order)]
-
-
-def _renumber(hits: list[Hit]) -> list[Hit]:
-    return [h if h.rank == i else replace(h, rank=i) for i, h in enumerate(hits)]

@@ -68,10 +68,8 @@ FEATURES = (
     "first",  # the article's first sentence
     "prior",  # 1/(1+rank) of the article
     "in_hit",  # 1/(1+rank) of the retrieved chunk holding the sentence
-    "tiny",  # shorter than 8 characters
     "dense",  # rescaled cosine to the question (English or no shared words only)
     "anchor",  # repeats the question's wording on both sides of its question word
-    "art_cov",  # idf-weighted share of the question's words the whole article has
     "focus",  # has the kind of word "什么<focus>" asks for (1/0; 0.5 when unknown)
     "pos_type",  # has a person/place/organisation name for 谁/哪里/哪家 questions
     "defines",  # opens by defining what a "什么是X" question asks about
@@ -93,10 +91,8 @@ WEIGHTS = np.array(
         0.42,
         3.68,
         2.05,
-        -0.24,
         1.5,
         1.2,
-        1.07,
         2.0,
         1.43,
         2.0,
@@ -427,8 +423,6 @@ class Answerer:
             # say nothing about which sentence answers; a news headline states the key
             # fact, so its words still count half
             in_title = 0.5 if len(title) > 12 else 0.0
-            whole = self.folded(aid)
-            art_cov = sum(w * _match(t, whole) for t, w in terms) / total
             spans = sentence_spans(art.text)
             first_row = len(rows)
             for i, (a, b) in enumerate(spans):
@@ -461,9 +455,7 @@ class Answerer:
                     default=None,
                 )
                 f[_COL["in_hit"]] = 1.0 / (1.0 + in_hit) if in_hit is not None else 0.0
-                f[_COL["tiny"]] = 1.0 if len(s) < 8 else 0.0
                 f[_COL["anchor"]] = anchor_strength(s, q)
-                f[_COL["art_cov"]] = art_cov
                 f[_COL["focus"]] = focus_match(s, q)
                 f[_COL["defines"]] = defines(s, q)
                 if i > 0 and _PRONOUN_START.match(s):

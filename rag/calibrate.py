@@ -16,6 +16,7 @@ Does not: train the reader (``rag train reader``) or choose read_k / rank weight
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -52,13 +53,31 @@ def readings(pipe, questions, progress: bool, desc: str) -> list[list[float] | N
 
 
 def collect(
-    data: SquadSet, settings, encoder, *, folds=8, limit=None, progress=True, cache=DEFAULT_CACHE
+    data: SquadSet,
+    settings,
+    encoder,
+    *,
+    folds=8,
+    limit=None,
+    progress=True,
+    cache=DEFAULT_CACHE,
+    english: str | Path | None = None,
 ):
-    """(features, labels, article ids) over the normal and gold-removed readings."""
+    """(features, labels, article ids) over the normal and gold-removed readings.
+    ``english``: a file of ``{"id", "question"}`` rows (English wordings); only the
+    questions it names are asked, in its wording, read as the default stage reads
+    English questions (the gate asked first; ``ENGLISH_FEATURES``)."""
     from .pipeline import Pipeline
 
-    settings = settings.with_(reader_gate=0)
     questions = list(data.questions[:limit] if limit else data.questions)
+    if english:
+        from .reader.data import read_rewordings
+
+        words = read_rewordings(english)[0]
+        questions = [replace(q, question=words[q.id]) for q in questions if q.id in words]
+        settings = settings.with_(reader_gate=2, english_refusal="reader")
+    else:
+        settings = settings.with_(reader_gate=0)
     full = cached_index(data.articles, encoder, settings, cache, progress)
     pipe = Pipeline.load(full, settings.with_(index_dir=str(full)), encoder=encoder)
     rows = [
@@ -110,15 +129,17 @@ def train(
     most_refused: float = MOST_REFUSED,
     save_features: str | Path | None = None,
     news: str | Path | None = None,
+    english: str | Path | None = None,
 ):
     """Fit the refusal model for the reader ``settings.reader`` names and write it into
     that weights file's header (or ``out``, a copy); returns (its header entry, the
-    cross-validated scores)."""
+    cross-validated scores). ``english`` (English wordings of the files' questions,
+    ``collect``): the English model, header entry ``refusal_en``."""
     import shutil
 
     from .embed import load_encoder
     from .reader import weights
-    from .reader.refusal import fit
+    from .reader.refusal import ENGLISH_FEATURES, FEATURES, fit
 
     path = weights.resolve(settings.reader)
     if path is None:
@@ -134,6 +155,7 @@ def train(
             limit=limit,
             progress=progress,
             cache=cache,
+            english=english,
         )
         xs.append(x)
         ys.append(y)
@@ -150,8 +172,10 @@ def train(
         if is_news_set(p):  # its text is the news file's
             p = Path(news) if news is not None else DEFAULT_NEWS
             data[p.name] = hashlib.sha256(p.read_bytes()).hexdigest()
+    if english:
+        data[Path(english).name] = hashlib.sha256(Path(english).read_bytes()).hexdigest()
     header = {
-        **model.to_header(),
+        **model.to_header(ENGLISH_FEATURES if english else FEATURES),
         "threshold": scores["threshold"],
         "data": data,
         "encoder": encoder.id,
@@ -162,5 +186,5 @@ def train(
     target = Path(out) if out else path
     if out:
         shutil.copyfile(path, target)
-    weights.set_entry(target, "refusal", header)
+    weights.set_entry(target, "refusal_en" if english else "refusal", header)
     return header, scores

@@ -359,6 +359,8 @@ REFUSAL_DATA = (
 def cmd_train_refusal(args) -> int:
     from .calibrate import train
 
+    if args.english and not args.files:
+        raise InputError("--english needs the files whose questions it words in English")
     specs = args.files or list(REFUSAL_DATA)
     for spec in specs:
         if not Path(spec.partition("@")[0]).is_file():
@@ -379,8 +381,10 @@ def cmd_train_refusal(args) -> int:
         most_refused=args.most_refused,
         save_features=args.save_features,
         news=args.news,
+        english=args.english,
     )
-    print(f"wrote the refusal model into {args.out or settings.reader}", file=sys.stderr)
+    which = "English refusal model" if args.english else "refusal model"
+    print(f"wrote the {which} into {args.out or settings.reader}", file=sys.stderr)
     print(_dumps(scores))
     return 0
 
@@ -447,6 +451,12 @@ def add_train_cli(subparsers) -> None:
         help=f"share of answerable questions the threshold may refuse, out of fold ({MOST_REFUSED})",
     )
     f.add_argument("--save-features", metavar="FILE.npz", help="also save the features read")
+    f.add_argument(
+        "--english",
+        metavar="FILE.jsonl",
+        help="fit the English questions' model instead: ask the files' questions in this "
+        'file\'s wording ({"id", "question"} a line, e.g. tests/data/cmrc_held_en.jsonl)',
+    )
     f.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     f.set_defaults(func=cmd_train_refusal)
 

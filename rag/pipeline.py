@@ -217,7 +217,7 @@ class Pipeline:
             return Answerer(index, self.qenc, min_confidence=self.settings.min_confidence)
         from .reader.compose import NeuralAnswerer
         from .reader.infer import Reader
-        from .reader.refusal import Refusal
+        from .reader.refusal import ENGLISH_FEATURES, Refusal
 
         reader = getattr(getattr(self, "answerer", None), "reader", None)
         reader = reader or Reader.load(path, dtype=self.settings.reader_dtype)
@@ -234,6 +234,11 @@ class Pipeline:
         )
         chosen = os.environ.get("RAG_MIN_CONFIDENCE") or calibrated
         least = float(chosen) if chosen is not None else self.settings.min_confidence
+        # an English question's own model (rag train refusal --english), when the
+        # reader decides English refusals
+        refusal_en = None
+        if self.settings.english_refusal == "reader":
+            refusal_en = Refusal.from_header(reader.header.get("refusal_en"), ENGLISH_FEATURES)
         gate = None
         if self.settings.reader_gate:
             gate = Answerer(index, self.qenc, min_confidence=self.settings.min_confidence)
@@ -244,6 +249,7 @@ class Pipeline:
             gate=gate,
             read_k=self.settings.read_k,
             refusal=refusal,
+            refusal_en=refusal_en,
             w_score=self.settings.read_score_weight,
             gate_bonus=self.settings.read_gate_bonus,
             english_refusal=self.settings.english_refusal,

@@ -11,7 +11,7 @@ import pytest
 from rag.question import analyze
 from rag.reader.compose import NeuralAnswerer, holding
 from rag.reader.infer import Span
-from rag.reader.refusal import FEATURES, Refusal
+from rag.reader.refusal import ENGLISH_FEATURES, FEATURES, Refusal
 
 from .conftest import SEED_QA
 
@@ -141,6 +141,36 @@ def test_english_questions_the_gate_refuses_can_be_the_readers(fake_pipeline):
     assert not answer(-1.0, english_min_confidence=0.3).refused
     # the default, 0.008, is a margin of -9.6
     assert answer(-10.0).refused and not answer(-9.0).refused
+
+
+def test_an_english_refusal_model_decides_with_the_gates_verdict(fake_pipeline):
+    gate = fake_pipeline.answerer.gate
+    q = analyze("How many projects were signed?")
+    hits = fake_pipeline.retriever("hybrid").retrieve(q.query, 30)
+    gated = gate.run(q, hits, k=5)
+    assert gated.refused
+
+    class ByGate(Refusal):
+        """Answers when the margin is above 3; checks the gate's verdict is among x."""
+
+        def probability(self, x):
+            assert len(x) == len(ENGLISH_FEATURES)
+            assert x[-2:] == [1.0, gated.confidence]  # refused, and how sure it was
+            return 0.9 if x[0] > 3 else 0.1
+
+    model = ByGate((), (), (), 0.0, 0.5, {})
+    traced: list = []
+
+    def answer(score):
+        reader = FixedReader("咸阳高新区", score=score)
+        ans = NeuralAnswerer(fake_pipeline.index, reader, gate=gate, refusal_en=model)
+        ans.trace = traced
+        return ans.run(q, hits, k=5)
+
+    sure, unsure = answer(5.0), answer(2.0)
+    assert (sure.short_answer, sure.refused, sure.confidence) == ("咸阳高新区", False, 0.9)
+    assert unsure.refused and unsure.confidence == 0.1  # a margin the curve would answer
+    assert [t[1][0] for t in traced] == [5.0, 2.0]
 
 
 def test_english_names_the_corpus_lacks_leave_the_question_to_the_reader(fake_pipeline):

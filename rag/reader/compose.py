@@ -21,8 +21,8 @@ sentences (when the gate answers) alike and refuses below the threshold of the
 weights' English refusal model (``refusal_en``: the refusal features plus the gate's
 verdict, fitted by ``rag train refusal --english`` on held-apart English questions), or
 without one, when the gate refuses too, below ``english_min_confidence`` (the margin's
-logistic curve): the gate's bridge finds the sentence of few of them. With ``"gate"`` the gate's refusal stands and the span comes
-from its sentences.
+logistic curve): the gate's bridge finds the sentence of few of them. With ``"gate"``
+the gate's refusal stands and the span comes from its sentences.
 
 The short answer is the span; the quote is the sentence of the article that holds it
 (two when the span crosses a sentence end); sources and offsets are as the rule
@@ -147,26 +147,19 @@ class NeuralAnswerer:
                 best = Choice(h, a, a + len(sp.text), margin, sp.score, sp.no_answer, rank)
         return best
 
-    def confidence(self, q: Question, choice: Choice) -> float:
+    def confidence(self, q: Question, choice: Choice, gated: Answer | None = None) -> float:
         """How likely ``choice`` answers ``q``: the refusal model's probability, or a
-        logistic curve of the margin without one."""
-        if self.refusal is None and self.trace is None:
+        logistic curve of the margin without one. ``gated``: the gate's answer to the
+        English question ``q``; the model is then the English one (``refusal_en``), the
+        gate's verdict among its features (the Chinese one was fitted on Chinese
+        questions)."""
+        model = self.refusal if gated is None else self.refusal_en
+        if model is None and self.trace is None:
             return _squash(choice.margin)
         x = self.features(q, choice)
-        p = self.refusal.probability(x) if self.refusal else _squash(choice.margin)
-        if self.trace is not None:
-            self.trace.append((q.text, x, p))
-        return p
-
-    def english_confidence(self, q: Question, choice: Choice, gated: Answer) -> float:
-        """How likely ``choice`` answers the English question ``q``, the gate having
-        answered ``gated``: the weights' English refusal model (``refusal_en``, the
-        gate's verdict among its features), or without one the margin's logistic curve
-        (the Chinese model was fitted on Chinese questions)."""
-        if self.refusal_en is None and self.trace is None:
-            return _squash(choice.margin)
-        x = [*self.features(q, choice), float(gated.refused), gated.confidence]
-        p = self.refusal_en.probability(x) if self.refusal_en else _squash(choice.margin)
+        if gated is not None:
+            x += [float(gated.refused), gated.confidence]
+        p = model.probability(x) if model else _squash(choice.margin)
         if self.trace is not None:
             self.trace.append((q.text, x, p))
         return p
@@ -251,15 +244,9 @@ class NeuralAnswerer:
         bonus: float = 0.0,
         gated: Answer | None = None,
     ) -> Answer:
-        """``gated``: the gate's answer to an English question, whose confidence is
-        ``english_confidence``."""
+        """``gated``: the gate's answer to an English question (``confidence``)."""
         choice = self.choose(q, hits, region, bonus)
-        if choice is None:
-            sure = 0.0
-        elif gated is not None:
-            sure = self.english_confidence(q, choice, gated)
-        else:
-            sure = self.confidence(q, choice)
+        sure = 0.0 if choice is None else self.confidence(q, choice, gated)
         order = list(dict.fromkeys(h.chunk.article_id for h in sorted(hits, key=lambda h: h.rank)))
         first_hit = {}
         for h in sorted(hits, key=lambda h: h.rank):

@@ -32,11 +32,7 @@ from .extract import (
     NUMBER,
     TIME_PHRASE,
     UNIT_KINDS,
-    anchor_strength,
     asked_unit,
-    defines,
-    fills_slot,
-    focus_match,
     typed_spans,
 )
 from .index import Index
@@ -69,14 +65,9 @@ FEATURES = (
     "prior",  # 1/(1+rank) of the article
     "in_hit",  # 1/(1+rank) of the retrieved chunk holding the sentence
     "dense",  # rescaled cosine to the question (English or no shared words only)
-    "anchor",  # repeats the question's wording on both sides of its question word
-    "focus",  # has the kind of word "什么<focus>" asks for (1/0; 0.5 when unknown)
-    "pos_type",  # has a person/place/organisation name for 谁/哪里/哪家 questions
-    "defines",  # opens by defining what a "什么是X" question asks about
     "refers",  # opens with a pronoun (它/其/该…): kw as if it named the article's title
     "when",  # has the date the question names (1989年，…): 1, its year only: 0.5
     "not_when",  # the question names a date; the sentence has another and not that one
-    "slot",  # a number/date right next to the question's own words (建于|1988年)
 )
 _COL = {name: i for i, name in enumerate(FEATURES)}
 WEIGHTS = np.array(
@@ -92,14 +83,9 @@ WEIGHTS = np.array(
         3.68,
         2.05,
         1.5,
-        1.2,
-        2.0,
-        1.43,
-        2.0,
         1.0,
         1.0,
         -1.0,
-        1.25,
     ]
 )
 _ANNOUNCES = re.compile(
@@ -111,7 +97,6 @@ _GLUED_TAIL = set("有著在的也都就将把被于")
 _GLUED_HEAD = set("以在于被把将对从向和与及由")
 _CAUSE = re.compile(r"因为|由于|为了|原因|因而|以致|导致")
 _PRONOUN_START = re.compile(r"^(?:[它她他其此该这牠]|本(?![来身地]))")
-_POS_TYPES = {"person": ("nr",), "place": ("ns",), "org": ("nt",)}
 UNIT_MARGIN = 2.5
 DENSE_LEADERS = 3  # sentences given a dense score for English / no-shared-word questions
 # quote the neighbouring sentence too when it scores within this of the best: on CMRC
@@ -127,11 +112,10 @@ CONF_FEATURES = (
     "missing_max",
     "missing_rare",
     "typed",
-    "anchor",
     "english",
     "no_terms",
 )
-CONF_WEIGHTS = np.array([1.94, 2.33, 2.11, -0.46, -1.43, 0.18, 0.13, 0.39, 0.0])
+CONF_WEIGHTS = np.array([1.94, 2.33, 2.11, -0.46, -1.43, 0.18, 0.39, 0.0])
 CONF_BIAS = -3.82
 
 
@@ -358,9 +342,9 @@ class Answerer:
             if q.qtype == "author" and _AUTHOR_WORDS.match(w):
                 continue  # 作者/记者 name what is asked; the article need not say them
             if w == q.focus and (KIN.fullmatch(w) or w == "名字"):
-                continue  # 谁的女儿 is answered by X之女: the focus feature looks for it
+                continue  # 谁的女儿 is answered by X之女, which has no 女儿
             if q.focus == "由来" and _NAME_FRAME.fullmatch(w):
-                continue  # 名字是怎么来的 is answered by …故得名: the focus feature again
+                continue  # 名字是怎么来的 is answered by …故得名, which has no 名字
             weight = self.index.idf(w) * (0.5 if len(w) == 1 and not w.isdigit() else 1.0)
             out[w] = max(out.get(w, 0.0), weight)
         if "其中" in q.text and q.query != q.text.strip():
@@ -375,12 +359,6 @@ class Answerer:
         if not cands:
             return []
         scores = feats @ WEIGHTS
-        if q.qtype in _POS_TYPES:
-            # second stage: part-of-speech tagging is slow, so only the leaders get it
-            top = np.argsort(-scores, kind="stable")[:5]
-            for i in top:
-                feats[i, _COL["pos_type"]] = _pos_type_match(q.qtype, cands[i][3])
-            scores = feats @ WEIGHTS
         if q.qtype == "number" and asked_unit(q):
             # 多少个/几家 names its unit: a close runner-up holding a number in that unit
             # beats a leader holding none (the lead sentence often names the event and
@@ -399,11 +377,9 @@ class Answerer:
         out.sort(key=lambda x: (-x.score, x.article_id, x.start))
         return out
 
-    def sentence_features(
-        self, q: Question, terms, article_ids: list[str], hits: list[Hit], pos: bool = False
-    ):
+    def sentence_features(self, q: Question, terms, article_ids: list[str], hits: list[Hit]):
         """Candidate sentences of the leading articles and their feature rows (columns
-        as in ``FEATURES``; ``pos_type`` only when ``pos`` is set)."""
+        as in ``FEATURES``)."""
         total = sum(w for _, w in terms) or 1.0
         q_content = "".join(ch for ch in q.before + q.after if ch.isalnum())
         q_bigrams = set(char_ngrams(q_content)) if q_content else set()
@@ -455,17 +431,10 @@ class Answerer:
                     default=None,
                 )
                 f[_COL["in_hit"]] = 1.0 / (1.0 + in_hit) if in_hit is not None else 0.0
-                f[_COL["anchor"]] = anchor_strength(s, q)
-                f[_COL["focus"]] = focus_match(s, q)
-                f[_COL["defines"]] = defines(s, q)
                 if i > 0 and _PRONOUN_START.match(s):
                     f[_COL["refers"]] = (
                         sum(w * max(_match(t, fs), _match(t, title)) for t, w in terms) / total
                     )
-                if pos and q.qtype in _POS_TYPES:
-                    f[_COL["pos_type"]] = _pos_type_match(q.qtype, s)
-                if typed:
-                    f[_COL["slot"]] = fills_slot(s, q)
                 if asked_dates:
                     f[_COL["when"]], f[_COL["not_when"]] = _date_match(asked_dates, fs)
                 rows.append(f)
@@ -558,7 +527,6 @@ class Answerer:
             typed = 1.0 if type_match(q, best.text) >= 0.7 else 0.0
         else:
             typed = 0.5
-        anchor = anchor_strength(best.text, q) if not q.english else 0.0
         return np.array(
             [
                 cov_article,
@@ -567,7 +535,6 @@ class Answerer:
                 missing_max,
                 missing_rare,
                 typed,
-                anchor,
                 1.0 if q.english else 0.0,
                 1.0 if not terms else 0.0,
             ]
@@ -757,14 +724,6 @@ def _date_match(asked: list[tuple[str, str]], folded: str) -> tuple[float, float
     if any(y in folded for _, y in asked):
         return 0.5, 0.0
     return 0.0, 1.0 if _YEAR.search(folded) else 0.0
-
-
-def _pos_type_match(qtype: str, sentence: str) -> float:
-    """1 when the sentence holds a name of the kind a 谁/哪里/哪家 question asks for."""
-    import jieba.posseg as pseg
-
-    flags = _POS_TYPES[qtype]
-    return 1.0 if any(w.flag in flags and len(w.word) >= 2 for w in pseg.cut(sentence)) else 0.0
 
 
 _MEASURE_NOUN = re.compile(r"[\u4e00-\u9fff]{1,4}[量额值率积价费]$")

@@ -433,11 +433,10 @@ class Pipeline:
         """Load what a first question would otherwise wait for: the encoder, jieba and
         its part-of-speech tagger, the English word bridge (CC-CEDICT, seconds) and the
         time parsers (jionlp, dateparser: about a second)."""
-        from .answer import _pos_type_match
         from .crosslingual import glossary
 
         self.qenc("预热")
-        _pos_type_match("person", "记者张伟报道")
+        analyze("记者张伟在哪里报道？")  # proper_names tags its words
         glossary()
         self._bridge_english(analyze("warm up"))
         when.resolve("上个月的新闻", datetime.date.today())

@@ -69,7 +69,6 @@ class Question:
     after: str = ""  # … and after it
     wh: str = ""  # the question word itself (多少个, 哪天, 谁)
     focus: str = ""  # the noun the question word asks about (什么颜色 -> 颜色)
-    term: str = ""  # what a "什么是X" question asks to define (X)
     english: bool = False
     # for English questions: the corpus's Chinese words for each English word (crosslingual)
     groups: tuple[tuple[str, ...], ...] = ()
@@ -117,7 +116,6 @@ def analyze(text: str, history: list | None = None) -> Question:
         after=after,
         wh=wh,
         focus=focus_word(wh, before, after),
-        term=defined_term(folded),
         english=english,
         names=names,
     )
@@ -193,28 +191,6 @@ ROLE = re.compile(
     r"导演|编剧|作者|作家|作曲|作词|原唱|主唱|主演|演员|主角|创始人|创办人|创立者|建立者|"
     r"开发者|设计者|发明者|发现者|命名者"
 )
-
-
-_DEFINE = (
-    re.compile(r"^(?:请问)?(?:什么是|什么叫做?|何谓|何为)(?P<x>.{2,20}?)[？?。]*$"),
-    re.compile(r"^(?P<x>[^的，,]{2,20}?)(?:是指|指的是|是|指)(?:什么|啥)(?:东西|意思)?[？?。]*$"),
-)
-
-
-def defined_term(folded: str) -> str:
-    """What a "什么是X" / "X是什么" question asks to define, without quotes ("" for
-    any other question).
-
-    >>> defined_term("什么是“乡里制”？"), defined_term("翼尖小翼是什么？"), defined_term("它的别名是什么？")
-    ('乡里制', '翼尖小翼', '')
-    """
-    for rx in _DEFINE:
-        m = rx.match(folded)
-        if m:
-            x = m.group("x").strip("“”「」\"'《》 ")
-            if len(x) >= 2 and not re.search(r"[它他她这那其该]", x):
-                return x
-    return ""
 
 
 def question_type(folded: str) -> str:

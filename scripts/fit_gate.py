@@ -2,10 +2,9 @@
 
 Each question of a SQuAD-format slice is asked open-domain through the real pipeline
 with the rules alone (``--reader none``); the gate's candidate sentences and their
-feature rows (``Answerer.sentence_features``, the second-stage ``pos_type`` on every
-row) are kept, labelled 1 when the sentence holds a gold answer. The weights maximise
-the listwise softmax likelihood of the gold sentences (a question with none among its
-candidates is left out), with an L2 penalty; the pick rate (the top-scored candidate
+feature rows (``Answerer.sentence_features``) are kept, labelled 1 when the sentence
+holds a gold answer. The weights maximise the listwise softmax likelihood of the gold
+sentences (a question with none among its candidates is left out), with an L2 penalty; the pick rate (the top-scored candidate
 holds a gold answer) is reported for the shipped weights and the fitted ones, on the
 fitting slice and on a second slice.
 
@@ -62,9 +61,7 @@ def lists(spec: str, encoder, limit: int | None) -> list[tuple[np.ndarray, np.nd
         terms = ans.terms(q, context)
         q = ans._unglued(q, context)
         named = [a for a in articles if ans._names_in(q, a)]
-        cands, feats = ans.sentence_features(
-            q, terms, ans._contenders(terms, named), hits, pos=True
-        )
+        cands, feats = ans.sentence_features(q, terms, ans._contenders(terms, named), hits)
         if not cands:
             continue
         gold = [g for g in sq.answers if g]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.question import analyze, defined_term, resolve_followup, split_on_wh, subject_of
+from rag.question import analyze, resolve_followup, split_on_wh, subject_of
 
 
 @pytest.mark.parametrize(
@@ -205,24 +205,6 @@ def test_subject_of():
 )
 def test_proper_names(question, history, names):
     assert analyze(question, history).names == names
-
-
-@pytest.mark.parametrize(
-    "question,term",
-    [
-        ("什么是“乡里制”？", "乡里制"),
-        ("何谓三角关系", "三角关系"),
-        ("翼尖小翼是什么？", "翼尖小翼"),
-        ("《宇宙奇兵》是什么？", "宇宙奇兵"),
-        ("“一轴”指的是什么？", "一轴"),
-        ("猴面包树的别名是什么？", ""),  # asks for an attribute, not a definition
-        ("它是什么？", ""),
-        ("咸阳高新区签约了多少个项目？", ""),
-    ],
-)
-def test_defined_term(question, term):
-    assert defined_term(analyze(question).query) == term
-    assert analyze(question).term == term
 
 
 def test_descriptions_of_a_company_are_not_its_name():

@@ -1,5 +1,5 @@
-"""Ablate the rule gate (rag/answer.py): its sentence features and refusal rules, one at
-a time, measured with the rules alone (``RAG_READER=none``) on the first 300 held-apart
+"""Ablate the rule gate (rag/sentences.py, confidence.py, answer.py): its features and
+rules, one at a time, measured with the rules alone (``RAG_READER=none``) on the first 300 held-apart
 CMRC questions (train articles 2200-2402), CMRC trial and DRCD 190-376 (answer hit,
 false refusals, refused with the gold paragraph removed) and on the hand-written sets
 (right answers of 222: seed questions, the shared dev set, pages B-F).
@@ -10,8 +10,8 @@ are cached across ablations, so each one after the first costs about 50 s here.
 
     python scripts/ablate_gate.py base w:kw w:first f:_uncounted pair
 
-``w:NAME[+NAME]`` zeroes sentence-feature weights (``answer.FEATURES``, no refit);
-``f:NAME`` makes a refusal rule of ``rag/answer.py`` (``_uncounted``,
+``w:NAME[+NAME]`` zeroes sentence-feature weights (``sentences.FEATURES``, no refit);
+``f:NAME`` makes a refusal rule of ``rag/confidence.py`` (``_uncounted``,
 ``_count_of_something_else``, ``_measured_word``, ``_measured_of``) find nothing;
 ``unit_margin`` and ``pair`` turn off the unit preference and the neighbour quote.
 ``--reader`` measures the default stage instead (the reader reading the gate's
@@ -31,6 +31,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np
 
 import rag.answer as A
+import rag.confidence as C
+import rag.sentences as S
 from rag.config import Settings
 from rag.embed import load_encoder
 from rag.evaluate import eval_qa, eval_squad
@@ -67,32 +69,32 @@ class CachedQueries:
 
 
 def ablated(name: str):
-    """Apply ablation ``name`` (several joined by ``,``) to rag.answer; returns a
-    function that undoes it."""
+    """Apply ablation ``name`` (several joined by ``,``) to the gate's modules; returns
+    a function that undoes it."""
     if "," in name:
         undos = [ablated(n) for n in name.split(",")]
         return lambda: [u() for u in reversed(undos)]
-    weights, saved = A.WEIGHTS.copy(), {}
+    weights, saved = S.WEIGHTS.copy(), []
 
     def undo():
-        A.WEIGHTS[:] = weights
-        for k, v in saved.items():
-            setattr(A, k, v)
+        S.WEIGHTS[:] = weights
+        for module, attr, value in saved:
+            setattr(module, attr, value)
 
-    def swap(attr, value):
-        saved[attr] = getattr(A, attr)
-        setattr(A, attr, value)
+    def swap(module, attr, value):
+        saved.append((module, attr, getattr(module, attr)))
+        setattr(module, attr, value)
 
     if name.startswith("w:"):
         for f in name[2:].split("+"):
-            A.WEIGHTS[A.FEATURES.index(f)] = 0.0
+            S.WEIGHTS[S.FEATURES.index(f)] = 0.0
     elif name.startswith("f:"):
         rule = name[2:]
-        swap(rule, lambda *a, _v=EMPTY.get(rule, False), **k: _v)
+        swap(C, rule, lambda *a, _v=EMPTY.get(rule, False), **k: _v)
     elif name == "unit_margin":
-        swap("UNIT_MARGIN", -1e9)
+        swap(S, "UNIT_MARGIN", -1e9)
     elif name == "pair":
-        swap("PAIR_MARGIN", -1.0)
+        swap(A, "PAIR_MARGIN", -1.0)
     elif name != "base":
         raise SystemExit(f"unknown ablation {name!r}")
     return undo

@@ -1,4 +1,4 @@
-"""Fit the rule gate's sentence weights (``rag/answer.py`` ``WEIGHTS``) from data.
+"""Fit the rule gate's sentence weights (``rag/sentences.py`` ``WEIGHTS``) from data.
 
 Each question of a SQuAD-format slice is asked open-domain through the real pipeline
 with the rules alone (``--reader none``); the gate's candidate sentences and their
@@ -27,7 +27,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np
 from scipy.optimize import minimize
 
-import rag.answer as A
+import rag.sentences as A
 from rag.config import Settings
 from rag.embed import load_encoder
 from rag.evaluate import DEFAULT_CACHE, cached_index, load_spec
@@ -58,10 +58,10 @@ def lists(spec: str, encoder, limit: int | None) -> list[tuple[np.ndarray, np.nd
         q, hits = seen[-1]
         articles = ans._rank_articles(hits)
         context = "\n".join(ans.folded(a) for a in articles[: ans.max_articles])
-        terms = ans.terms(q, context)
+        terms = ans.sentences.terms(q, context)
         q = ans._unglued(q, context)
         named = [a for a in articles if ans._names_in(q, a)]
-        cands, feats = ans.sentence_features(q, terms, ans._contenders(terms, named), hits)
+        cands, feats = ans.sentences.features(q, terms, ans._contenders(terms, named), hits)
         if not cands:
             continue
         gold = [g for g in sq.answers if g]

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answer import FEATURES
 from rag.question import analyze
+from rag.sentences import FEATURES
 from rag.types import Article
 
 ARTICLES = [
@@ -105,9 +105,9 @@ def test_a_clause_ending_in_a_semicolon_is_continued(pipe):
 def test_a_sentence_opening_with_a_pronoun_refers_to_the_title(pipe):
     ans = pipe.answerer
     q = analyze("明湖公园的湖面怎么样？")
-    terms = ans.terms(q)
+    terms = ans.sentences.terms(q)
     hits = pipe.retriever("hybrid").retrieve(q.query, 5, keywords=q.keywords)
-    cands, feats = ans.sentence_features(q, terms, ["lake"], hits)
+    cands, feats = ans.sentences.features(q, terms, ["lake"], hits)
     col = FEATURES.index("refers")
     assert [c[3] for c in cands] == [
         "明湖公园位于城市北部，是市民休闲的好去处。",
@@ -126,7 +126,7 @@ def test_date_features_mark_the_named_year_and_other_years(pipe):
     ans = pipe.answerer
     q = analyze("2003年，李梅参与了什么活动？")
     hits = pipe.retriever("hybrid").retrieve(q.query, 5, keywords=q.keywords)
-    cands, feats = ans.sentence_features(q, ans.terms(q), ["singer"], hits)
+    cands, feats = ans.sentences.features(q, ans.sentences.terms(q), ["singer"], hits)
     when, other = FEATURES.index("when"), FEATURES.index("not_when")
     got = {c[3]: (feats[i, when], feats[i, other]) for i, c in enumerate(cands)}
     assert got["2003年李梅参与了上海的巡回音乐会。"] == (1.0, 0.0)
@@ -138,14 +138,14 @@ def test_function_characters_jieba_glues_on_are_dropped_from_terms(pipe):
     ans = pipe.answerer
     context = "\n".join(ans.folded(a) for a in ("lake", "park"))
     # jieba cuts 以明湖|公园 and 垂柳|根有: 以 and 有 belong to the neighbours
-    terms = dict(ans.terms(analyze("以明湖公园为起点的路线有哪些？"), context))
+    terms = dict(ans.sentences.terms(analyze("以明湖公园为起点的路线有哪些？"), context))
     assert "明湖" in terms and "以明湖" not in terms
-    terms = dict(ans.terms(analyze("明湖公园垂柳的根有什么特点？"), context + "根"))
+    terms = dict(ans.sentences.terms(analyze("明湖公园垂柳的根有什么特点？"), context + "根"))
     assert "根" in terms and "根有" not in terms
 
 
 def _sent(art, i: int, score: float):
-    from rag.answer import Sent
+    from rag.sentences import Sent
     from rag.text import sentence_spans
 
     a, b = sentence_spans(art.text)[i]
@@ -192,8 +192,8 @@ def test_a_follow_up_counting_something_the_new_article_never_names_is_refused(p
 
 
 def test_a_traditional_sentence_holds_the_asked_type():
-    from rag.answer import type_match
     from rag.question import analyze
+    from rag.sentences import type_match
 
     q = analyze("剛起步的科技公司最快多久就能搬進去？")
     assert type_match(q, "讓初創企業最快兩星期即可遷入。") == 0.7  # 兩星期: a duration

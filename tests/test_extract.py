@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answer import type_match
 from rag.extract import typed_spans
 from rag.question import analyze
+from rag.sentences import type_match
 
 
 @pytest.mark.parametrize(

@@ -198,7 +198,7 @@ def test_words_jieba_glues_across_a_boundary_are_not_required(page_d_fake):
 
     context = "天津滨海高新区计划用5年时间,把“细胞谷”建设成为"
     rules = page_d_fake.answerer.gate  # the reader's gate weighs the question's words
-    terms = dict(rules.terms(analyze("细胞谷要在几年内建成？"), context))
+    terms = dict(rules.sentences.terms(analyze("细胞谷要在几年内建成？"), context))
     assert "谷" in terms and "谷要" not in terms
     # without the text that runs into it, an unknown word stays: it may be what is missing
-    assert "谷要" in dict(rules.terms(analyze("细胞谷要在几年内建成？")))
+    assert "谷要" in dict(rules.sentences.terms(analyze("细胞谷要在几年内建成？")))

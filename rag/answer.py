@@ -19,13 +19,14 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
+from .cite import first_hits, refusal, sources
 from .confidence import confidence, doubtful
 from .index import Index
 from .question import Question
 from .retrieve import QueryEncoder
 from .sentences import Sent, Sentences, match
 from .text import fold, sentence_spans
-from .types import Answer, Article, Hit, Quote, Source
+from .types import Answer, Article, Hit, Quote
 
 NO_ANSWER = "资料中没有找到相关答案。"
 
@@ -72,7 +73,7 @@ class Answerer:
         # the leading articles' text, to tell a word jieba glued together from a missing one
         context = "\n".join(self.folded(aid) for aid in articles[: self.max_articles])
         terms = self.sentences.terms(q, context)
-        best_hit = {aid: h for aid, h in reversed([(h.chunk.article_id, h) for h in hits])}
+        best_hit = first_hits(hits)
         q = self._unglued(q, context)
         named = [aid for aid in articles if self._names_in(q, aid)]
         if not named:
@@ -253,13 +254,14 @@ class Answerer:
         # one line per quote, each with its marker: every line is verbatim in source n
         lines = [f"{short}[{n}]"] if short and short != sent else []
         lines += [f"{art.text[a:b]}[{n}]" for a, b in _joined(sorted(spans))]
-        sources = self._sources(ids, best_hit, {n: [(q_.start, q_.end) for q_ in quotes]})
         return Answer(
             question=q.text,
             text="\n".join(lines),
             short_answer=short,
             refused=False,
-            sources=tuple(sources),
+            sources=sources(
+                self.index, ids, best_hit, {art.id: [(x.start, x.end) for x in quotes]}
+            ),
             quotes=tuple(quotes),
             confidence=confidence,
             query=q.query,
@@ -268,40 +270,7 @@ class Answerer:
         )
 
     def _refusal(self, q: Question, article_ids, best_hit, confidence: float) -> Answer:
-        return Answer(
-            question=q.text,
-            text=NO_ANSWER_EN if q.english else NO_ANSWER,
-            short_answer=None,
-            refused=True,
-            sources=tuple(self._sources(list(article_ids), best_hit, {})),
-            quotes=(),
-            confidence=confidence,
-            query=q.query,
-            qtype=q.qtype,
-        )
-
-    def _sources(
-        self, ids: list[str], best_hit: dict, quoted: dict[int, list[tuple[int, int]]]
-    ) -> list[Source]:
-        out = []
-        for i, aid in enumerate(ids, start=1):
-            art = self.index.articles[aid]
-            hit = best_hit.get(aid)
-            if hit is not None:
-                a, b = hit.chunk.start, hit.chunk.end
-                score = hit.score
-            else:
-                a, b, score = 0, min(len(art.text), 240), 0.0
-            spans = quoted.get(i, [])
-            if spans:
-                qa, qb = min(s for s, _ in spans), max(e for _, e in spans)
-                if qb <= a or qa >= b:  # the quote is elsewhere in the article: centre on it
-                    a, b = _window(art.text, qa, qb)
-                a, b = min(a, qa), max(b, qb)
-            passage = art.text[a:b]
-            highlights = tuple(sorted({(s - a, e - a) for s, e in spans}))
-            out.append(Source(i, art, passage, a, b, score, highlights))
-        return out
+        return refusal(q, sources(self.index, list(article_ids), best_hit), confidence)
 
 
 def _joined(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -318,11 +287,3 @@ def _joined(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
         else:
             out.append((a, b))
     return out
-
-
-def _window(text: str, a: int, b: int, pad: int = 80) -> tuple[int, int]:
-    """Whole sentences around ``text[a:b]``, about ``pad`` characters each side."""
-    spans = sentence_spans(text)
-    lo = max([s for s, e in spans if s <= a and a - s <= pad] or [a])
-    hi = min([e for s, e in spans if e >= b and e - b <= pad] or [b])
-    return lo, hi

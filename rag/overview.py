@@ -11,7 +11,7 @@ is (``rag/intents.py`` does), nor pick a fact out of a sentence (``rag/answer.py
 
 from __future__ import annotations
 
-from .answer import NO_ANSWER, NO_ANSWER_EN
+from .cite import first_hits, refusal, sources
 from .index import Index
 from .intents import intent, topic_words
 from .question import Question
@@ -109,7 +109,7 @@ class Overview:
         if q.english and not q.names:
             about = about[:1]  # no name to hold it to: only the article retrieval puts first
         if not about or (q.english and not q.names and not q.groups):
-            return self._refusal(q, ranked[:k], hits)
+            return refusal(q, sources(self.index, ranked[:k], first_hits(hits)), qtype="topic")
         return self._listing(q, about, "", probability, "topic")
 
     # ---------------------------------------------------------------- parts
@@ -146,24 +146,6 @@ class Overview:
             confidence=probability,
             query=q.query,
             qtype=kind,
-        )
-
-    def _refusal(self, q: Question, article_ids: list[str], hits: list[Hit]) -> Answer:
-        best = {}
-        for h in sorted(hits, key=lambda h: h.rank):
-            best.setdefault(h.chunk.article_id, h)
-        sources = []
-        for n, aid in enumerate(article_ids, start=1):
-            art, h = self.index.articles[aid], best[aid]
-            sources.append(Source(n, art, h.chunk.text, h.chunk.start, h.chunk.end, h.score))
-        return Answer(
-            question=q.text,
-            text=NO_ANSWER_EN if q.english else NO_ANSWER,
-            short_answer=None,
-            refused=True,
-            sources=tuple(sources),
-            query=q.query,
-            qtype="topic",
         )
 
     def _folded(self, article_id: str) -> str:

@@ -13,6 +13,7 @@ are cached across ablations, so each one after the first costs about 50 s here.
 ``w:NAME[+NAME]`` zeroes sentence-feature weights (``sentences.FEATURES``, no refit);
 ``f:NAME`` makes a refusal rule of ``rag/confidence.py`` (``_uncounted``,
 ``_count_of_something_else``, ``_measured_word``, ``_measured_of``) find nothing;
+``q:NAME`` makes a helper of ``rag/question.py`` find nothing (``q:focus_word``);
 ``unit_margin`` and ``pair`` turn off the unit preference and the neighbour quote.
 ``--reader`` measures the default stage instead (the reader reading the gate's
 sentences; EM and F1 added), which is what the gate's parts must earn their place in.
@@ -32,6 +33,7 @@ import numpy as np
 
 import rag.answer as A
 import rag.confidence as C
+import rag.question as Q
 import rag.sentences as S
 from rag.config import Settings
 from rag.embed import load_encoder
@@ -91,6 +93,8 @@ def ablated(name: str):
     elif name.startswith("f:"):
         rule = name[2:]
         swap(C, rule, lambda *a, _v=EMPTY.get(rule, False), **k: _v)
+    elif name.startswith("q:"):
+        swap(Q, name[2:], lambda *a, **k: "")
     elif name == "unit_margin":
         swap(S, "UNIT_MARGIN", -1e9)
     elif name == "pair":

@@ -35,14 +35,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from ..answer import NO_ANSWER, NO_ANSWER_EN
+from ..cite import first_hits, refusal, sources
 from ..question import Question
 from ..text import sentence_spans
-from ..types import Answer, Hit, Quote, Source
+from ..types import Answer, Hit, Quote
 from .refusal import Refusal, features
 
 READ_K = 3  # chunks read per question (Settings.read_k)
-PASSAGE = 240  # characters of article shown around a quote
 GATE_BONUS = 3.0  # added to the margins of spans in the gate's sentences (Settings.read_gate_bonus)
 # below this confidence an English question the reader decides is refused
 # (Settings.read_english_min_confidence, chosen on held-apart English questions)
@@ -247,21 +246,10 @@ class NeuralAnswerer:
         """``gated``: the gate's answer to an English question (``confidence``)."""
         choice = self.choose(q, hits, region, bonus)
         sure = 0.0 if choice is None else self.confidence(q, choice, gated)
-        order = list(dict.fromkeys(h.chunk.article_id for h in sorted(hits, key=lambda h: h.rank)))
-        first_hit = {}
-        for h in sorted(hits, key=lambda h: h.rank):
-            first_hit.setdefault(h.chunk.article_id, h)
+        first_hit = first_hits(hits)
+        order = list(first_hit)
         if choice is None or sure < least:
-            return Answer(
-                question=q.text,
-                text=NO_ANSWER_EN if q.english else NO_ANSWER,
-                short_answer=None,
-                refused=True,
-                sources=tuple(self._sources(order[:k], first_hit, {})),
-                confidence=sure,
-                query=q.query,
-                qtype=q.qtype,
-            )
+            return refusal(q, sources(self.index, order[:k], first_hit), sure)
         aid = choice.hit.chunk.article_id
         art = self.index.articles[aid]
         sents = holding(art.text, choice.start, choice.end)
@@ -278,35 +266,13 @@ class NeuralAnswerer:
             text="\n".join(lines),
             short_answer=short,
             refused=False,
-            sources=tuple(self._sources(ids, first_hit, {aid: spans})),
+            sources=sources(self.index, ids, first_hit, {aid: spans}),
             quotes=tuple(quotes),
             confidence=sure,
             query=q.query,
             qtype=q.qtype,
             short_span=(1, choice.start, choice.end),
         )
-
-    def _sources(self, ids, first_hit, quoted: dict) -> list[Source]:
-        out = []
-        for n, aid in enumerate(ids, start=1):
-            art, h = self.index.articles[aid], first_hit.get(aid)
-            a, b = (h.chunk.start, h.chunk.end) if h else (0, min(len(art.text), PASSAGE))
-            spans = quoted.get(aid, [])
-            if spans:
-                a = min(a, *(s for s, _ in spans))
-                b = max(b, *(e for _, e in spans))
-            out.append(
-                Source(
-                    n,
-                    art,
-                    art.text[a:b],
-                    a,
-                    b,
-                    h.score if h else 0.0,
-                    tuple(sorted({(s - a, e - a) for s, e in spans})),
-                )
-            )
-        return out
 
 
 # The Chinese question word an English question's type asks with: the reader was trained
@@ -341,7 +307,7 @@ def quotes_byline(q: Question, answer: Answer) -> bool:
     """Whether ``answer`` to a who-wrote / who-took-the-photo question names its first
     source's author (``Article.author``, from the byline).
 
-    >>> from rag.types import Article
+    >>> from rag.types import Article, Source
     >>> art = Article("a", "标题", "正文（许杰 摄）", author="许杰")
     >>> a = Answer("照片是谁拍的？", "许杰[1]", "许杰", False, (Source(1, art, "", 0, 0, 0.0),))
     >>> quotes_byline(Question("照片是谁拍的？", "照片是谁拍的？", "author"), a)

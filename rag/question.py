@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .text import fold, fold_aligned, is_chinese, words
+from .text import fold, fold_aligned, is_chinese
 
 # (type, pattern) in priority order; the first match decides the answer type.
 _WH = [
@@ -68,7 +68,6 @@ class Question:
     before: str = ""  # the question's words before its question word (folded)
     after: str = ""  # … and after it
     wh: str = ""  # the question word itself (多少个, 哪天, 谁)
-    focus: str = ""  # the noun the question word asks about (什么颜色 -> 颜色)
     english: bool = False
     # for English questions: the corpus's Chinese words for each English word (crosslingual)
     groups: tuple[tuple[str, ...], ...] = ()
@@ -115,82 +114,9 @@ def analyze(text: str, history: list | None = None) -> Question:
         before=before,
         after=after,
         wh=wh,
-        focus=focus_word(wh, before, after),
         english=english,
         names=names,
     )
-
-
-def focus_word(wh: str, before: str, after: str) -> str:
-    """The word the question word asks about: the first word after it (什么颜色, 哪所大学),
-    or for 多大/多高-style questions the measure itself.
-
-    >>> focus_word("什么", "蓝线裸顶鲷的身体是", "颜色"), focus_word("多重", "它有", "")
-    ('颜色', '多重')
-    >>> focus_word("什么", "猴面包树的别名是", "")
-    '别名'
-    """
-    if wh.startswith("多") and len(wh) == 2 and wh[1] in "大高长重远宽深久":
-        m = re.search(r"(规模|产值|总值|营业额|销售额|交易额|市值)[^，,]{0,4}$", before)
-        return m.group(1) if wh == "多大" and m else wh
-    if wh.startswith(("多少", "几")) and _CHANGE_ASKED.search(before):
-        return "变化"  # 成本能省下多少: the answer says how much it fell or rose
-    if wh.startswith("什么") and re.fullmatch(r"(?:样|样子|子|特点|特征|特色)?的?", after):
-        # 紫唇石豆兰的花是什么样的, 天门冬的根有什么特点: the part described (花, 根)
-        m = re.search(r"的([\u4e00-\u9fff]{1,3})(?:是|有)$", before)
-        if m and not re.fullmatch(r"样子?|特点|特征", m.group(1)):
-            return m.group(1)
-    if after and wh.startswith(("什么", "哪", "何种", "啥")):
-        w = [x for x in words(after) if not re.fullmatch(r"[一二两三四五六七八九十几\d]+\w?", x)]
-        return w[0] if w else ""
-    if wh in ("谁", "哪位"):
-        # 王法慧是谁的女儿 / 特鲁多的父亲是谁: the kin or role asked about
-        m = re.match(r"的?([\u4e00-\u9fff]{1,3})$", after) or re.search(
-            r"的([\u4e00-\u9fff]{1,3})(?:是|为)$", before
-        )
-        if m and (KIN.fullmatch(m.group(1)) or ROLE.fullmatch(m.group(1))):
-            return m.group(1)
-        return ""
-    if not after and wh.startswith(("什么", "啥")):
-        # 猴面包树的别名是什么: the noun before 是 is what is asked about
-        m = re.search(r"的([\u4e00-\u9fff]{2,4})(?:是|为|指|叫)$", before)
-        if m:
-            return words(m.group(1))[-1]
-        if re.search(r"(?:[也又还亦或俗简别]|被)(?:叫|称)(?:之?为|作|做)?$", before):
-            return "别名"  # 内台航路也叫什么, 天门冬又称之为什么
-    if wh in ("为什么", "为何") and re.match(r"[也又还亦被]?(?:叫|称|名|取名|命名)", after):
-        return "由来"  # 刺角瓜为什么又叫角瓜
-    if re.match(r"(?:而|来)?(?:得名|命名)", after):
-        return "由来"  # 百老汇剧院是因何得名的, 美庐别墅是怎么得名的
-    if wh in ("怎样", "怎么样", "如何") and not after:
-        # 斯氏腔吻鳕的外形是怎样的: the noun before 是 is what is asked about
-        m = re.search(r"的([\u4e00-\u9fff]{2,4}?)(?:是|又是)?$", before)
-        if m:
-            return words(m.group(1))[-1]
-    if wh.startswith(("怎么", "怎样", "如何")) and re.match(r"来|得来|而来", after):
-        m = re.search(r"(名称|名字|名)(?:是|的)?$", before)
-        if m:
-            return "由来"  # 硬枝黄蝉的名称是怎么来的
-    return ""
-
-
-# a quantity question about a change (省下多少, 同比增长了多少)
-_CHANGE_ASKED = re.compile(
-    r"(?:省下?|节省|节约|降低|下降|减少|增长|增加|提高|提升|上升|缩短|扩大)了?(?:约|大约|大概)?$"
-)
-
-
-# family relations a 谁的<kin> question asks about (their answers read X之女, 其父X)
-KIN = re.compile(
-    r"女儿|儿子|父亲|母亲|妻子|丈夫|哥哥|弟弟|姐姐|妹妹|兄长|长子|次子|长女|次女|孙子|孙女|"
-    r"祖父|祖母|爷爷|奶奶|外公|外婆|[父母妻夫兄弟姐妹子女]"
-)
-
-# roles a X的<role>是谁 question asks about (《雾港》的导演是谁 -> 导演: 由陈立川执导)
-ROLE = re.compile(
-    r"导演|编剧|作者|作家|作曲|作词|原唱|主唱|主演|演员|主角|创始人|创办人|创立者|建立者|"
-    r"开发者|设计者|发明者|发现者|命名者"
-)
 
 
 def question_type(folded: str) -> str:

@@ -22,7 +22,7 @@ import numpy as np
 
 from .extract import DATE, NUMBER, TIME_PHRASE, asked_unit, typed_spans
 from .index import Index
-from .question import KIN, Question
+from .question import Question
 from .retrieve import QueryEncoder
 from .text import STOPWORDS, char_ngrams, fold, sentence_spans, words
 from .types import Hit
@@ -164,10 +164,6 @@ class Sentences:
                 continue
             if q.qtype == "author" and _AUTHOR_WORDS.match(w):
                 continue  # 作者/记者 name what is asked; the article need not say them
-            if w == q.focus and (KIN.fullmatch(w) or w == "名字"):
-                continue  # 谁的女儿 is answered by X之女, which has no 女儿
-            if q.focus == "由来" and _NAME_FRAME.fullmatch(w):
-                continue  # 名字是怎么来的 is answered by …故得名, which has no 名字
             weight = self.index.idf(w) * (0.5 if len(w) == 1 and not w.isdigit() else 1.0)
             out[w] = max(out.get(w, 0.0), weight)
         if "其中" in q.text and q.query != q.text.strip():
@@ -287,10 +283,6 @@ class Sentences:
         lo, hi = float(sims.min()), float(sims.max())
         out[keep] = (sims - lo) / (hi - lo) if hi > lo else np.ones_like(sims)
         return out
-
-
-# the words of a question about a name's origin (名字是怎么来的, 为什么叫X, 因何得名)
-_NAME_FRAME = re.compile(r"名字|名称|名|来|来的|由来|得名|命名|来历|叫|称|又叫|又称")
 
 
 def match(term: str, text: str) -> float:

@@ -14,6 +14,7 @@ are cached across ablations, so each one after the first costs about 50 s here.
 ``f:NAME`` makes a refusal rule of ``rag/confidence.py`` (``_uncounted``,
 ``_count_of_something_else``, ``_measured_word``, ``_measured_of``) find nothing;
 ``q:NAME`` makes a helper of ``rag/question.py`` find nothing (``q:focus_word``);
+``set:FILE.json`` uses the weights ``scripts/fit_gate.py --out`` wrote;
 ``unit_margin`` and ``pair`` turn off the unit preference and the neighbour quote.
 ``--reader`` measures the default stage instead (the reader reading the gate's
 sentences; EM and F1 added), which is what the gate's parts must earn their place in.
@@ -93,6 +94,9 @@ def ablated(name: str):
     elif name.startswith("f:"):
         rule = name[2:]
         swap(C, rule, lambda *a, _v=EMPTY.get(rule, False), **k: _v)
+    elif name.startswith("set:"):
+        with open(name[4:]) as f:
+            S.WEIGHTS[:] = json.load(f)["fitted"]  # scripts/fit_gate.py --out
     elif name.startswith("q:"):
         swap(Q, name[2:], lambda *a, **k: "")
     elif name == "unit_margin":

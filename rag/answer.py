@@ -23,7 +23,6 @@ from .cite import first_hits, refusal, sources
 from .confidence import confidence, doubtful
 from .index import Index
 from .question import Question
-from .retrieve import QueryEncoder
 from .sentences import Sent, Sentences, match
 from .text import fold, sentence_spans
 from .types import Answer, Article, Hit, Quote
@@ -48,18 +47,16 @@ PAIR_MARGIN = 1.5
 
 
 class Answerer:
-    """Turns hits into an ``Answer``. ``query_encoder`` is optional (dense sentence
-    scoring for questions that share no words with the corpus)."""
+    """Turns hits into an ``Answer``."""
 
     def __init__(
         self,
         index: Index,
-        query_encoder: QueryEncoder | None = None,
         min_confidence: float = 0.30,
         max_articles: int = 3,
     ) -> None:
         self.index = index
-        self.sentences = Sentences(index, query_encoder)
+        self.sentences = Sentences(index)
         self.min_confidence = min_confidence
         self.max_articles = max_articles
 

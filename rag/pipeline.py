@@ -214,7 +214,7 @@ class Pipeline:
 
         path = resolve(self.settings.reader)
         if path is None:
-            return Answerer(index, self.qenc, min_confidence=self.settings.min_confidence)
+            return Answerer(index, min_confidence=self.settings.min_confidence)
         from .reader.compose import NeuralAnswerer
         from .reader.infer import Reader
         from .reader.refusal import ENGLISH_FEATURES, Refusal
@@ -241,7 +241,7 @@ class Pipeline:
             refusal_en = Refusal.from_header(reader.header.get("refusal_en"), ENGLISH_FEATURES)
         gate = None
         if self.settings.reader_gate:
-            gate = Answerer(index, self.qenc, min_confidence=self.settings.min_confidence)
+            gate = Answerer(index, min_confidence=self.settings.min_confidence)
         return NeuralAnswerer(
             index,
             reader,

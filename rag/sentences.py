@@ -4,9 +4,8 @@ Each sentence gets a row of features (``FEATURES``): idf-weighted overlap with t
 question's words (words the article's title already has count less: they say which
 article, not which sentence), character-bigram and longest-common-run overlap, whether
 it holds a figure or date of the kind a 多少/哪天 question asks (``extract``), the
-article's retrieval rank and the chunk's, the dates the question names, and, for
-questions sharing no word with the corpus (English), dense similarity to the question.
-The score is the row times ``WEIGHTS`` (fitted on CMRC 2018 trial; which features
+article's retrieval rank and the chunk's, whether it opens with a pronoun standing for
+the article's topic, and the dates the question names. The score is the row times ``WEIGHTS`` (fitted on CMRC 2018 trial; which features
 stay was decided by ablation through the reader, docs/BENCHMARKS.md).
 
 Does not: decide whether to answer (``confidence``), quote (``answer``) or cut a short
@@ -23,7 +22,6 @@ import numpy as np
 from .extract import DATE, NUMBER, TIME_PHRASE, asked_unit, typed_spans
 from .index import Index
 from .question import Question
-from .retrieve import QueryEncoder
 from .text import STOPWORDS, char_ngrams, fold, sentence_spans, words
 from .types import Hit
 
@@ -50,7 +48,6 @@ FEATURES = (
     "first",  # the article's first sentence
     "prior",  # 1/(1+rank) of the article
     "in_hit",  # 1/(1+rank) of the retrieved chunk holding the sentence
-    "dense",  # rescaled cosine to the question (English or no shared words only)
     "refers",  # opens with a pronoun (它/其/该…): kw as if it named the article's title
     "when",  # has the date the question names (1989年，…): 1, its year only: 0.5
     "not_when",  # the question names a date; the sentence has another and not that one
@@ -72,7 +69,6 @@ WEIGHTS = np.array(
         0.42,
         3.68,
         2.05,
-        1.5,
         1.0,
         1.0,
         -1.0,
@@ -92,9 +88,6 @@ _PRONOUN_START = re.compile(r"^(?:[它她他其此该这牠]|本(?![来身地]))
 UNIT_MARGIN = 2.5
 
 
-DENSE_LEADERS = 3  # sentences given a dense score for English / no-shared-word questions
-
-
 @dataclass(frozen=True)
 class Sent:
     """A sentence of an article (character offsets ``start``-``end``) with its score."""
@@ -108,12 +101,10 @@ class Sent:
 
 
 class Sentences:
-    """Scores the sentences of an index's articles for a question. ``query_encoder``
-    is optional (dense scores for questions that share no words with the corpus)."""
+    """Scores the sentences of an index's articles for a question."""
 
-    def __init__(self, index: Index, query_encoder: QueryEncoder | None = None) -> None:
+    def __init__(self, index: Index) -> None:
         self.index = index
-        self.qenc = query_encoder
         self._fold_cache: dict[str, str] = {}
 
     def folded(self, article_id: str) -> str:
@@ -264,25 +255,7 @@ class Sentences:
                 nb = [block[j][_COL["kw_nt"]] for j in (i - 1, i + 1) if 0 <= j < len(block)]
                 f[_COL["ctx"]] = max(nb, default=0.0)
         feats = np.asarray(rows, dtype=np.float64).reshape(len(rows), len(FEATURES))
-        if cands and self.qenc is not None and (q.english or feats[:, 0].max() < 0.1):
-            # dense similarity of each sentence, for the leaders of a first pass only:
-            # encoding every candidate would cost ~50 ms a sentence on this CPU
-            first = feats @ WEIGHTS
-            lead = [int(i) for i in np.argsort(-first, kind="stable")[:DENSE_LEADERS]]
-            feats[:, _COL["dense"]] = self._dense_scores(q, cands, lead)
         return cands, feats
-
-    def _dense_scores(self, q: Question, cands, keep: list[int]) -> np.ndarray:
-        """Cosine of the ``keep`` sentences to the question, rescaled to 0..1 among them
-        (0 for the others)."""
-        out = np.zeros(len(cands))
-        if not keep:
-            return out
-        vecs = self.qenc.encoder.encode([cands[i][3][:80] for i in keep])
-        sims = vecs @ self.qenc(q.query)
-        lo, hi = float(sims.min()), float(sims.max())
-        out[keep] = (sims - lo) / (hi - lo) if hi > lo else np.ones_like(sims)
-        return out
 
 
 def match(term: str, text: str) -> float:

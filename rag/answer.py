@@ -27,20 +27,11 @@ from .sentences import Sent, Sentences, match
 from .text import fold, sentence_spans
 from .types import Answer, Article, Hit, Quote
 
-NO_ANSWER = "资料中没有找到相关答案。"
-
-
-NO_ANSWER_EN = "资料中没有找到相关答案。(No answer was found in the articles.)"
-
 _ANNOUNCES = re.compile(
     r"(?:多种|数个|数种|几种|多个|以下|如下|下列|[两三四五六七八九十几]个|[两三四五六七八九十几多](?:方面|点|种|类))"
     r"[^，。]{0,12}[。：:]$"
 )
-
-
 _CAUSE = re.compile(r"因为|由于|为了|原因|因而|以致|导致")
-
-
 # quote the neighbouring sentence too when it scores within this of the best: on CMRC
 # 1.5 traded +1.9 points of answer hit for +7 characters of median answer (BENCHMARKS.md)
 PAIR_MARGIN = 1.5
@@ -64,7 +55,7 @@ class Answerer:
         return self.sentences.folded(article_id)
 
     def run(self, q: Question, hits: list[Hit], k: int = 5) -> Answer:
-        articles = self._rank_articles(hits)
+        articles = list(first_hits(hits))
         if not articles:
             return self._refusal(q, [], {}, confidence=0.0)
         # the leading articles' text, to tell a word jieba glued together from a missing one
@@ -124,12 +115,6 @@ class Answerer:
             return prev[-1]
         return None
 
-    def _rank_articles(self, hits: list[Hit]) -> list[str]:
-        seen: dict[str, None] = {}
-        for h in sorted(hits, key=lambda h: h.rank):
-            seen.setdefault(h.chunk.article_id, None)
-        return list(seen)
-
     def _contenders(self, terms, article_ids: list[str]) -> list[str]:
         """The leading articles that can hold the answer: those that cover the question's
         words about as well as the best one does. An article that lacks the question's
@@ -149,7 +134,7 @@ class Answerer:
         """The articles of ``hits``, best first, that name every place, organisation and
         person ``q`` names: an article that never names the question's (合肥 in a
         question about 合肥高新区) cannot answer it, however well the rest matches."""
-        articles = self._rank_articles(hits)
+        articles = list(first_hits(hits))
         context = "\n".join(self.folded(aid) for aid in articles[: self.max_articles])
         q = self._unglued(q, context)
         return [aid for aid in articles if self._names_in(q, aid)]

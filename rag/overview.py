@@ -80,7 +80,7 @@ class Overview:
             picked = page_order(everything)
         else:
             own = topic_words(q.query, intent("collection").frame())
-            ranked = _article_ids(hits) if own else []
+            ranked = list(first_hits(hits)) if own else []
             ids = {a.id for a in everything}
             ranked = [i for i in ranked if i in ids]
             chosen = [self.index.articles[i] for i in ranked[: self.max_listed]]
@@ -100,7 +100,7 @@ class Overview:
         proper names, and at least half of its own words (by length). None of them: a
         refusal, with the closest articles as sources."""
         words = topic_words(q.query, intent("topic").frame()) if not q.english else []
-        ranked = _article_ids(hits)
+        ranked = list(first_hits(hits))
         about = [
             self.index.articles[aid]
             for aid in ranked
@@ -151,10 +151,6 @@ class Overview:
     def _folded(self, article_id: str) -> str:
         art = self.index.articles[article_id]
         return fold(art.title + "\n" + art.text)
-
-
-def _article_ids(hits: list[Hit]) -> list[str]:
-    return list(dict.fromkeys(h.chunk.article_id for h in sorted(hits, key=lambda h: h.rank)))
 
 
 def _names_in(q: Question, folded: str) -> bool:

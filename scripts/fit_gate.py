@@ -28,6 +28,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 import rag.sentences as A
+from rag.cite import first_hits
 from rag.config import Settings
 from rag.embed import load_encoder
 from rag.evaluate import DEFAULT_CACHE, cached_index, load_spec
@@ -56,7 +57,7 @@ def lists(spec: str, encoder, limit: int | None) -> list[tuple[np.ndarray, np.nd
         if not seen:
             continue  # an overview question: the gate was not asked
         q, hits = seen[-1]
-        articles = ans._rank_articles(hits)
+        articles = list(first_hits(hits))
         context = "\n".join(ans.folded(a) for a in articles[: ans.max_articles])
         terms = ans.sentences.terms(q, context)
         q = ans._unglued(q, context)

@@ -311,11 +311,46 @@ def test_training_runs_loss_falls_and_weights_hold_only_what_changed(tmp_path):
     model = SpanModel.from_image(freeze_layers=10)
     trained = model.trainable()
     assert set(trained) == {n for n in trained if n.startswith(("qa.", "bert.encoder.layer.1"))}
-    numel = sum(p.numel() for p in trained.values())
-    assert numel * 2 < res.weights.stat().st_size < numel * 2 + 64_000  # float16, nothing else
+    # the encoder's matrices as int8 differences with a float16 scale per row, the rest float16
+    size = sum(
+        p.numel() + 2 * p.shape[0] if p.ndim == 2 and n.startswith("bert.") else 2 * p.numel()
+        for n, p in trained.items()
+    )
+    assert size < res.weights.stat().st_size < size + 64_000
+    stored = weights.load_file(res.weights)
+    assert stored["bert.encoder.layer.11.output.dense.weight.delta_q8"].dtype == torch.int8
+    assert stored["qa.weight"].dtype == torch.float16
     before = model.qa.weight.clone()
     weights.load(res.weights, model, read_image().sha256)
     assert not torch.equal(before, model.qa.weight)
+
+
+def test_differences_decode_to_within_half_a_step_and_old_files_still_load(tmp_path):
+    import torch
+
+    from rag.reader import weights
+
+    torch.manual_seed(0)
+    base = {"bert.w": torch.randn(8, 16)}
+    new = {"bert.w": base["bert.w"] + 0.01 * torch.randn(8, 16), "qa.bias": torch.randn(2)}
+    got = weights.decode(weights.encode(new, base), base)
+    step = (new["bert.w"] - base["bert.w"]).abs().amax(dim=1, keepdim=True) / 127
+    # half a step, plus the float16 rounding of the scale over up to 127 steps
+    assert ((got["bert.w"] - new["bert.w"]).abs() <= step * (0.5 + 127 / 2**11)).all()
+    assert torch.equal(got["qa.bias"], new["qa.bias"].half().float())
+
+    class Model(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.qa = torch.nn.Linear(3, 2)
+
+    model = Model()
+    old = {"qa.weight": torch.ones(2, 3, dtype=torch.float16), "qa.bias": torch.zeros(2).half()}
+    path = weights._write(
+        tmp_path / "old.safetensors", old, {"format": "rag-reader/1", "base": {"sha256": "x"}}
+    )
+    weights.load(path, model, "x")
+    assert torch.equal(model.qa.weight, torch.ones(2, 3))
 
 
 @pytest.mark.slow

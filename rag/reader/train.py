@@ -238,6 +238,10 @@ def train(
 
     device = torch.device(cfg.device)
     model = SpanModel.from_image(image, freeze_layers=cfg.freeze_layers)
+    # the image's values, which the weights file stores its matrices' differences from
+    # (not the head's: its initial values are random)
+    base_values = {n: p.detach().clone() for n, p in model.trainable().items()
+                   if p.ndim == 2 and n.startswith("bert.")}  # fmt: skip
     init_header = weights.load(cfg.init, model, base["sha256"]) if cfg.init else None
     model = model.to(device)
     params = model.trainable()
@@ -342,7 +346,7 @@ def train(
         "scores": {"train_loss_tail": sum(tail) / len(tail) if tail else None, "steps": total,
                    "windows": len(windows)},
     }  # fmt: skip
-    path = weights.save(out / WEIGHTS_NAME, params, header, dtype=cfg.dtype)
+    path = weights.save(out / WEIGHTS_NAME, params, header, base=base_values, dtype=cfg.dtype)
     return TrainResult(path, step, total, tuple(losses), len(windows), inexact, tuple(problems))
 
 

@@ -3,6 +3,7 @@ training loop and inference."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -571,3 +572,17 @@ def test_score_and_record_write_held_apart_scores_into_the_header(tmp_path):
     header = weights.read_header(res.weights)
     assert header["scores"]["tiny"] == got and header["scores"]["steps"] == 6
     Reader.load(res.weights)  # still loads
+
+
+@pytest.mark.parametrize(
+    "name", ["cmrc_train_en.jsonl", "cmrc_held_en.jsonl", "cmrc_trial_en.jsonl"]
+)
+def test_english_wordings_are_one_english_question_per_cmrc_id(name):
+    import re
+
+    rows = [json.loads(line) for line in (DATA / name).read_text(encoding="utf-8").splitlines()]
+    ids = [r["id"] for r in rows]
+    assert len(set(ids)) == len(ids) and all(set(r) == {"id", "question"} for r in rows)
+    assert all(re.fullmatch(r"(TRAIN|TRIAL)_\d+_QUERY_\d+", i) for i in ids)
+    cjk = re.compile(r"[\u3000-\u9fff\uff00-\uffef]")
+    assert not [r for r in rows if not r["question"].strip() or cjk.search(r["question"])]

@@ -25,9 +25,8 @@ def main(src: str, dst: str) -> None:
     header = weights.load(src, old, sha)
     header.pop("format")
     keys = set(weights.load_file(src))  # what training changed: only those are stored
-    base = {n: p.detach().clone() for n, p in new.named_parameters() if n.startswith("bert.")}
     changed = {n: p for n, p in old.named_parameters() if n in keys}
-    weights.save(dst, changed, header, base=base)
+    weights.save(dst, changed, header, base=new.image_matrices())
     weights.load(dst, new, sha)
     torch.manual_seed(0)
     ids = torch.randint(5, 20000, (4, 200))

@@ -74,6 +74,13 @@ class SpanModel(nn.Module):
         """Name -> parameter for what training changes (what the weights file holds)."""
         return {n: p for n, p in self.named_parameters() if p.requires_grad}
 
+    def image_matrices(self) -> dict[str, torch.Tensor]:
+        """Name -> a copy of each trainable encoder matrix as it is now (read from the
+        image, before training): what a weights file stores differences from. The
+        head is not among them: its start is random, not the image's."""
+        return {n: p.detach().clone() for n, p in self.trainable().items()
+                if p.ndim == 2 and n.startswith("bert.")}  # fmt: skip
+
     def forward(
         self,
         input_ids: torch.Tensor,

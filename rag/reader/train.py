@@ -238,10 +238,7 @@ def train(
 
     device = torch.device(cfg.device)
     model = SpanModel.from_image(image, freeze_layers=cfg.freeze_layers)
-    # the image's values, which the weights file stores its matrices' differences from
-    # (not the head's: its initial values are random)
-    base_values = {n: p.detach().clone() for n, p in model.trainable().items()
-                   if p.ndim == 2 and n.startswith("bert.")}  # fmt: skip
+    base_values = model.image_matrices()  # before --init: the image's own values
     init_header = weights.load(cfg.init, model, base["sha256"]) if cfg.init else None
     model = model.to(device)
     params = model.trainable()

@@ -61,7 +61,7 @@ class Settings:
     # docs/BENCHMARKS.md) or "gate" (its refusal stands, and the span comes from its
     # sentences: the gate's bridge finds the sentence of few of them)
     english_refusal: str = "reader"
-    read_english_min_confidence: float = 0.008
+    read_english_min_confidence: float = 0.03
     # the reader's arithmetic: "bfloat16" (autocast; same held-apart EM/F1, ~1.5x as
     # fast where the CPU has bfloat16 instructions, far slower where it does not),
     # "float32", or "auto": bfloat16 where the CPU says it has them (docs/BENCHMARKS.md)

@@ -139,8 +139,8 @@ def test_english_questions_the_gate_refuses_can_be_the_readers(fake_pipeline):
     # below read_english_min_confidence (the margin's logistic curve: 0.3 is a margin of -1.7)
     assert answer(-2.0, english_min_confidence=0.3).refused
     assert not answer(-1.0, english_min_confidence=0.3).refused
-    # the default, 0.008, is a margin of -9.6
-    assert answer(-10.0).refused and not answer(-9.0).refused
+    # the default, 0.03, is a margin of -7.0
+    assert answer(-7.5).refused and not answer(-6.5).refused
 
 
 def test_an_english_refusal_model_decides_with_the_gates_verdict(fake_pipeline):

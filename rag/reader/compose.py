@@ -45,7 +45,7 @@ READ_K = 3  # chunks read per question (Settings.read_k)
 GATE_BONUS = 3.0  # added to the margins of spans in the gate's sentences (Settings.read_gate_bonus)
 # below this confidence an English question the reader decides is refused
 # (Settings.read_english_min_confidence, chosen on held-apart English questions)
-ENGLISH_MIN_CONFIDENCE = 0.008
+ENGLISH_MIN_CONFIDENCE = 0.03
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
-"""Sweep how the reader combines with retrieval: chunks read (``read_k``) and the margin
-the weight of the chunk's retrieval score in a span's margin (``read_score_weight``),
-open-domain on a SQuAD-format file.
+"""Sweep how the reader combines with retrieval and the gate: chunks read (``read_k``),
+the weight of the chunk's retrieval score in a span's margin (``read_score_weight``) and
+what the gate's sentences add to their spans' margins (``read_gate_bonus``,
+``--bonuses``), open-domain on a SQuAD-format file.
 
 Every question is asked through the real pipeline (default answer stage: the shipped
 reader, the rules as gate) once per setting. The reader reads each passage on its own,
@@ -65,6 +66,7 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=300)
     ap.add_argument("--ks", default="1,2,3,5", help="chunks read, e.g. 1,2,3,5")
     ap.add_argument("--weights", default="0,15,30,60,120", help="retrieval score weights")
+    ap.add_argument("--bonuses", default="", help="gate bonuses (default: the setting's)")
     ap.add_argument("--time", type=int, default=50, help="questions timed per k (0: none)")
     args = ap.parse_args()
 
@@ -79,15 +81,18 @@ def main() -> None:
 
     print(f"{args.file}: {len(questions)} questions, reader {settings.reader}, "
           f"gate {settings.reader_gate}")  # fmt: skip
-    print("\n| read_k | score weight | hit | EM | F1 | refused |")
-    print("|---|---|---|---|---|---|")
+    print("\n| read_k | score weight | gate bonus | hit | EM | F1 | refused | median |")
+    print("|---|---|---|---|---|---|---|---|")
     pipe.answerer.reader = CachedReader(reader)
+    bonuses = floats(args.bonuses) if args.bonuses else [pipe.answerer.gate_bonus]
     for k in ks:
         for w in floats(args.weights):
-            pipe.answerer.read_k, pipe.answerer.w_score = k, w
-            s = summarize([ask_squad(pipe, q, k=DEFAULT_EVAL_K, mode=None) for q in questions])
-            print(f"| {k} | {w:g} | {s.hit:.3f} | {s.em:.1f} | {s.f1:.1f} | {s.refused:.3f} |",
-                  flush=True)  # fmt: skip
+            for b in bonuses:
+                pipe.answerer.read_k, pipe.answerer.w_score = k, w
+                pipe.answerer.gate_bonus = b
+                s = summarize([ask_squad(pipe, q, k=DEFAULT_EVAL_K, mode=None) for q in questions])
+                print(f"| {k} | {w:g} | {b:g} | {s.hit:.3f} | {s.em:.1f} | {s.f1:.1f} "
+                      f"| {s.refused:.3f} | {s.length_median:g} |", flush=True)  # fmt: skip
     if args.time:
         pipe.answerer.reader = reader
         print("\n| read_k | ask p50 ms | ask p95 ms |")

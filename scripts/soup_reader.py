@@ -29,17 +29,18 @@ def main() -> None:
     if len(ws) != len(args.inputs):
         ap.error(f"{len(ws)} weights for {len(args.inputs)} inputs")
     sha = read_image().sha256
-    total, header, trained = {}, None, set()
+    total, header, trained, base = {}, None, set(), None
     for w, path in zip(ws, args.inputs, strict=True):
         model = SpanModel.from_image()
+        base = base or model.image_matrices()  # before any weights are loaded
         h = weights.load(path, model, sha)
         header = header or h
-        trained |= {k.split(weights.Q8)[0].split(weights.SCALE)[0] for k in weights.load_file(path)}
-        for name, p in model.named_parameters():
+        own = dict(model.named_parameters())
+        trained |= set(weights.decode(weights.load_file(path), own))  # what it stores
+        for name, p in own.items():
             total[name] = total.get(name, 0) + w * p.detach().float()
     header = {k: v for k, v in header.items() if k != "format"}
     header.update(scores={}, soup={"inputs": args.inputs, "weights": ws})
-    base = SpanModel.from_image().image_matrices()
     weights.save(args.out, {n: total[n] for n in sorted(trained)}, header, base=base)
     print(f"wrote {args.out}: {len(trained)} tensors")
 

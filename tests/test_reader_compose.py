@@ -243,10 +243,7 @@ SEED_CASES = [
     json.loads(line) for line in SEED_QA.read_text(encoding="utf-8").splitlines() if line.strip()
 ]
 # questions the default answer stage still gets wrong: xfail(strict) so a fix shows up
-READER_MISSES = {
-    "s14": "哪五个方面: the list sits in the article's third-ranked chunk; the third weights' "
-    "best span is 北京航空航天大学 in the first (the second weights found the list)",
-}
+READER_MISSES: dict[str, str] = {}
 
 
 @pytest.mark.slow

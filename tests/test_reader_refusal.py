@@ -182,7 +182,7 @@ def test_the_shipped_weights_carry_a_refusal_model_used_with_gate_1(real_index_d
 
     pipe = Pipeline.load(real_index_dir, Settings(index_dir=str(real_index_dir), reader_gate=1))
     ans = pipe.answerer
-    assert ans.refusal is not None and ans.min_confidence == 0.172
+    assert ans.refusal is not None and ans.min_confidence == 0.2381
     a = pipe.ask("中关村发展集团与哪所大学签署了战略合作协议？")
     assert a.short_answer == "北京航空航天大学" and not a.refused and a.confidence > 0.9
     assert pipe.ask("苹果公司2023年第二季度的营收是多少？").refused
